@@ -1,0 +1,18 @@
+// handles.hpp — what evdb_db and evdb_tx (opaque in evdb.h) are.
+#pragma once
+
+#include <evdb/driver.h>
+
+#include "registry.hpp"
+
+struct evdb_db {
+  const evdb::loader::Driver* driver;  // lives for the process
+  evdb_driver_db* handle;              // owned; closed by evdb_close
+  uint64_t capabilities;               // of this store, read at open
+};
+
+struct evdb_tx {
+  evdb_db* db;
+  evdb_driver_tx* handle;  // owned; ended by commit/rollback
+  evdb_tx_kind kind;
+};

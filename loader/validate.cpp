@@ -1,0 +1,41 @@
+// validate.cpp — event validation with simdjson (JSON and UTF-8).
+#include "validate.hpp"
+
+#include <simdjson.h>
+
+#include <cstring>
+
+namespace evdb::loader {
+
+namespace {
+
+// Checks one text field: UTF-8, no NUL byte. Returns "" or the problem.
+std::string check_text(const char* p, size_t n, const char* what) {
+  if (n == 0) return {};
+  if (p == nullptr) return std::string(what) + " is NULL with a non-zero length";
+  if (std::memchr(p, '\0', n) != nullptr) return std::string(what) + " contains a NUL byte";
+  if (!simdjson::validate_utf8(p, n)) return std::string(what) + " is not valid UTF-8";
+  return {};
+}
+
+}  // namespace
+
+std::string check_event(const evdb_event& e) {
+  if (e.type_name == nullptr || e.type_name_len == 0) return "the event type name is empty";
+  if (auto p = check_text(e.type_name, e.type_name_len, "the event type name"); !p.empty())
+    return p;
+  if (auto p = check_text(e.revision_vcs, e.revision_vcs_len, "the event revision_vcs"); !p.empty())
+    return p;
+  if (e.time_us < 0) return "the event time_us is negative (" + std::to_string(e.time_us) + ")";
+  if (e.payload == nullptr || e.payload_len == 0)
+    return "the event payload is empty; it must be a JSON value (e.g. {} or null)";
+  // One parser per thread: parsing reuses its buffers.
+  thread_local simdjson::dom::parser parser;
+  auto result = parser.parse(e.payload, e.payload_len, true);
+  if (result.error() != simdjson::SUCCESS)
+    return std::string("the event payload is not valid JSON: ") +
+           simdjson::error_message(result.error());
+  return {};
+}
+
+}  // namespace evdb::loader
