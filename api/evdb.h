@@ -395,9 +395,11 @@ EVDB_API void evdb_string_free(char *s);
 /** Loads the driver in file `path` (absolute or relative to the current
  *  directory: the caller names it explicitly) and makes it serve its schemes,
  *  ahead of any driver found by search. Loading the same file twice is a
- *  no-op. Errors: EVDB_DRIVER_NOT_FOUND (no such file), EVDB_INVALID_ARGUMENT
- *  (not a shared object, no entry point, bad table),
- *  EVDB_DRIVER_ABI_MISMATCH. Thread-safe. */
+ *  no-op. Errors: EVDB_INVALID_ARGUMENT (NULL or empty path),
+ *  EVDB_DRIVER_NOT_FOUND (no such file, not a shared object, no entry point),
+ *  EVDB_DRIVER_ABI_MISMATCH (an ABI this library cannot speak, a table too
+ *  small or missing required functions; both versions are in the message).
+ *  Thread-safe. */
 EVDB_API evdb_status evdb_driver_load_file(const char *path, evdb_error *err);
 
 #ifdef __cplusplus
