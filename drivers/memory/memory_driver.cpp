@@ -1,0 +1,414 @@
+// memory_driver.cpp — the in-memory evdb driver. See memory_driver.hpp and
+// docs/memory-driver.md.
+#include "memory_driver.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <functional>
+
+namespace evdb::memory {
+
+namespace {
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr size_t kMinChunk = size_t{64} * 1024;
+
+}  // namespace
+
+std::optional<int64_t> find_projection(const ProjectionTable& table, int32_t id) {
+  auto it =
+      std::lower_bound(table.begin(), table.end(), id,
+                       [](const std::pair<int32_t, int64_t>& e, int32_t k) { return e.first < k; });
+  if (it == table.end() || it->first != id) return std::nullopt;
+  return it->second;
+}
+
+// ---------------------------------------------------------------------------
+// Store
+// ---------------------------------------------------------------------------
+
+Store::Store() {
+  for (auto& s : segments_) s.store(nullptr, std::memory_order_relaxed);
+  current_ =
+      std::make_shared<const Snapshot>(Snapshot{0, std::make_shared<const ProjectionTable>()});
+  snapshot_.store(current_, std::memory_order_release);
+}
+
+Store::~Store() {
+  for (auto& s : segments_) delete[] s.load(std::memory_order_relaxed);
+}
+
+void Store::locate(int64_t version, size_t& k, size_t& i) {
+  // Segment k holds 2^(kBaseShift+k) events; version v (1-based) is element
+  // j - 2^(kBaseShift+k) of segment k, where j = v - 1 + 2^kBaseShift.
+  uint64_t j = static_cast<uint64_t>(version - 1) + (uint64_t{1} << kBaseShift);
+  k = static_cast<size_t>(std::bit_width(j)) - 1 - kBaseShift;
+  i = static_cast<size_t>(j - (uint64_t{1} << (kBaseShift + k)));
+}
+
+const evdb_event& Store::event(int64_t version) const {
+  size_t k = 0, i = 0;
+  locate(version, k, i);
+  return segments_[k].load(std::memory_order_acquire)[i];
+}
+
+void Store::copy_events(int64_t from, bool reverse, evdb_event* buf, size_t n) const {
+  while (n > 0) {
+    size_t k = 0, i = 0;
+    locate(from, k, i);
+    const evdb_event* seg = segments_[k].load(std::memory_order_acquire);
+    if (!reverse) {
+      size_t cnt = std::min(n, (size_t{1} << (kBaseShift + k)) - i);
+      std::memcpy(static_cast<void*>(buf), seg + i, cnt * sizeof(evdb_event));
+      buf += cnt;
+      n -= cnt;
+      from += static_cast<int64_t>(cnt);
+    } else {
+      size_t cnt = std::min(n, i + 1);
+      for (size_t c = 0; c < cnt; ++c) *buf++ = seg[i - c];
+      n -= cnt;
+      from -= static_cast<int64_t>(cnt);
+    }
+  }
+}
+
+evdb_event* Store::slot_for_write(int64_t version) {
+  size_t k = 0, i = 0;
+  locate(version, k, i);
+  if (k >= kMaxSegments) drv::fail(EVDB_INTERNAL, "the memory store is full");
+  evdb_event* seg = segments_[k].load(std::memory_order_relaxed);
+  if (seg == nullptr) {
+    seg = new evdb_event[size_t{1} << (kBaseShift + k)];
+    segments_[k].store(seg, std::memory_order_release);
+  }
+  return seg + i;
+}
+
+char* Store::arena_alloc(size_t n) {
+  if (n > chunk_left_) {
+    size_t size = std::max(n, kMinChunk);
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    chunk_pos_ = chunks_.back().get();
+    chunk_left_ = size;
+  }
+  char* p = chunk_pos_;
+  chunk_pos_ += n;
+  chunk_left_ -= n;
+  return p;
+}
+
+void Store::commit(const CommitRequest& req) {
+  const bool appends = !req.events->empty();
+  if (!appends && req.projection_writes->empty()) return;  // nothing to apply
+
+  std::unique_lock lock(mu_);
+  const Snapshot& cur = *current_;
+  const Snapshot& base = *req.base;
+  const evdb_status lost_code = appends ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT;
+  if ((appends || req.read_head) && cur.head != base.head) {
+    drv::fail(lost_code, "a concurrent transaction committed first: the head moved from " +
+                             std::to_string(base.head) + " to " + std::to_string(cur.head));
+  }
+  if (!req.projection_reads->empty() && cur.projections != base.projections) {
+    for (const auto& [id, seen] : *req.projection_reads) {
+      if (find_projection(*cur.projections, id) != seen)
+        drv::fail(lost_code, "a concurrent transaction committed first: projection " +
+                                 std::to_string(id) + " changed");
+    }
+  }
+
+  // Apply. Everything that can throw (allocation) happens before anything is
+  // published, and a failure leaves the published state untouched.
+  int64_t head = cur.head;
+  if (appends) {
+    char* strings = arena_alloc(req.strings.size());
+    std::memcpy(strings, req.strings.data(), req.strings.size());
+    for (const PendingEvent& p : *req.events) {
+      evdb_event* slot = slot_for_write(head + 1);
+      slot->version = head + 1;
+      slot->time_us = p.time_us;
+      slot->type_name = strings + p.type_off;
+      slot->type_name_len = p.type_len;
+      slot->payload = strings + p.payload_off;
+      slot->payload_len = p.payload_len;
+      slot->revision_vcs = strings + p.rev_off;
+      slot->revision_vcs_len = p.rev_len;
+      ++head;
+    }
+  }
+  std::shared_ptr<const ProjectionTable> projections = cur.projections;
+  if (!req.projection_writes->empty()) {
+    auto table = std::make_shared<ProjectionTable>(*cur.projections);
+    for (const auto& [id, v] : *req.projection_writes) {
+      auto it = std::lower_bound(
+          table->begin(), table->end(), id,
+          [](const std::pair<int32_t, int64_t>& e, int32_t k) { return e.first < k; });
+      if (it != table->end() && it->first == id)
+        it->second = v;
+      else
+        table->insert(it, {id, v});
+    }
+    projections = std::move(table);
+  }
+  auto next = std::make_shared<const Snapshot>(Snapshot{head, std::move(projections)});
+  current_ = next;
+  snapshot_.store(std::move(next), std::memory_order_release);
+  head_.store(head, std::memory_order_release);
+  lock.unlock();
+  if (appends) committed_.notify_all();
+}
+
+void Store::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
+  // Wait in slices so cancellation is seen within kSlice even though nothing
+  // wakes the condition variable on cancel.
+  constexpr int64_t kSliceUs = 20'000;
+  ctx.check("starting to listen");
+  int64_t delivered = head();
+  sink.ready();
+  for (;;) {
+    int64_t h = head();
+    while (delivered < h) {
+      sink.inserted(++delivered);  // throws CallbackStop to end
+    }
+    ctx.check("listening");
+    int64_t wait_us = kSliceUs;
+    int64_t rem = ctx.remaining_us();
+    if (rem >= 0) wait_us = std::min(wait_us, rem);
+    std::unique_lock lock(mu_);
+    committed_.wait_for(lock, std::chrono::microseconds(wait_us),
+                        [&] { return head_.load(std::memory_order_acquire) > delivered; });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Registry of named stores
+// ---------------------------------------------------------------------------
+
+std::shared_ptr<Store> acquire_store(std::string_view name) {
+  if (name.empty()) return std::make_shared<Store>();
+  // Named stores live for the life of the process (see docs/memory-driver.md).
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<Store>, std::less<>> stores;
+  std::lock_guard lock(mu);
+  auto it = stores.find(name);
+  if (it == stores.end()) it = stores.emplace(std::string(name), std::make_shared<Store>()).first;
+  return it->second;
+}
+
+// ---------------------------------------------------------------------------
+// Transactions
+// ---------------------------------------------------------------------------
+
+MemoryTx::MemoryTx(Store* store, std::shared_ptr<const Snapshot> snap, bool read_only)
+    : store_(store), snap_(std::move(snap)), read_only_(read_only) {}
+
+evdb_event MemoryTx::view_event(int64_t v) const {
+  if (v <= snap_->head) return store_->event(v);
+  const Store::PendingEvent& p = pending_[static_cast<size_t>(v - snap_->head - 1)];
+  const char* s = strings_.data();
+  evdb_event e{};
+  e.version = v;
+  e.time_us = p.time_us;
+  e.type_name = s + p.type_off;
+  e.type_name_len = p.type_len;
+  e.payload = s + p.payload_off;
+  e.payload_len = p.payload_len;
+  e.revision_vcs = s + p.rev_off;
+  e.revision_vcs_len = p.rev_len;
+  return e;
+}
+
+int64_t MemoryTx::read_system_version(drv::Ctx&) {
+  read_head_ = true;
+  return view_head();
+}
+
+bool MemoryTx::read_event_at(drv::Ctx&, int64_t version, evdb_event& out) {
+  if (version < 1) return false;
+  if (version > view_head()) {
+    read_head_ = true;  // "not found" depends on the head
+    return false;
+  }
+  out = view_event(version);
+  return true;
+}
+
+bool MemoryTx::read_event_after(drv::Ctx&, int64_t version, evdb_event& out) {
+  int64_t v = version < 0 ? 1 : version + 1;
+  if (v > view_head()) {
+    read_head_ = true;
+    return false;
+  }
+  out = view_event(v);
+  return true;
+}
+
+size_t MemoryTx::read_events(drv::Ctx&, int64_t at, bool reverse, evdb_event* buf, size_t n) {
+  if (n == 0) return 0;
+  const int64_t view = view_head();
+  const int64_t committed = snap_->head;
+  if (!reverse) {
+    int64_t start = std::max<int64_t>(at, 1);
+    if (start > view) {
+      read_head_ = true;
+      return 0;
+    }
+    size_t count = static_cast<size_t>(
+        std::min<int64_t>(static_cast<int64_t>(std::min<size_t>(n, INT64_MAX)), view - start + 1));
+    if (count < n) read_head_ = true;  // cut short by the head
+    size_t from_store = 0;
+    if (start <= committed)
+      from_store = std::min(count, static_cast<size_t>(committed - start + 1));
+    if (from_store > 0) store_->copy_events(start, false, buf, from_store);
+    for (size_t i = from_store; i < count; ++i)
+      buf[i] = view_event(start + static_cast<int64_t>(i));
+    return count;
+  }
+  if (at < 1) return 0;
+  int64_t start = at;
+  if (start > view) {
+    read_head_ = true;  // starts at the head
+    start = view;
+  }
+  size_t count = static_cast<size_t>(
+      std::min<int64_t>(static_cast<int64_t>(std::min<size_t>(n, INT64_MAX)), start));
+  size_t i = 0;
+  for (; i < count && start - static_cast<int64_t>(i) > committed; ++i)
+    buf[i] = view_event(start - static_cast<int64_t>(i));
+  if (i < count) store_->copy_events(start - static_cast<int64_t>(i), true, buf + i, count - i);
+  return count;
+}
+
+std::optional<int64_t> MemoryTx::view_projection(int32_t id) {
+  if (auto w = projection_writes_.find(id); w != projection_writes_.end()) return w->second;
+  if (auto r = projection_reads_.find(id); r != projection_reads_.end()) return r->second;
+  std::optional<int64_t> v = find_projection(*snap_->projections, id);
+  if (!read_only_) projection_reads_.emplace(id, v);
+  return v;
+}
+
+std::optional<int64_t> MemoryTx::read_projection_version(drv::Ctx&, int32_t id) {
+  return view_projection(id);
+}
+
+void MemoryTx::require_writable(const char* what) const {
+  if (read_only_)
+    drv::fail(EVDB_READ_ONLY, std::string(what) + " is not allowed in a read-only transaction");
+}
+
+int64_t MemoryTx::append_event(drv::Ctx&, int64_t assumed, const evdb_event& event) {
+  require_writable("append_event");
+  const int64_t head = view_head();
+  read_head_ = true;
+  if (assumed != head)
+    drv::fail(EVDB_VERSION_MISMATCH, "assumed version " + std::to_string(assumed) +
+                                         " but the head is " + std::to_string(head));
+  if (event.time_us < 0)
+    drv::fail(EVDB_INVALID_ARGUMENT, "time_us " + std::to_string(event.time_us) + " is negative");
+
+  std::string_view type(event.type_name, event.type_name_len);
+  std::string_view payload(event.payload, event.payload_len);
+  std::string_view rev = event.revision_vcs != nullptr
+                             ? std::string_view(event.revision_vcs, event.revision_vcs_len)
+                             : std::string_view();
+  // The caller may hand back strings read from this very transaction, which
+  // point into strings_: copy them aside before strings_ may reallocate.
+  std::string aside;
+  auto inside = [&](std::string_view s) {
+    return !s.empty() && s.data() >= strings_.data() &&
+           s.data() < strings_.data() + strings_.size();
+  };
+  if (inside(type) || inside(payload) || inside(rev)) {
+    aside.append(type).append(payload).append(rev);
+    type = std::string_view(aside).substr(0, type.size());
+    payload = std::string_view(aside).substr(type.size(), payload.size());
+    rev = std::string_view(aside).substr(type.size() + payload.size(), rev.size());
+  }
+
+  Store::PendingEvent p{};
+  p.time_us = event.time_us == 0 ? now_us() : event.time_us;
+  auto put = [&](std::string_view s, size_t& off, size_t& len) {
+    off = strings_.size();
+    len = s.size();
+    strings_.append(s);
+    strings_.push_back('\0');
+  };
+  put(type, p.type_off, p.type_len);
+  put(payload, p.payload_off, p.payload_len);
+  put(rev, p.rev_off, p.rev_len);
+  pending_.push_back(p);
+  return head + 1;
+}
+
+int64_t MemoryTx::init_projection_version(drv::Ctx&, int32_t id) {
+  require_writable("init_projection_version");
+  if (auto v = view_projection(id)) return *v;
+  projection_writes_[id] = 0;
+  return 0;
+}
+
+void MemoryTx::set_projection_version(drv::Ctx&, int32_t id, int64_t version) {
+  require_writable("set_projection_version");
+  if (version < 0)
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "projection version " + std::to_string(version) + " is negative");
+  if (!view_projection(id))
+    drv::fail(EVDB_NOT_FOUND, "projection " + std::to_string(id) + " was never initialised");
+  projection_writes_[id] = version;
+}
+
+void MemoryTx::commit(drv::Ctx& ctx) {
+  if (read_only_) return;
+  ctx.check("committing");
+  Store::CommitRequest req{snap_.get(),         read_head_, &projection_reads_,
+                           &projection_writes_, &pending_,  strings_};
+  store_->commit(req);
+}
+
+void MemoryTx::rollback() noexcept {
+  // Nothing was published; the buffers go with the object.
+}
+
+// ---------------------------------------------------------------------------
+// Handles and the driver
+// ---------------------------------------------------------------------------
+
+std::unique_ptr<drv::Tx> MemoryDb::begin(drv::Ctx& ctx, bool read_only) {
+  ctx.check(read_only ? "beginning a read-only transaction" : "beginning a read-write transaction");
+  return std::make_unique<MemoryTx>(store_.get(), store_->snapshot(), read_only);
+}
+
+void MemoryDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
+  store_->listen(ctx, sink);
+}
+
+std::unique_ptr<drv::Db> open(drv::Uri& uri, drv::Ctx& ctx) {
+  if (uri.scheme() != "memory")
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "scheme '" + std::string(uri.scheme()) + "' is not served by this driver");
+  if (uri.has_authority())
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "a memory URI has no host part: use memory: (private) or "
+              "memory:NAME (shared), not " +
+                  std::string(uri.redacted()));
+  uri.reject_unknown("none");
+  ctx.check("opening");
+  return open_name(uri.path());
+}
+
+std::unique_ptr<MemoryDb> open_name(std::string_view name) {
+  return std::make_unique<MemoryDb>(acquire_store(name));
+}
+
+const char* const Traits::schemes[] = {"memory", nullptr};
+
+}  // namespace evdb::memory
+
+EVDB_DRIVER_DEFINE_ENTRY(evdb_driver_entry_memory, evdb::memory::Traits)

@@ -1,0 +1,834 @@
+// Tests of the memory driver linked directly: its C++ classes and the C table
+// built by the adapter (no loader involved). A small fake host supplies
+// contexts for the cancellation and deadline tests.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memory_driver.hpp"
+
+namespace {
+
+using evdb::drv::Ctx;
+using evdb::drv::Error;
+using evdb::memory::MemoryDb;
+using evdb::memory::open_name;
+
+// ---- a fake host: contexts with a cancel flag and a deadline ---------------
+struct FakeCtx {
+  std::atomic<bool> cancelled{false};
+  std::atomic<int64_t> deadline_us{-1};  // steady clock, -1 = none
+};
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+FakeCtx* fake(const evdb_ctx* c) {
+  return reinterpret_cast<FakeCtx*>(const_cast<evdb_ctx*>(c));
+}
+evdb_status fake_status(const evdb_ctx* c) {
+  if (c == nullptr) return EVDB_OK;
+  if (fake(c)->cancelled.load()) return EVDB_CANCELED;
+  int64_t d = fake(c)->deadline_us.load();
+  if (d >= 0 && steady_us() >= d) return EVDB_DEADLINE_EXCEEDED;
+  return EVDB_OK;
+}
+int64_t fake_remaining(const evdb_ctx* c) {
+  if (c == nullptr) return -1;
+  int64_t d = fake(c)->deadline_us.load();
+  if (d < 0) return -1;
+  return std::max<int64_t>(0, d - steady_us());
+}
+int fake_cancel_fd(evdb_ctx*) {
+  return -1;
+}
+evdb_status fake_sleep(evdb_ctx* c, int64_t us) {
+  std::this_thread::sleep_for(std::chrono::microseconds(us));
+  return fake_status(c);
+}
+const evdb_host_api kHost = {sizeof(evdb_host_api), EVDB_DRIVER_ABI_VERSION, fake_status,
+                             fake_remaining,        fake_cancel_fd,          fake_sleep};
+evdb_ctx* raw(FakeCtx& c) {
+  return reinterpret_cast<evdb_ctx*>(&c);
+}
+
+const evdb_driver* table() {
+  return evdb_driver_entry_memory(EVDB_DRIVER_ABI_VERSION, &kHost);
+}
+
+// ---- helpers ----------------------------------------------------------------
+Ctx no_ctx() {
+  return Ctx(nullptr, nullptr);
+}
+
+evdb_event make_event(const std::string& type, const std::string& payload,
+                      const std::string& rev = "", int64_t time_us = 0) {
+  evdb_event e{};
+  e.time_us = time_us;
+  e.type_name = type.data();
+  e.type_name_len = type.size();
+  e.payload = payload.data();
+  e.payload_len = payload.size();
+  e.revision_vcs = rev.data();
+  e.revision_vcs_len = rev.size();
+  return e;
+}
+
+std::string str(const char* p, size_t n) {
+  return std::string(p, n);
+}
+
+// Appends `count` events in one read-write transaction at the current head.
+void append_n(MemoryDb& db, int count, const std::string& tag = "e") {
+  Ctx ctx = no_ctx();
+  auto tx = db.begin(ctx, false);
+  int64_t head = tx->read_system_version(ctx);
+  for (int i = 0; i < count; ++i) {
+    std::string payload = "{\"tag\":\"" + tag + "\",\"i\":" + std::to_string(i) + "}";
+    std::string type = "T" + std::to_string(i % 3);
+    head = tx->append_event(ctx, head, make_event(type, payload));
+  }
+  tx->commit(ctx);
+}
+
+int64_t head_of(MemoryDb& db) {
+  Ctx ctx = no_ctx();
+  auto tx = db.begin(ctx, true);
+  int64_t h = tx->read_system_version(ctx);
+  tx->commit(ctx);
+  return h;
+}
+
+template <class F>
+evdb_status code_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return EVDB_OK;
+}
+
+std::string unique_name(const char* base) {
+  static std::atomic<int> n{0};
+  return std::string(base) + "-" + std::to_string(n.fetch_add(1)) + "-" +
+         std::to_string(steady_us());
+}
+
+// ---- basics -------------------------------------------------------------------
+
+TEST(MemoryDriver, EmptyStore) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  auto tx = db->begin(ctx, true);
+  EXPECT_EQ(tx->read_system_version(ctx), 0);
+  evdb_event e{};
+  EXPECT_FALSE(tx->read_event_at(ctx, 0, e));
+  EXPECT_FALSE(tx->read_event_at(ctx, 1, e));
+  EXPECT_FALSE(tx->read_event_after(ctx, 0, e));
+  evdb_event buf[4];
+  EXPECT_EQ(tx->read_events(ctx, 1, false, buf, 4), 0u);
+  EXPECT_EQ(tx->read_events(ctx, 5, true, buf, 4), 0u);
+  EXPECT_FALSE(tx->read_projection_version(ctx, 1).has_value());
+  tx->commit(ctx);
+  EXPECT_EQ(db->capabilities(), EVDB_CAP_LISTENER | EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD);
+}
+
+TEST(MemoryDriver, AppendAndReadBackByteExact) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  const std::string payload = "{ \"a\" : [1, 2.50, \"\\u00e9\xc3\xa9\"] ,\n\t\"b\":null }";
+  auto before = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  {
+    auto tx = db->begin(ctx, false);
+    EXPECT_EQ(tx->append_event(ctx, 0, make_event("Created", payload, "abc123", 42)), 1);
+    EXPECT_EQ(tx->append_event(ctx, 1, make_event("Updated", "7", "")), 2);
+    evdb_event nullrev = make_event("Nulled", "[]");
+    nullrev.revision_vcs = nullptr;
+    nullrev.revision_vcs_len = 0;
+    EXPECT_EQ(tx->append_event(ctx, 2, nullrev), 3);
+    tx->commit(ctx);
+  }
+  auto after = std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  auto tx = db->begin(ctx, true);
+  EXPECT_EQ(tx->read_system_version(ctx), 3);
+  evdb_event e{};
+  ASSERT_TRUE(tx->read_event_at(ctx, 1, e));
+  EXPECT_EQ(e.version, 1);
+  EXPECT_EQ(e.time_us, 42);
+  EXPECT_EQ(str(e.type_name, e.type_name_len), "Created");
+  EXPECT_EQ(str(e.payload, e.payload_len), payload);
+  EXPECT_EQ(str(e.revision_vcs, e.revision_vcs_len), "abc123");
+  EXPECT_EQ(e.type_name[e.type_name_len], '\0');
+  EXPECT_EQ(e.payload[e.payload_len], '\0');
+  EXPECT_EQ(e.revision_vcs[e.revision_vcs_len], '\0');
+  ASSERT_TRUE(tx->read_event_at(ctx, 2, e));
+  EXPECT_GE(e.time_us, before);  // time 0 means "now"
+  EXPECT_LE(e.time_us, after);
+  ASSERT_TRUE(tx->read_event_at(ctx, 3, e));
+  ASSERT_NE(e.revision_vcs, nullptr);
+  EXPECT_EQ(e.revision_vcs_len, 0u);
+  EXPECT_STREQ(e.revision_vcs, "");
+  EXPECT_FALSE(tx->read_event_at(ctx, 4, e));
+  ASSERT_TRUE(tx->read_event_after(ctx, 0, e));
+  EXPECT_EQ(e.version, 1);
+  ASSERT_TRUE(tx->read_event_after(ctx, 2, e));
+  EXPECT_EQ(e.version, 3);
+  EXPECT_FALSE(tx->read_event_after(ctx, 3, e));
+}
+
+TEST(MemoryDriver, AppendVersionMismatchAppendsNothing) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  append_n(*db, 2);
+  auto tx = db->begin(ctx, false);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 1, make_event("T", "{}")); }),
+            EVDB_VERSION_MISMATCH);  // stale
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 3, make_event("T", "{}")); }),
+            EVDB_VERSION_MISMATCH);  // ahead
+  EXPECT_EQ(tx->read_system_version(ctx), 2);
+  EXPECT_EQ(tx->append_event(ctx, 2, make_event("T", "{}")), 3);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 2, make_event("T", "{}")); }),
+            EVDB_VERSION_MISMATCH);  // must chain on its own append
+  tx->commit(ctx);
+  EXPECT_EQ(head_of(*db), 3);
+}
+
+TEST(MemoryDriver, RollbackLeavesNoTrace) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  {
+    auto tx = db->begin(ctx, false);
+    tx->append_event(ctx, 0, make_event("T", "{}"));
+    tx->init_projection_version(ctx, 7);
+    tx->rollback();
+  }
+  auto tx = db->begin(ctx, true);
+  EXPECT_EQ(tx->read_system_version(ctx), 0);
+  EXPECT_FALSE(tx->read_projection_version(ctx, 7).has_value());
+}
+
+TEST(MemoryDriver, ReadOnlyRefusesWrites) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  auto tx = db->begin(ctx, true);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 0, make_event("T", "{}")); }), EVDB_READ_ONLY);
+  EXPECT_EQ(code_of([&] { tx->init_projection_version(ctx, 1); }), EVDB_READ_ONLY);
+  EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 1, 1); }), EVDB_READ_ONLY);
+  tx->commit(ctx);
+  EXPECT_EQ(head_of(*db), 0);
+}
+
+TEST(MemoryDriver, Projections) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  auto tx = db->begin(ctx, false);
+  EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 5, 1); }), EVDB_NOT_FOUND);
+  EXPECT_EQ(tx->init_projection_version(ctx, 5), 0);
+  tx->set_projection_version(ctx, 5, 10);
+  EXPECT_EQ(tx->read_projection_version(ctx, 5), 10);  // own write
+  EXPECT_EQ(tx->init_projection_version(ctx, 5), 10);  // never resets
+  EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 5, -1); }), EVDB_INVALID_ARGUMENT);
+  tx->commit(ctx);
+  auto tx2 = db->begin(ctx, false);
+  EXPECT_EQ(tx2->init_projection_version(ctx, 5), 10);
+  tx2->set_projection_version(ctx, 5, 3);  // backwards is fine
+  EXPECT_EQ(tx2->init_projection_version(ctx, -2), 0);
+  tx2->commit(ctx);
+  auto ro = db->begin(ctx, true);
+  EXPECT_EQ(ro->read_projection_version(ctx, 5), 3);
+  EXPECT_EQ(ro->read_projection_version(ctx, -2), 0);
+  EXPECT_FALSE(ro->read_projection_version(ctx, 6).has_value());
+}
+
+TEST(MemoryDriver, ReadEventsEdgesAcrossSegments) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  append_n(*db, 1000, "a");
+  append_n(*db, 2500, "b");  // crosses the 1024- and 3072-event segment edges
+  auto tx = db->begin(ctx, true);
+  const int64_t head = 3500;
+  ASSERT_EQ(tx->read_system_version(ctx), head);
+  std::vector<evdb_event> buf(4000);
+  EXPECT_EQ(tx->read_events(ctx, 1, false, buf.data(), 0), 0u);
+  ASSERT_EQ(tx->read_events(ctx, 0, false, buf.data(), 4000), size_t(head));
+  for (int64_t v = 1; v <= head; ++v) {
+    ASSERT_EQ(buf[v - 1].version, v);
+    evdb_event one{};
+    ASSERT_TRUE(tx->read_event_at(ctx, v, one));
+    ASSERT_EQ(std::memcmp(&one, &buf[v - 1], sizeof one), 0);
+  }
+  ASSERT_EQ(tx->read_events(ctx, 1020, false, buf.data(), 10), 10u);
+  EXPECT_EQ(buf[9].version, 1029);
+  EXPECT_EQ(tx->read_events(ctx, head + 1, false, buf.data(), 10), 0u);
+  ASSERT_EQ(tx->read_events(ctx, head - 2, false, buf.data(), 10), 3u);
+  EXPECT_EQ(buf[2].version, head);
+  // Descending.
+  ASSERT_EQ(tx->read_events(ctx, 1030, true, buf.data(), 10), 10u);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(buf[i].version, 1030 - i);
+  ASSERT_EQ(tx->read_events(ctx, head + 50, true, buf.data(), 2), 2u);
+  EXPECT_EQ(buf[0].version, head);
+  EXPECT_EQ(buf[1].version, head - 1);
+  ASSERT_EQ(tx->read_events(ctx, 3, true, buf.data(), 10), 3u);
+  EXPECT_EQ(buf[2].version, 1);
+  EXPECT_EQ(tx->read_events(ctx, 0, true, buf.data(), 10), 0u);
+  ASSERT_EQ(tx->read_events(ctx, head, true, buf.data(), 4000), size_t(head));
+  for (int64_t i = 0; i < head; ++i) ASSERT_EQ(buf[i].version, head - i);
+}
+
+TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  append_n(*db, 3);
+  auto tx = db->begin(ctx, false);
+  tx->append_event(ctx, 3, make_event("Own4", "4"));
+  tx->append_event(ctx, 4, make_event("Own5", "5"));
+  EXPECT_EQ(tx->read_system_version(ctx), 5);
+  evdb_event e{};
+  ASSERT_TRUE(tx->read_event_at(ctx, 5, e));
+  EXPECT_EQ(str(e.type_name, e.type_name_len), "Own5");
+  EXPECT_EQ(e.type_name[e.type_name_len], '\0');
+  ASSERT_TRUE(tx->read_event_after(ctx, 3, e));
+  EXPECT_EQ(e.version, 4);
+  EXPECT_EQ(str(e.payload, e.payload_len), "4");
+  evdb_event buf[10];
+  ASSERT_EQ(tx->read_events(ctx, 2, false, buf, 10), 4u);
+  EXPECT_EQ(buf[0].version, 2);
+  EXPECT_EQ(buf[3].version, 5);
+  EXPECT_EQ(str(buf[3].payload, buf[3].payload_len), "5");
+  ASSERT_EQ(tx->read_events(ctx, 9, true, buf, 3), 3u);
+  EXPECT_EQ(buf[0].version, 5);
+  EXPECT_EQ(buf[2].version, 3);
+  // Appending an event read back from this transaction (its strings point
+  // into the transaction's own buffer) copies it correctly.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(tx->read_event_at(ctx, 4, e));  // valid until the next call
+    tx->append_event(ctx, 5 + i, e);
+  }
+  ASSERT_TRUE(tx->read_event_at(ctx, 55, e));
+  EXPECT_EQ(str(e.type_name, e.type_name_len), "Own4");
+  EXPECT_EQ(str(e.payload, e.payload_len), "4");
+  tx->commit(ctx);
+  auto ro = db->begin(ctx, true);
+  ASSERT_TRUE(ro->read_event_at(ctx, 55, e));
+  EXPECT_EQ(str(e.type_name, e.type_name_len), "Own4");
+  EXPECT_EQ(ro->read_system_version(ctx), 55);
+}
+
+// ---- stores: private vs shared ---------------------------------------------
+
+TEST(MemoryDriver, PrivateStoresAreSeparate) {
+  auto a = open_name("");
+  auto b = open_name("");
+  EXPECT_NE(a->store(), b->store());
+  append_n(*a, 2);
+  EXPECT_EQ(head_of(*a), 2);
+  EXPECT_EQ(head_of(*b), 0);
+}
+
+TEST(MemoryDriver, NamedStoresAreSharedAndOutliveTheirHandles) {
+  const std::string name = unique_name("shared");
+  auto a = open_name(name);
+  auto b = open_name(name);
+  auto other = open_name(name + "-other");
+  EXPECT_EQ(a->store(), b->store());
+  append_n(*a, 4);
+  EXPECT_EQ(head_of(*b), 4);
+  EXPECT_EQ(head_of(*other), 0);
+  a.reset();
+  b.reset();
+  // Decision: a named store lives for the life of the process.
+  auto c = open_name(name);
+  EXPECT_EQ(head_of(*c), 4);
+}
+
+// ---- concurrency --------------------------------------------------------------
+
+TEST(MemoryDriver, ReadOnlySnapshotIsStableWhileWriterCommits) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  append_n(*db, 5);
+  {
+    auto w = db->begin(ctx, false);
+    w->init_projection_version(ctx, 1);
+    w->commit(ctx);
+  }
+  auto ro = db->begin(ctx, true);
+  EXPECT_EQ(ro->read_system_version(ctx), 5);
+  std::thread writer([&] {
+    for (int i = 0; i < 20; ++i) {
+      Ctx c = no_ctx();
+      auto w = db->begin(c, false);
+      int64_t h = w->read_system_version(c);
+      w->append_event(c, h, make_event("W", "{}"));
+      w->set_projection_version(c, 1, h + 1);
+      w->init_projection_version(c, 2);
+      w->commit(c);
+    }
+  });
+  writer.join();
+  EXPECT_EQ(ro->read_system_version(ctx), 5);
+  evdb_event e{};
+  EXPECT_FALSE(ro->read_event_at(ctx, 6, e));
+  EXPECT_FALSE(ro->read_event_after(ctx, 5, e));
+  evdb_event buf[10];
+  EXPECT_EQ(ro->read_events(ctx, 1, false, buf, 10), 5u);
+  EXPECT_EQ(ro->read_events(ctx, 100, true, buf, 10), 5u);
+  EXPECT_EQ(buf[0].version, 5);
+  EXPECT_EQ(ro->read_projection_version(ctx, 1), 0);
+  EXPECT_FALSE(ro->read_projection_version(ctx, 2).has_value());
+  ro->commit(ctx);
+  auto fresh = db->begin(ctx, true);
+  EXPECT_EQ(fresh->read_system_version(ctx), 25);
+  EXPECT_EQ(fresh->read_projection_version(ctx, 1), 25);
+  EXPECT_EQ(fresh->read_projection_version(ctx, 2), 0);
+}
+
+TEST(MemoryDriver, SnapshotReadsConsistentUnderConcurrentCommits) {
+  // A reader thread keeps checking that what it sees is one consistent state:
+  // the head, the events up to it and projection 1 (set to the head by each
+  // writer) agree, while a writer commits.
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  {
+    auto w = db->begin(ctx, false);
+    w->init_projection_version(ctx, 1);
+    w->commit(ctx);
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0};
+  std::thread reader([&] {
+    Ctx c = no_ctx();
+    std::vector<evdb_event> buf(64);
+    while (!done.load()) {
+      auto ro = db->begin(c, true);
+      int64_t h = ro->read_system_version(c);
+      if (ro->read_projection_version(c, 1) != h) bad++;
+      size_t n = ro->read_events(c, h, true, buf.data(), buf.size());
+      if (n != static_cast<size_t>(std::min<int64_t>(h, 64))) bad++;
+      if (n > 0 && buf[0].version != h) bad++;
+      ro->commit(c);
+    }
+  });
+  for (int i = 0; i < 300; ++i) {
+    auto w = db->begin(ctx, false);
+    int64_t h = w->read_system_version(ctx);
+    h = w->append_event(ctx, h, make_event("W", "1"));
+    h = w->append_event(ctx, h, make_event("W", "2"));
+    w->set_projection_version(ctx, 1, h);
+    w->commit(ctx);
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(head_of(*db), 600);
+}
+
+TEST(MemoryDriver, ReadersAreNotBlockedByAnOpenWriter) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  append_n(*db, 1);
+  auto w = db->begin(ctx, false);
+  w->append_event(ctx, 1, make_event("Pending", "{}"));
+  w->init_projection_version(ctx, 9);
+  // Same thread: a read-only transaction begins, reads and commits while the
+  // writer is open (a lock held by the writer would deadlock here).
+  {
+    auto ro = db->begin(ctx, true);
+    EXPECT_EQ(ro->read_system_version(ctx), 1);
+    EXPECT_FALSE(ro->read_projection_version(ctx, 9).has_value());
+    ro->commit(ctx);
+  }
+  // Another thread too.
+  std::thread t([&] {
+    Ctx c = no_ctx();
+    auto ro = db->begin(c, true);
+    EXPECT_EQ(ro->read_system_version(c), 1);
+    ro->commit(c);
+  });
+  t.join();
+  w->commit(ctx);
+  EXPECT_EQ(head_of(*db), 2);
+}
+
+TEST(MemoryDriver, TwoWritersOnOneThreadExactlyOneWins) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  auto a = db->begin(ctx, false);
+  auto b = db->begin(ctx, false);
+  EXPECT_EQ(a->append_event(ctx, 0, make_event("A", "\"a\"")), 1);
+  EXPECT_EQ(b->append_event(ctx, 0, make_event("B", "\"b\"")), 1);
+  a->commit(ctx);
+  EXPECT_EQ(code_of([&] { b->commit(ctx); }), EVDB_VERSION_MISMATCH);
+  b->rollback();
+  auto ro = db->begin(ctx, true);
+  EXPECT_EQ(ro->read_system_version(ctx), 1);
+  evdb_event e{};
+  ASSERT_TRUE(ro->read_event_at(ctx, 1, e));
+  EXPECT_EQ(str(e.type_name, e.type_name_len), "A");
+}
+
+TEST(MemoryDriver, ProjectionWritersConflict) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  {  // Both initialise the same projection: the second gets CONFLICT.
+    auto a = db->begin(ctx, false);
+    auto b = db->begin(ctx, false);
+    a->init_projection_version(ctx, 1);
+    b->init_projection_version(ctx, 1);
+    a->commit(ctx);
+    EXPECT_EQ(code_of([&] { b->commit(ctx); }), EVDB_CONFLICT);
+  }
+  {  // Both set it: the second gets CONFLICT.
+    auto a = db->begin(ctx, false);
+    auto b = db->begin(ctx, false);
+    a->set_projection_version(ctx, 1, 5);
+    b->set_projection_version(ctx, 1, 6);
+    b->commit(ctx);
+    EXPECT_EQ(code_of([&] { a->commit(ctx); }), EVDB_CONFLICT);
+  }
+  {  // Different projections do not conflict.
+    auto a = db->begin(ctx, false);
+    auto b = db->begin(ctx, false);
+    a->init_projection_version(ctx, 2);
+    b->init_projection_version(ctx, 3);
+    a->commit(ctx);
+    b->commit(ctx);
+  }
+  {  // It read the head, another transaction appended: CONFLICT.
+    auto a = db->begin(ctx, false);
+    EXPECT_EQ(a->read_system_version(ctx), 0);
+    a->set_projection_version(ctx, 2, 1);
+    append_n(*db, 1);
+    EXPECT_EQ(code_of([&] { a->commit(ctx); }), EVDB_CONFLICT);
+  }
+  {  // It read only an old event, another transaction appended: no conflict.
+    auto a = db->begin(ctx, false);
+    evdb_event e{};
+    ASSERT_TRUE(a->read_event_at(ctx, 1, e));
+    a->set_projection_version(ctx, 2, 1);
+    append_n(*db, 1);
+    a->commit(ctx);
+  }
+  {  // A reader-only read-write transaction always commits.
+    auto a = db->begin(ctx, false);
+    a->read_system_version(ctx);
+    append_n(*db, 1);
+    a->commit(ctx);
+  }
+  {  // It appended and a projection it read changed: VERSION_MISMATCH.
+    auto a = db->begin(ctx, false);
+    int64_t h = a->read_system_version(ctx);
+    a->set_projection_version(ctx, 3, 7);
+    a->append_event(ctx, h, make_event("A", "1"));
+    auto b = db->begin(ctx, false);
+    b->set_projection_version(ctx, 3, 8);
+    b->commit(ctx);
+    EXPECT_EQ(code_of([&] { a->commit(ctx); }), EVDB_VERSION_MISMATCH);
+  }
+  auto ro = db->begin(ctx, true);
+  EXPECT_EQ(ro->read_projection_version(ctx, 1), 6);
+  EXPECT_EQ(ro->read_projection_version(ctx, 2), 1);
+  EXPECT_EQ(ro->read_projection_version(ctx, 3), 8);
+  EXPECT_EQ(ro->read_system_version(ctx), 3);
+}
+
+TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
+  auto db = open_name("");
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 300;
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Ctx ctx = no_ctx();
+      for (int i = 0; i < kPerThread;) {
+        auto tx = db->begin(ctx, false);
+        int64_t h = tx->read_system_version(ctx);
+        std::string payload = "[" + std::to_string(t) + "," + std::to_string(i) + "]";
+        try {
+          tx->append_event(ctx, h, make_event("R", payload));
+          tx->commit(ctx);
+          ++i;
+        } catch (const Error& e) {
+          ASSERT_EQ(e.code(), EVDB_VERSION_MISMATCH) << e.what();
+          tx->rollback();
+          mismatches++;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  Ctx ctx = no_ctx();
+  auto ro = db->begin(ctx, true);
+  ASSERT_EQ(ro->read_system_version(ctx), kThreads * kPerThread);
+  std::vector<evdb_event> buf(kThreads * kPerThread);
+  ASSERT_EQ(ro->read_events(ctx, 1, false, buf.data(), buf.size()), buf.size());
+  std::set<std::string> seen;
+  std::vector<int> next(kThreads, 0);
+  for (size_t i = 0; i < buf.size(); ++i) {
+    ASSERT_EQ(buf[i].version, static_cast<int64_t>(i + 1));
+    std::string p = str(buf[i].payload, buf[i].payload_len);
+    ASSERT_TRUE(seen.insert(p).second) << "duplicate " << p;
+    int t = p[1] - '0';
+    ASSERT_EQ(p, "[" + std::to_string(t) + "," + std::to_string(next[t]++) + "]");
+  }
+  EXPECT_EQ(seen.size(), buf.size());
+}
+
+TEST(MemoryDriver, ManyWritersOnOneThreadExactlyOneWinsPerVersion) {
+  auto db = open_name("");
+  Ctx ctx = no_ctx();
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::unique_ptr<evdb::drv::Tx>> txs;
+    for (int i = 0; i < 5; ++i) txs.push_back(db->begin(ctx, false));
+    for (auto& tx : txs) tx->append_event(ctx, round, make_event("X", "0"));
+    int won = 0;
+    for (auto& tx : txs) {
+      evdb_status s = code_of([&] { tx->commit(ctx); });
+      if (s == EVDB_OK) {
+        ++won;
+      } else {
+        EXPECT_EQ(s, EVDB_VERSION_MISMATCH);
+      }
+    }
+    EXPECT_EQ(won, 1);
+    EXPECT_EQ(head_of(*db), round + 1);
+  }
+}
+
+// ---- the C table --------------------------------------------------------------
+
+struct UriBuilder {
+  std::vector<evdb_uri_param> params;
+  evdb_uri uri{};
+  explicit UriBuilder(const char* text, const char* path, bool authority = false) {
+    uri.size = sizeof(evdb_uri);
+    uri.text = text;
+    uri.redacted = text;
+    uri.scheme = "memory";
+    uri.has_authority = authority ? 1 : 0;
+    uri.user = uri.password = uri.host = "";
+    uri.path = path;
+  }
+  const evdb_uri* get() {
+    uri.params = params.data();
+    uri.param_count = params.size();
+    return &uri;
+  }
+};
+
+TEST(MemoryDriverTable, DescribesItself) {
+  const evdb_driver* t = table();
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->size, sizeof(evdb_driver));
+  EXPECT_EQ(t->abi_version, EVDB_DRIVER_ABI_VERSION);
+  EXPECT_STREQ(t->name, "memory");
+  ASSERT_NE(t->schemes, nullptr);
+  EXPECT_STREQ(t->schemes[0], "memory");
+  EXPECT_EQ(t->schemes[1], nullptr);
+  EXPECT_EQ(t->capabilities, EVDB_CAP_LISTENER | EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD);
+  EXPECT_NE(t->listen, nullptr);
+}
+
+TEST(MemoryDriverTable, UnknownParameterIsRefusedByName) {
+  const evdb_driver* t = table();
+  UriBuilder u("memory:x?cache=shared&mode=y", "x");
+  u.params = {{"cache", "shared"}, {"mode", "y"}};
+  evdb_driver_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(db, nullptr);
+  ASSERT_NE(err.message, nullptr);
+  std::string msg = err.message;
+  EXPECT_NE(msg.find("memory: open:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cache"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("mode"), std::string::npos) << msg;
+  err.release(&err);
+}
+
+TEST(MemoryDriverTable, AuthorityIsRefused) {
+  const evdb_driver* t = table();
+  UriBuilder u("memory://user:secret@host/x", "/x", true);
+  u.uri.redacted = "memory://user:***@host/x";
+  u.uri.password = "secret";
+  evdb_driver_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, &err), EVDB_INVALID_ARGUMENT);
+  ASSERT_NE(err.message, nullptr);
+  std::string msg = err.message;
+  EXPECT_NE(msg.find("memory:NAME"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("secret"), std::string::npos) << msg;
+  err.release(&err);
+}
+
+TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
+  const evdb_driver* t = table();
+  const std::string name = unique_name("table");
+  UriBuilder u(("memory:" + name).c_str(), name.c_str());
+  evdb_driver_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, &err), EVDB_OK);
+  EXPECT_EQ(t->db_capabilities(db), t->capabilities);
+  evdb_driver_tx *a = nullptr, *b = nullptr;
+  ASSERT_EQ(t->begin(db, nullptr, 0, &a, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, 0, &b, &err), EVDB_OK);
+  std::string type = "T", payload = "{}";
+  evdb_event e = make_event(type, payload);
+  int64_t nv = 0;
+  ASSERT_EQ(t->append_event(a, nullptr, 0, &e, &nv, &err), EVDB_OK);
+  EXPECT_EQ(nv, 1);
+  ASSERT_EQ(t->append_event(b, nullptr, 0, &e, &nv, &err), EVDB_OK);
+  ASSERT_EQ(t->commit(a, nullptr, &err), EVDB_OK);
+  ASSERT_EQ(t->commit(b, nullptr, &err), EVDB_VERSION_MISMATCH);
+  ASSERT_NE(err.message, nullptr);
+  EXPECT_EQ(std::string(err.message).rfind("memory: commit: ", 0), 0u) << err.message;
+  err.release(&err);
+  evdb_driver_tx* r = nullptr;
+  ASSERT_EQ(t->begin(db, nullptr, 1, &r, &err), EVDB_OK);
+  EXPECT_EQ(t->read_event_at(r, nullptr, 2, &e, &err), EVDB_NOT_FOUND);
+  EXPECT_NE(std::string(err.message).find("no event at version 2"), std::string::npos);
+  err.release(&err);
+  int64_t pv = 0;
+  EXPECT_EQ(t->read_projection_version(r, nullptr, 1, &pv, &err), EVDB_NOT_FOUND);
+  err.release(&err);
+  t->rollback(r);
+  t->close(db);
+}
+
+// ---- listener -----------------------------------------------------------------
+
+struct Collected {
+  std::promise<void> ready;
+  std::vector<int64_t> versions;
+  int64_t stop_at = -1;  // return an error once this version arrives
+};
+
+evdb_status collect(void* user, int64_t v, evdb_error* err) {
+  auto* c = static_cast<Collected*>(user);
+  c->versions.push_back(v);
+  if (v == c->stop_at) {
+    evdb::drv::set_error(err, EVDB_INTERNAL, "enough");
+    return EVDB_INTERNAL;
+  }
+  return EVDB_OK;
+}
+void on_ready(void* user) {
+  static_cast<Collected*>(user)->ready.set_value();
+}
+
+TEST(MemoryDriverListener, DeliversEveryCommitOnceInOrderFromOtherHandles) {
+  const evdb_driver* t = table();
+  const std::string name = unique_name("listen");
+  UriBuilder u(("memory:" + name).c_str(), name.c_str());
+  evdb_driver_db* db = nullptr;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
+  auto writer = open_name(name);  // a second handle on the same store
+  append_n(*writer, 2);           // before the listener: not delivered
+
+  Collected got;
+  got.stop_at = 2 + 10;
+  evdb_error err = EVDB_ERROR_INIT;
+  std::future<void> ready = got.ready.get_future();
+  std::thread listener(
+      [&] { EXPECT_EQ(t->listen(db, nullptr, on_ready, collect, &got, &err), EVDB_INTERNAL); });
+  ready.wait();
+  Ctx ctx = no_ctx();
+  append_n(*writer, 3);
+  {
+    auto tx = writer->begin(ctx, false);  // rolled back: silent
+    tx->append_event(ctx, 5, make_event("R", "0"));
+    tx->rollback();
+  }
+  {
+    auto tx = writer->begin(ctx, false);  // a projection-only commit: silent
+    tx->init_projection_version(ctx, 1);
+    tx->commit(ctx);
+  }
+  append_n(*writer, 1);
+  append_n(*writer, 6);
+  listener.join();
+  std::vector<int64_t> want;
+  for (int64_t v = 3; v <= 12; ++v) want.push_back(v);
+  EXPECT_EQ(got.versions, want);
+  ASSERT_NE(err.message, nullptr);
+  EXPECT_STREQ(err.message, "enough");  // the callback's own error, untouched
+  err.release(&err);
+  t->close(db);
+}
+
+TEST(MemoryDriverListener, ReturnsCanceledAfterCancel) {
+  const evdb_driver* t = table();
+  UriBuilder u("memory:", "");
+  evdb_driver_db* db = nullptr;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
+  FakeCtx fctx;
+  Collected got;
+  std::future<void> ready = got.ready.get_future();
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status result = EVDB_OK;
+  std::thread listener([&] { result = t->listen(db, raw(fctx), on_ready, collect, &got, &err); });
+  ready.wait();
+  fctx.cancelled = true;
+  listener.join();
+  EXPECT_EQ(result, EVDB_CANCELED);
+  ASSERT_NE(err.message, nullptr);
+  EXPECT_NE(std::string(err.message).find("memory: listen: canceled"), std::string::npos)
+      << err.message;
+  err.release(&err);
+  EXPECT_TRUE(got.versions.empty());
+  t->close(db);
+}
+
+TEST(MemoryDriverListener, ReturnsDeadlineExceeded) {
+  const evdb_driver* t = table();
+  UriBuilder u("memory:", "");
+  evdb_driver_db* db = nullptr;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
+  FakeCtx fctx;
+  fctx.deadline_us = steady_us() + 30'000;
+  Collected got;
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(t->listen(db, raw(fctx), on_ready, collect, &got, &err), EVDB_DEADLINE_EXCEEDED);
+  err.release(&err);
+  t->close(db);
+}
+
+TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
+  const evdb_driver* t = table();
+  UriBuilder u("memory:", "");
+  evdb_driver_db* db = nullptr;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
+  FakeCtx fctx;
+  evdb_driver_tx* tx = nullptr;
+  ASSERT_EQ(t->begin(db, raw(fctx), 0, &tx, nullptr), EVDB_OK);
+  std::string type = "T", payload = "1";
+  evdb_event e = make_event(type, payload);
+  int64_t nv = 0;
+  ASSERT_EQ(t->append_event(tx, raw(fctx), 0, &e, &nv, nullptr), EVDB_OK);
+  fctx.cancelled = true;
+  EXPECT_EQ(t->commit(tx, raw(fctx), nullptr), EVDB_CANCELED);  // nothing applied
+  evdb_driver_tx* tx2 = nullptr;
+  EXPECT_EQ(t->begin(db, raw(fctx), 1, &tx2, nullptr), EVDB_CANCELED);
+  ASSERT_EQ(t->begin(db, nullptr, 1, &tx2, nullptr), EVDB_OK);
+  int64_t h = -1;
+  ASSERT_EQ(t->read_system_version(tx2, nullptr, &h, nullptr), EVDB_OK);
+  EXPECT_EQ(h, 0);
+  t->rollback(tx2);
+  t->close(db);
+}
+
+}  // namespace
