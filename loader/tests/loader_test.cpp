@@ -1,0 +1,399 @@
+// Loader tests: discovery, negotiation, refusal of bad drivers, validation
+// before any driver call, contexts, the polling listener.
+#include <evdb/driver.h>
+#include <evdb/evdb.hpp>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern "C" const evdb_driver* td_inprocess_entry(uint32_t, const evdb_host_api*);
+extern "C" long td_append_calls(void);
+
+namespace {
+
+const std::string kRoot = TD_ROOT;
+
+void use_path(const std::string& value) { ::setenv("EVDB_DRIVER_PATH", value.c_str(), 1); }
+
+// Opens uri; returns the status and fills message.
+evdb_status try_open(const std::string& uri, std::string& message, evdb_db** out = nullptr) {
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status s = evdb_open(uri.c_str(), nullptr, &db, &err);
+  message = err.message ? err.message : "";
+  evdb_error_release(&err);
+  if (out != nullptr)
+    *out = db;
+  else
+    evdb_close(db);
+  return s;
+}
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+evdb::Event ev(std::string type, std::string payload) {
+  evdb::Event e;
+  e.type_name = std::move(type);
+  e.payload = std::move(payload);
+  return e;
+}
+
+}  // namespace
+
+TEST(Discovery, UnknownSchemeListsEveryPlaceSearched) {
+  use_path(kRoot + "/good:" + kRoot + "/order_a");
+  std::string msg;
+  EXPECT_EQ(try_open("nosuchscheme:whatever", msg), EVDB_DRIVER_NOT_FOUND);
+  EXPECT_TRUE(contains(msg, "libevdb_driver_nosuchscheme.so")) << msg;
+  EXPECT_TRUE(contains(msg, kRoot + "/good (EVDB_DRIVER_PATH)")) << msg;
+  EXPECT_TRUE(contains(msg, kRoot + "/order_a (EVDB_DRIVER_PATH)")) << msg;
+  EXPECT_TRUE(contains(msg, "(beside libevdb)")) << msg;
+  EXPECT_TRUE(contains(msg, "(install prefix)")) << msg;
+  char* path = evdb_driver_search_path();
+  ASSERT_NE(path, nullptr);
+  EXPECT_TRUE(contains(path, kRoot + "/good (EVDB_DRIVER_PATH)"));
+  evdb_string_free(path);
+}
+
+TEST(Discovery, FindsDriverNamedAfterScheme) {
+  use_path(kRoot + "/good");
+  evdb_db* db = nullptr;
+  std::string msg;
+  ASSERT_EQ(try_open("tgood:", msg, &db), EVDB_OK) << msg;
+  EXPECT_STREQ(evdb_db_driver_name(db), "tgood");
+  evdb_close(db);
+}
+
+TEST(Discovery, FindsAliasSchemeByAskingDrivers) {
+  use_path(kRoot + "/order_b:" + kRoot + "/good");
+  std::string msg;
+  evdb_db* db = nullptr;
+  ASSERT_EQ(try_open("tgood-alias:", msg, &db), EVDB_OK) << msg;
+  EXPECT_STREQ(evdb_db_driver_name(db), "tgood");
+  evdb_close(db);
+}
+
+TEST(Discovery, DriverPathOrderDecides) {
+  use_path(kRoot + "/order_b:" + kRoot + "/order_a");
+  std::string msg;
+  evdb_db* db = nullptr;
+  ASSERT_EQ(try_open("tord:", msg, &db), EVDB_OK) << msg;
+  EXPECT_STREQ(evdb_db_driver_name(db), "tord_b");
+  evdb_close(db);
+}
+
+TEST(Discovery, CurrentDirectoryIsNeverSearched) {
+  auto old = std::filesystem::current_path();
+  std::filesystem::current_path(kRoot + "/cwd");
+  use_path(".:cwd::relative/dir");
+  std::string msg;
+  evdb_status s = try_open("tcwd:", msg);
+  std::filesystem::current_path(old);
+  EXPECT_EQ(s, EVDB_DRIVER_NOT_FOUND) << msg;
+  EXPECT_TRUE(contains(msg, "ignored relative EVDB_DRIVER_PATH entry \".\"")) << msg;
+  EXPECT_TRUE(contains(msg, "ignored relative EVDB_DRIVER_PATH entry \"cwd\"")) << msg;
+  EXPECT_FALSE(contains(msg, kRoot + "/cwd ")) << msg;
+}
+
+TEST(Discovery, ManyThreadsOpeningAtOnceAllSucceed) {
+  use_path(kRoot + "/good");
+  constexpr int kThreads = 16;
+  std::atomic<int> ok{0}, go{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&] {
+      while (go.load() == 0) std::this_thread::yield();
+      for (int k = 0; k < 20; ++k) {
+        std::string msg;
+        evdb_db* db = nullptr;
+        if (try_open(k % 2 ? "tgood:" : "tgood-alias:", msg, &db) == EVDB_OK &&
+            std::string(evdb_db_driver_name(db)) == "tgood")
+          ok.fetch_add(1);
+        evdb_close(db);
+      }
+    });
+  go.store(1);
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), kThreads * 20);
+}
+
+TEST(BadDrivers, FileThatIsNotASharedObject) {
+  use_path(kRoot + "/bad");
+  std::string msg;
+  EXPECT_EQ(try_open("tnotso:", msg), EVDB_DRIVER_NOT_FOUND);
+  EXPECT_TRUE(contains(msg, "libevdb_driver_tnotso.so is not a shared object")) << msg;
+}
+
+TEST(BadDrivers, SharedObjectWithoutEntryPoint) {
+  use_path(kRoot + "/bad");
+  std::string msg;
+  EXPECT_EQ(try_open("tnoentry:", msg), EVDB_DRIVER_NOT_FOUND);
+  EXPECT_TRUE(contains(msg, "does not export the entry point evdb_driver_entry")) << msg;
+}
+
+TEST(BadDrivers, DriverThatOnlySpeaksAFutureAbi) {
+  use_path(kRoot + "/bad");
+  std::string msg;
+  EXPECT_EQ(try_open("tfuture:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "driver ABI version 99")) << msg;
+  EXPECT_TRUE(contains(msg, "this evdb speaks ABI version 1 up to 1")) << msg;
+}
+
+TEST(BadDrivers, TooSmallTable) {
+  use_path(kRoot + "/bad");
+  std::string msg;
+  EXPECT_EQ(try_open("tsmall:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "its table is 24 bytes, smaller than")) << msg;
+}
+
+TEST(BadDrivers, NullTableAndMissingRequiredFunction) {
+  use_path(kRoot + "/bad");
+  std::string msg;
+  EXPECT_EQ(try_open("tnull:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "returned no table")) << msg;
+  EXPECT_EQ(try_open("tnoopen:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "lacks the required function open")) << msg;
+}
+
+TEST(BadDrivers, BrokenFilesDoNotHideOtherDrivers) {
+  // A folder full of broken drivers before the good one: the good one still
+  // serves its alias, and listing reports each broken file.
+  use_path(kRoot + "/bad:" + kRoot + "/good");
+  std::string msg;
+  EXPECT_EQ(try_open("tgood-alias:", msg), EVDB_OK) << msg;
+  struct Seen {
+    std::vector<std::string> names, problems;
+  } seen;
+  evdb_drivers_list([](void* u, const evdb_driver_info* i) { static_cast<Seen*>(u)->names.push_back(i->name); },
+                    &seen,
+                    [](void* u, const char* file, const char*) {
+                      static_cast<Seen*>(u)->problems.push_back(file);
+                    });
+  EXPECT_NE(std::find(seen.names.begin(), seen.names.end(), "tgood"), seen.names.end());
+  EXPECT_GE(seen.problems.size(), 5u);
+}
+
+TEST(Negotiation, LongerTableFromNewerDriverWorks) {
+  use_path(kRoot + "/longer");
+  evdb::DB db = evdb::DB::open("tlonger:");
+  int64_t v = db.tx_rw([](evdb::TxRW& tx) { return tx.append_event(0, ev("A", "{}")); });
+  EXPECT_EQ(v, 1);
+  EXPECT_EQ(db.tx_read_only([](evdb::TxRO& tx) { return tx.read_event_at(1).type_name; }), "A");
+}
+
+TEST(Negotiation, OlderTableWithoutListenGetsThePollingListener) {
+  use_path(kRoot + "/older");
+  evdb::DB db = evdb::DB::open("tolder:");
+  evdb::DB writer = evdb::DB::open("tolder:");
+  evdb::Context ctx;
+  std::vector<int64_t> got;
+  std::atomic<bool> ready{false};
+  std::thread listener([&] {
+    evdb::Status s = db.listen(
+        ctx, [&] { ready = true; },
+        [&](int64_t v) {
+          got.push_back(v);
+          if (got.size() == 3) ctx.cancel();
+        });
+    EXPECT_EQ(s.code(), EVDB_CANCELED) << s.message();
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 3; ++i)
+    writer.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("E", "1")); });
+  listener.join();
+  EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(Registration, InProcessDriverServesItsScheme) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);  // no-op
+  EXPECT_EQ(evdb_register_driver(nullptr, &err), EVDB_INVALID_ARGUMENT);
+  evdb_error_release(&err);
+  evdb::DB db = evdb::DB::open("tinproc:");
+  EXPECT_EQ(db.driver_name(), "tinproc");
+}
+
+TEST(Registration, ExplicitFileLoad) {
+  use_path(kRoot + "/good");
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(evdb_driver_load_file((kRoot + "/nowhere/libevdb_driver_x.so").c_str(), &err),
+            EVDB_DRIVER_NOT_FOUND);
+  EXPECT_TRUE(contains(err.message, "does not exist")) << err.message;
+  EXPECT_EQ(evdb_driver_load_file((kRoot + "/bad/libevdb_driver_tnotso.so").c_str(), &err),
+            EVDB_DRIVER_NOT_FOUND);
+  EXPECT_TRUE(contains(err.message, "not a shared object")) << err.message;
+  EXPECT_EQ(evdb_driver_load_file("", &err), EVDB_INVALID_ARGUMENT);
+  ASSERT_EQ(evdb_driver_load_file((kRoot + "/explicit/libevdb_driver_tload.so").c_str(), &err),
+            EVDB_OK);
+  evdb_error_release(&err);
+  evdb::DB db = evdb::DB::open("tload:");
+  EXPECT_EQ(db.driver_name(), "tload");
+}
+
+// Every bad argument is refused by the library before the driver is called.
+TEST(Validation, BadInputNeverReachesTheDriver) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb_db* db = nullptr;
+  ASSERT_EQ(evdb_open("tinproc:", nullptr, &db, &err), EVDB_OK);
+  evdb_tx* tx = nullptr;
+  ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, &err), EVDB_OK);
+  long before = td_append_calls();
+  auto append = [&](const char* type, size_t tlen, const char* payload, size_t plen,
+                    int64_t assumed = 0, int64_t time_us = 0) {
+    evdb_event e{};
+    e.type_name = type;
+    e.type_name_len = tlen;
+    e.payload = payload;
+    e.payload_len = plen;
+    e.time_us = time_us;
+    int64_t nv = 0;
+    evdb_status s = evdb_append_event(tx, nullptr, assumed, &e, &nv, &err);
+    return s;
+  };
+  EXPECT_EQ(append("", 0, "{}", 2), EVDB_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(err.message, "type name is empty")) << err.message;
+  EXPECT_EQ(append("T", 1, "{", 1), EVDB_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(err.message, "payload is not valid JSON")) << err.message;
+  EXPECT_EQ(append("T", 1, "", 0), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(append("T", 1, "{\"a\":1} x", 9), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(append("\xff\xfe", 2, "{}", 2), EVDB_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(err.message, "not valid UTF-8")) << err.message;
+  EXPECT_EQ(append("A\0B", 3, "{}", 2), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(append("T", 1, "{}", 2, -1), EVDB_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(err.message, "assumed_version must not be negative")) << err.message;
+  EXPECT_EQ(append("T", 1, "{}", 2, 0, -5), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_append_event(tx, nullptr, 0, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(td_append_calls(), before) << "the driver saw invalid input";
+  // A valid one does reach it.
+  EXPECT_EQ(append("T", 1, " [1, 2] ", 8), EVDB_OK);
+  EXPECT_EQ(td_append_calls(), before + 1);
+
+  evdb_event out{};
+  EXPECT_EQ(evdb_read_event_at(tx, nullptr, -1, &out, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_read_event_at(tx, nullptr, 0, &out, &err), EVDB_NOT_FOUND);
+  EXPECT_EQ(evdb_read_event_at(tx, nullptr, 1, nullptr, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_read_event_after(tx, nullptr, -3, &out, &err), EVDB_INVALID_ARGUMENT);
+  size_t n = 7;
+  EXPECT_EQ(evdb_read_events(tx, nullptr, 1, 0, nullptr, 0, &n, &err), EVDB_OK);
+  EXPECT_EQ(n, 0u);
+  EXPECT_EQ(evdb_read_events(tx, nullptr, 1, 0, nullptr, 5, &n, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_read_events(tx, nullptr, -1, 0, &out, 1, &n, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_set_projection_version(tx, nullptr, 1, -1, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_read_system_version(tx, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_read_system_version(nullptr, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
+  evdb_rollback(tx);
+
+  // Writes on a read-only transaction are refused by the library.
+  ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, &err), EVDB_OK);
+  EXPECT_EQ(append("T", 1, "{}", 2), EVDB_READ_ONLY);
+  EXPECT_EQ(evdb_init_projection_version(tx, nullptr, 1, nullptr, &err), EVDB_READ_ONLY);
+  EXPECT_EQ(evdb_set_projection_version(tx, nullptr, 1, 1, &err), EVDB_READ_ONLY);
+  EXPECT_EQ(td_append_calls(), before + 1);
+  evdb_rollback(tx);
+
+  EXPECT_EQ(evdb_begin(db, nullptr, static_cast<evdb_tx_kind>(7), &tx, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, nullptr, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_open(nullptr, nullptr, &db, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_listen(nullptr, nullptr, nullptr, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
+  evdb_error_release(&err);
+  evdb_close(db);
+}
+
+TEST(Validation, UnknownUriParameterIsRefusedByTheDriver) {
+  use_path(kRoot + "/good");
+  std::string msg;
+  EXPECT_EQ(try_open("tgood:?bogus=1", msg), EVDB_INVALID_ARGUMENT);
+}
+
+TEST(Contexts, CancelAndDeadline) {
+  evdb_ctx* ctx = evdb_ctx_new();
+  ASSERT_NE(ctx, nullptr);
+  EXPECT_EQ(evdb_ctx_status(ctx), EVDB_OK);
+  EXPECT_EQ(evdb_ctx_status(nullptr), EVDB_OK);
+  evdb_ctx_set_timeout_ms(ctx, 0);
+  EXPECT_EQ(evdb_ctx_status(ctx), EVDB_DEADLINE_EXCEEDED);
+  evdb_ctx_set_timeout_ms(ctx, -1);
+  EXPECT_EQ(evdb_ctx_status(ctx), EVDB_OK);
+  evdb_ctx_cancel(ctx);
+  evdb_ctx_cancel(ctx);
+  EXPECT_EQ(evdb_ctx_status(ctx), EVDB_CANCELED);
+  evdb_ctx_free(ctx);
+}
+
+TEST(Contexts, CancelledContextStopsOpenAndBegin) {
+  use_path(kRoot + "/good");
+  evdb::Context ctx;
+  ctx.cancel();
+  EXPECT_THROW(evdb::DB::open("tgood:", &ctx), evdb::Canceled);
+  evdb::DB db = evdb::DB::open("tgood:");
+  EXPECT_THROW(db.tx_read_only([](evdb::TxRO&) {}, &ctx), evdb::Canceled);
+}
+
+TEST(Contexts, CancelInterruptsThePollingListenerPromptly) {
+  use_path(kRoot + "/older");
+  evdb::DB db = evdb::DB::open("tolder:");
+  evdb::Context ctx;
+  std::atomic<bool> ready{false};
+  std::chrono::steady_clock::time_point cancelled_at;
+  std::chrono::steady_clock::duration took{};
+  std::thread t([&] {
+    evdb::Status s = db.listen(ctx, [&] { ready = true; }, [](int64_t) {});
+    took = std::chrono::steady_clock::now() - cancelled_at;
+    EXPECT_TRUE(s.is<evdb::Canceled>()) << s.message();
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  cancelled_at = std::chrono::steady_clock::now();
+  ctx.cancel();
+  t.join();
+  // The contract: within 100 ms (plus scheduling slack on a loaded machine).
+  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), 250);
+}
+
+TEST(Contexts, DeadlineEndsTheListener) {
+  use_path(kRoot + "/older");
+  evdb::DB db = evdb::DB::open("tolder:");
+  evdb::Context ctx(std::chrono::milliseconds(80));
+  evdb::Status s = db.listen(ctx, [] {}, [](int64_t) {});
+  EXPECT_TRUE(s.is<evdb::DeadlineExceeded>()) << s.message();
+}
+
+TEST(CppApi, TransactionBodyErrorsAndExceptions) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb::DB db = evdb::DB::open("tinproc:");
+  int64_t head = db.tx_read_only([](evdb::TxRO& tx) { return tx.read_system_version(); });
+  // A returned Status rolls back and comes back unchanged.
+  evdb::Status s = db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(head, ev("X", "{}"));
+    return evdb::Status(EVDB_CONFLICT, "my own reason");
+  });
+  EXPECT_EQ(s.code(), EVDB_CONFLICT);
+  EXPECT_EQ(s.message(), "my own reason");
+  // An exception rolls back and is rethrown as is.
+  struct Mine {};
+  EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(head, ev("X", "{}"));
+    throw Mine{};
+  }),
+               Mine);
+  EXPECT_EQ(db.tx_read_only([](evdb::TxRO& tx) { return tx.read_system_version(); }), head);
+  // Typed errors.
+  EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(head + 5, ev("X", "{}")); }),
+               evdb::VersionMismatch);
+  EXPECT_THROW(db.tx_read_only([&](evdb::TxRO& tx) { tx.read_event_at(head + 100); }),
+               evdb::NotFound);
+  EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(head, ev("", "{}")); }),
+               evdb::InvalidArgument);
+}
