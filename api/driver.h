@@ -179,7 +179,13 @@ typedef struct evdb_driver {
                         evdb_on_ready_fn on_ready,
                         evdb_on_inserted_fn on_inserted, void *user,
                         evdb_error *err);
-  /* ---- later ABI revisions append fields here --------------------------- */
+
+  /* ---- ABI 1, optional entries appended later (a table may stop before
+   *      them: the host then answers EVDB_UNSUPPORTED) ------------------- */
+  /** Checks that the store is reachable and usable (a round trip to the
+   *  server for networked drivers). Semantics of evdb_ping. */
+  evdb_status (*ping)(evdb_driver_db *db, evdb_ctx *ctx, evdb_error *err);
+  /* ---- later fields are appended here ----------------------------------- */
 } evdb_driver;
 
 /** The smallest table the host accepts: the ABI 1 header and functions up to

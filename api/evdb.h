@@ -210,6 +210,12 @@ EVDB_API void evdb_close(evdb_db *db);
  *  URI (e.g. a Postgres layout). Thread-safe. */
 EVDB_API uint64_t evdb_db_capabilities(const evdb_db *db);
 
+/** Checks that the store is reachable and usable: a round trip to the server
+ *  for networked drivers, a read for embedded ones. Errors: EVDB_CONNECTION,
+ *  EVDB_CANCELED, EVDB_DEADLINE_EXCEEDED, EVDB_UNSUPPORTED when the driver's
+ *  table predates this entry. Thread-safe. */
+EVDB_API evdb_status evdb_ping(evdb_db *db, evdb_ctx *ctx, evdb_error *err);
+
 /** The name of the driver serving this handle ("memory", "sqlite", …). The
  *  string lives as long as the process. */
 EVDB_API const char *evdb_db_driver_name(const evdb_db *db);

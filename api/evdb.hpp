@@ -409,6 +409,11 @@ class DB {
     return detail::to_status(s, err);
   }
 
+  // Checks the store is reachable; throws ConnectionError, Unsupported, …
+  void ping(Context* ctx = nullptr) {
+    evdb_error err = EVDB_ERROR_INIT;
+    detail::check(evdb_ping(db_, ctx ? ctx->raw() : nullptr, &err), err);
+  }
   uint64_t capabilities() const { return evdb_db_capabilities(db_); }
   bool has(uint64_t cap) const { return (capabilities() & cap) == cap; }
   std::string driver_name() const { return evdb_db_driver_name(db_); }

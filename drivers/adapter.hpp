@@ -256,6 +256,13 @@ class Db {
   virtual ~Db() = default;
   virtual uint64_t capabilities() const = 0;
   virtual std::unique_ptr<Tx> begin(Ctx& ctx, bool read_only) = 0;
+  // Checks the store is reachable. Default: a read-only transaction that
+  // reads the head. Networked drivers may override with a cheaper round trip.
+  virtual void ping(Ctx& ctx) {
+    auto tx = begin(ctx, true);
+    tx->read_system_version(ctx);
+    tx->rollback();
+  }
   // Blocks delivering versions until ctx ends (throw the ctx error) or the
   // sink throws. Only called when capabilities() has EVDB_CAP_LISTENER.
   virtual void listen(Ctx& ctx, ListenSink& sink) {
@@ -422,6 +429,12 @@ const evdb_driver* build_table() {
     } else {
       t.listen = nullptr;
     }
+    t.ping = [](evdb_driver_db* d, evdb_ctx* c, evdb_error* err) -> evdb_status {
+      return guard<Traits>("ping", err, [&] {
+        Ctx ctx = ctx_of(c);
+        db_of(d)->ping(ctx);
+      });
+    };
     return t;
   }();
   return &table;

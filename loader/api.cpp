@@ -101,6 +101,17 @@ uint64_t evdb_db_capabilities(const evdb_db* db) {
   return db ? db->capabilities : 0;
 }
 
+evdb_status evdb_ping(evdb_db* db, evdb_ctx* ctx, evdb_error* err) {
+  if (db == nullptr) return null_arg(err, "ping", "db");
+  if (evdb_status s = check_ctx(ctx, err, "ping"); s != EVDB_OK) return s;
+  const evdb_driver& t = db->driver->table;
+  if (!EVDB_DRIVER_HAS(&t, ping) || t.ping == nullptr)
+    return fail(err, EVDB_UNSUPPORTED,
+                std::string("ping: driver ") + t.name + " (table of " + std::to_string(t.size) +
+                    " bytes) has no ping entry");
+  return t.ping(db->handle, ctx, err);
+}
+
 const char* evdb_db_driver_name(const evdb_db* db) {
   return db ? db->driver->table.name : "";
 }

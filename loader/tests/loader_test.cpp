@@ -1,9 +1,9 @@
 // Loader tests: discovery, negotiation, refusal of bad drivers, validation
 // before any driver call, contexts, the polling listener.
 #include <evdb/driver.h>
-#include <evdb/evdb.hpp>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <evdb/evdb.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -20,7 +20,9 @@ namespace {
 
 const std::string kRoot = TD_ROOT;
 
-void use_path(const std::string& value) { ::setenv("EVDB_DRIVER_PATH", value.c_str(), 1); }
+void use_path(const std::string& value) {
+  ::setenv("EVDB_DRIVER_PATH", value.c_str(), 1);
+}
 
 // Opens uri; returns the status and fills message.
 evdb_status try_open(const std::string& uri, std::string& message, evdb_db** out = nullptr) {
@@ -173,11 +175,12 @@ TEST(BadDrivers, BrokenFilesDoNotHideOtherDrivers) {
   struct Seen {
     std::vector<std::string> names, problems;
   } seen;
-  evdb_drivers_list([](void* u, const evdb_driver_info* i) { static_cast<Seen*>(u)->names.push_back(i->name); },
-                    &seen,
-                    [](void* u, const char* file, const char*) {
-                      static_cast<Seen*>(u)->problems.push_back(file);
-                    });
+  evdb_drivers_list(
+      [](void* u, const evdb_driver_info* i) { static_cast<Seen*>(u)->names.push_back(i->name); },
+      &seen,
+      [](void* u, const char* file, const char*) {
+        static_cast<Seen*>(u)->problems.push_back(file);
+      });
   EXPECT_NE(std::find(seen.names.begin(), seen.names.end(), "tgood"), seen.names.end());
   EXPECT_GE(seen.problems.size(), 5u);
 }
@@ -211,6 +214,21 @@ TEST(Negotiation, OlderTableWithoutListenGetsThePollingListener) {
     writer.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("E", "1")); });
   listener.join();
   EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(Negotiation, OlderTableGetsUnsupportedForEntriesItLacks) {
+  use_path(kRoot + "/older");
+  evdb::DB db = evdb::DB::open("tolder:");
+  try {
+    db.ping();
+    FAIL() << "ping on a table without the entry must fail";
+  } catch (const evdb::Unsupported& e) {
+    EXPECT_TRUE(contains(e.what(), "has no ping entry")) << e.what();
+  }
+  // And a table that has it answers.
+  use_path(kRoot + "/longer");
+  evdb::DB newer = evdb::DB::open("tlonger:");
+  EXPECT_NO_THROW(newer.ping());
 }
 
 TEST(Registration, InProcessDriverServesItsScheme) {
@@ -302,7 +320,8 @@ TEST(Validation, BadInputNeverReachesTheDriver) {
   EXPECT_EQ(td_append_calls(), before + 1);
   evdb_rollback(tx);
 
-  EXPECT_EQ(evdb_begin(db, nullptr, static_cast<evdb_tx_kind>(7), &tx, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(evdb_begin(db, nullptr, static_cast<evdb_tx_kind>(7), &tx, &err),
+            EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, nullptr, &err), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(evdb_open(nullptr, nullptr, &db, &err), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(evdb_listen(nullptr, nullptr, nullptr, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
@@ -348,7 +367,8 @@ TEST(Contexts, CancelInterruptsThePollingListenerPromptly) {
   std::chrono::steady_clock::time_point cancelled_at;
   std::chrono::steady_clock::duration took{};
   std::thread t([&] {
-    evdb::Status s = db.listen(ctx, [&] { ready = true; }, [](int64_t) {});
+    evdb::Status s = db.listen(
+        ctx, [&] { ready = true; }, [](int64_t) {});
     took = std::chrono::steady_clock::now() - cancelled_at;
     EXPECT_TRUE(s.is<evdb::Canceled>()) << s.message();
   });
@@ -365,7 +385,8 @@ TEST(Contexts, DeadlineEndsTheListener) {
   use_path(kRoot + "/older");
   evdb::DB db = evdb::DB::open("tolder:");
   evdb::Context ctx(std::chrono::milliseconds(80));
-  evdb::Status s = db.listen(ctx, [] {}, [](int64_t) {});
+  evdb::Status s = db.listen(
+      ctx, [] {}, [](int64_t) {});
   EXPECT_TRUE(s.is<evdb::DeadlineExceeded>()) << s.message();
 }
 

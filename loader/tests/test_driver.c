@@ -243,6 +243,13 @@ static evdb_status td_set(evdb_driver_tx *t, evdb_ctx *c, int32_t id, int64_t v,
   return fail(err, EVDB_UNSUPPORTED, TD_NAME ": no projections here");
 }
 
+static evdb_status td_ping(evdb_driver_db *db, evdb_ctx *c, evdb_error *err) {
+  (void)db;
+  (void)c;
+  (void)err;
+  return EVDB_OK;
+}
+
 static const char *const td_schemes[] = {TD_SCHEME,
 #ifdef TD_ALIAS
                                          TD_ALIAS,
@@ -297,6 +304,7 @@ EVDB_API const evdb_driver *TD_ENTRY(uint32_t host_abi, const evdb_host_api *hos
   t->init_projection_version = td_init;
   t->set_projection_version = td_set;
   t->listen = NULL;
+  t->ping = td_ping;
 #ifdef TD_LONGER
   g_table.future_entry = td_future;
   g_table.future_flags = ~(uint64_t)0;
