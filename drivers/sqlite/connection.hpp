@@ -1,0 +1,126 @@
+// connection.hpp — one SQLite connection of the evdb SQLite driver.
+//
+// Internal to the SQLite driver. A Conn owns a sqlite3 handle, its prepared
+// statements (prepared on first use, kept for the connection's life) and a
+// busy handler that honours the evdb context and busy_timeout_ms. A Conn is
+// used by one thread at a time (the pool hands it out exclusively).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "adapter.hpp"
+#include "file_state.hpp"
+
+namespace evdb::sqlite {
+
+// What the URI configures.
+struct Options {
+  // The database file path as the URI gave it (used in messages and opened
+  // as is: relative paths are relative to the process's current directory).
+  std::string path;
+  // How long a writer waits for the write lock before giving up (CONFLICT).
+  int64_t busy_timeout_ms = 5000;
+  // PRAGMA synchronous value: "off", "normal", "full" or "extra".
+  std::string synchronous = "full";
+  // How often a listener checks PRAGMA data_version for other processes.
+  int64_t poll_ms = 50;
+};
+
+// The prepared statements a connection keeps.
+enum class Sql : int {
+  kBegin,
+  kBeginImmediate,
+  kCommit,
+  kRollback,
+  kHead,
+  kEventAt,
+  kEventAfter,
+  kEventsAsc,
+  kEventsDesc,
+  kInsertEvent,
+  kProjectionGet,
+  kProjectionInsert,
+  kProjectionSet,
+  kDataVersion,
+  kCount
+};
+
+// Why the busy handler stopped waiting.
+enum class BusyVerdict { kNone, kContext, kTimeout, kSelfDeadlock };
+
+// How the busy handler waits.
+enum class BusyMode {
+  kReader,  // transient busy (WAL recovery, checkpoint): back off and retry
+  kWriter,  // waiting for the write lock: wait for the in-process holder too
+};
+
+class Conn {
+ public:
+  // Opens a connection to opts.path (creating the file when absent) with
+  // extended result codes, the busy handler and PRAGMA synchronous set.
+  // Throws Error(CONNECTION) naming the path when it cannot be opened or is
+  // not writable.
+  static std::unique_ptr<Conn> open(const Options& opts, std::shared_ptr<FileState> file);
+
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  sqlite3* handle() const { return db_; }
+  const Options& options() const { return opts_; }
+  FileState* file() const { return file_.get(); }
+  // Attaches the per-file state once it is known (after the first open).
+  void set_file(std::shared_ptr<FileState> file) { file_ = std::move(file); }
+
+  // The prepared statement `which`, reset and with bindings cleared.
+  sqlite3_stmt* stmt(Sql which);
+
+  // Sets the context and mode the busy handler uses for the next
+  // statements. `ctx` must outlive them (it is the current call's context).
+  void arm(const drv::Ctx* ctx, BusyMode mode) {
+    ctx_ = ctx;
+    mode_ = mode;
+    verdict_ = BusyVerdict::kNone;
+  }
+  // Why the busy handler last gave up.
+  BusyVerdict verdict() const { return verdict_; }
+
+  // Runs a statement without results (sqlite3_exec); throws on failure.
+  void exec(const char* sql, std::string_view doing);
+  // Steps a prepared statement expected to finish (SQLITE_DONE); throws on
+  // failure. Resets it.
+  void run(Sql which, std::string_view doing);
+  // The single int64 of a one-row one-column query, or `none` when there is
+  // no row (e.g. the head of an empty log).
+  int64_t query_int(Sql which, int64_t none, std::string_view doing);
+
+  // Throws the evdb error for SQLite result `rc` while `doing`, naming the
+  // file and using the busy handler's verdict for SQLITE_BUSY.
+  [[noreturn]] void raise(int rc, std::string_view doing) const;
+
+ private:
+  Conn(const Options& opts, std::shared_ptr<FileState> file)
+      : opts_(opts), file_(std::move(file)) {}
+  static int on_busy(void* self, int count);
+
+  Options opts_;
+  std::shared_ptr<FileState> file_;
+  sqlite3* db_ = nullptr;
+  std::array<sqlite3_stmt*, static_cast<size_t>(Sql::kCount)> stmts_{};
+  const drv::Ctx* ctx_ = nullptr;
+  BusyMode mode_ = BusyMode::kReader;
+  BusyVerdict verdict_ = BusyVerdict::kNone;
+  std::chrono::steady_clock::time_point busy_start_{};
+};
+
+// Throws the error for a context that is done (CANCELED/DEADLINE_EXCEEDED).
+[[noreturn]] void raise_context(const drv::Ctx& ctx, std::string_view doing);
+
+}  // namespace evdb::sqlite
