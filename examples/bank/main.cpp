@@ -289,6 +289,8 @@ int run(const std::string& uri_arg, int threads, int transfers, int think_us) {
           });
     } catch (const evdb::Error& e) {
       st = evdb::Status::from(e);
+    } catch (const std::exception& e) {
+      st = evdb::Status(EVDB_INTERNAL, e.what());
     }
     std::lock_guard<std::mutex> lock(mu);
     listen_done = true;

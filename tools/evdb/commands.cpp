@@ -260,6 +260,8 @@ int cmd_tail(const CommonOptions& common, const TailOptions& opt) {
         st = evdb::Status::from(e);
       } catch (const std::exception& e) {
         st = evdb::Status(EVDB_INTERNAL, e.what());
+      } catch (...) {
+        st = evdb::Status(EVDB_INTERNAL, "unknown error in the listener");
       }
       std::lock_guard<std::mutex> lock(mu);
       done = true;
@@ -298,8 +300,13 @@ int cmd_tail(const CommonOptions& common, const TailOptions& opt) {
           cv.wait(lock, [&] { return latest >= next || done || s.interrupted_locked(); });
           if (done || s.interrupted_locked()) break;
           lock.unlock();
+          int64_t before = next;
           print_from_next();
           lock.lock();
+          // Reported but not visible yet (should not happen): do not spin.
+          if (next == before)
+            cv.wait_for(lock, std::chrono::milliseconds(10),
+                        [&] { return done || s.interrupted_locked(); });
         }
       }
     } catch (const evdb::Error& e) {
