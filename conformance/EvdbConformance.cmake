@@ -33,9 +33,12 @@ endif()
 
 # The categories of the suite (GoogleTest suite names); keep in sync with
 # categories() in conformance/src/harness.cpp (a runner test checks it).
+# Also kept in a global property: the function runs in the caller's directory
+# scope, where this file's variables are not visible.
 set(EVDB_CONFORMANCE_CATEGORIES
   EmptyStore Append RoundTrip Reads Projections Transactions ReadOnly Snapshot
   RacingWriters TwoHandles Listener Durability CrossProcess BadInput)
+set_property(GLOBAL PROPERTY EVDB_CONFORMANCE_CATEGORIES "${EVDB_CONFORMANCE_CATEGORIES}")
 
 set(EVDB_CONFORMANCE_RUNNER "" CACHE FILEPATH
   "evdb-conformance executable to use when neither the evdb-conformance target nor evdb::evdb-conformance exists")
@@ -73,7 +76,8 @@ function(evdb_add_conformance_test)
     set(driver_args --driver "${ARG_DRIVER}")
   endif()
 
-  foreach(category IN LISTS EVDB_CONFORMANCE_CATEGORIES)
+  get_property(categories GLOBAL PROPERTY EVDB_CONFORMANCE_CATEGORIES)
+  foreach(category IN LISTS categories)
     set(test conformance.${ARG_NAME}.${category})
     add_test(NAME ${test}
       COMMAND ${runner} --uri "${ARG_URI}" ${driver_args} "--gtest_filter=${category}.*")

@@ -1,0 +1,247 @@
+// runner_test.cpp — tests of the conformance runner itself: its helpers
+// (expand_uri, next_unique_id, redact_uri, categories) and the
+// evdb-conformance executable (--list, --help, usage errors, a bad URI, a
+// driver loaded with --driver, {unique} substitution, the summary, XML output).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <evdb/conformance.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+namespace {
+
+using evdb::conformance::categories;
+using evdb::conformance::expand_uri;
+using evdb::conformance::next_unique_id;
+using evdb::conformance::redact_uri;
+
+// Output (stdout + stderr) and exit status of one runner invocation.
+struct RunResult {
+  std::string out;
+  int status = -1;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+RunResult run_runner(const std::vector<std::string>& args) {
+  std::string cmd = quote(EVDB_CONFORMANCE_RUNNER);
+  for (const auto& a : args) cmd += " " + quote(a);
+  cmd += " 2>&1";
+  RunResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+bool file_exists(const std::string& path) {
+  return ::access(path.c_str(), R_OK) == 0;
+}
+
+// ---- helpers ----------------------------------------------------------------
+
+TEST(ExpandUri, ReplacesEveryToken) {
+  EXPECT_EQ(expand_uri("memory:{unique}", "t1_2"), "memory:t1_2");
+  EXPECT_EQ(expand_uri("sqlite:///tmp/{unique}/{unique}.db", "x"), "sqlite:///tmp/x/x.db");
+  EXPECT_EQ(expand_uri("postgres://h/db?schema={unique}&x=1", "s"), "postgres://h/db?schema=s&x=1");
+  EXPECT_EQ(expand_uri("memory:fixed", "x"), "memory:fixed");
+  EXPECT_EQ(expand_uri("{unique", "x"), "{unique");
+  EXPECT_EQ(expand_uri("", "x"), "");
+}
+
+TEST(NextUniqueId, ShapeAndUniqueness) {
+  std::set<std::string> seen;
+  const std::regex shape("t[0-9]+_[a-z0-9]+_[0-9]+");
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = next_unique_id();
+    EXPECT_TRUE(std::regex_match(id, shape)) << id;
+    EXPECT_LE(id.size(), 32u) << "must fit a Postgres identifier / key prefix: " << id;
+    EXPECT_TRUE(seen.insert(id).second) << "duplicate id " << id;
+  }
+}
+
+TEST(RedactUri, HidesPasswords) {
+  EXPECT_EQ(redact_uri("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+  EXPECT_EQ(redact_uri("redis://:pw@h/0?prefix=x"), "redis://:***@h/0?prefix=x");
+  EXPECT_EQ(redact_uri("postgres://h/db?password=secret&schema=s"),
+            "postgres://h/db?password=***&schema=s");
+  EXPECT_EQ(redact_uri("postgres://h/db?schema=s&db_password=x"),
+            "postgres://h/db?schema=s&db_password=***");
+  EXPECT_EQ(redact_uri("postgres://u@h/db"), "postgres://u@h/db");
+  EXPECT_EQ(redact_uri("memory:{unique}"), "memory:{unique}");
+  EXPECT_EQ(redact_uri("sqlite:///tmp/a@b:c.db"), "sqlite:///tmp/a@b:c.db");
+}
+
+TEST(Categories, MatchTheCMakeList) {
+  // EVDB_CONFORMANCE_CATEGORIES in EvdbConformance.cmake registers one ctest
+  // test per entry: it must equal the suite's own list.
+  std::string cmake_list = EVDB_CONFORMANCE_CATEGORY_LIST;
+  std::string joined;
+  for (const auto& c : categories()) joined += (joined.empty() ? "" : ",") + c;
+  EXPECT_EQ(joined, cmake_list);
+}
+
+// ---- the executable ---------------------------------------------------------
+
+TEST(Runner, ListGroupsTestsByCategory) {
+  RunResult r = run_runner({"--list"});
+  EXPECT_EQ(r.status, 0) << r.out;
+  // Every category appears as a heading, in the suite's order, followed by
+  // its tests.
+  size_t last = 0;
+  for (const auto& c : categories()) {
+    size_t at = r.out.rfind(c + " (", 0) == 0 ? 0 : r.out.find("\n" + c + " (");
+    ASSERT_NE(at, std::string::npos) << "category " << c << " missing:\n" << r.out;
+    EXPECT_GE(at, last) << "category " << c << " out of order:\n" << r.out;
+    last = at;
+    EXPECT_NE(r.out.find("\n  " + c + ".", at), std::string::npos) << "no tests listed under " << c;
+  }
+  EXPECT_NE(r.out.find("  Listener.CancelReturnsCanceledWithin100ms\n"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n[0-9]+ tests in 14 categories\n"))) << r.out;
+}
+
+TEST(Runner, HelpExitsZero) {
+  RunResult r = run_runner({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("usage: evdb-conformance --uri URI"), std::string::npos) << r.out;
+}
+
+TEST(Runner, MissingUriIsAUsageError) {
+  RunResult r = run_runner({});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--uri is required"), std::string::npos) << r.out;
+}
+
+TEST(Runner, UnknownArgumentIsAUsageError) {
+  RunResult r = run_runner({"--uri", "memory:{unique}", "--frobnicate"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown argument '--frobnicate'"), std::string::npos) << r.out;
+}
+
+TEST(Runner, OptionWithoutValueIsAUsageError) {
+  RunResult r = run_runner({"--uri"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("missing its value"), std::string::npos) << r.out;
+}
+
+TEST(Runner, UnknownSchemeGivesClearErrorAndNonZeroExit) {
+  RunResult r = run_runner({"--uri", "nosuchscheme:{unique}"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("cannot open"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("EVDB_DRIVER_NOT_FOUND"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("[ RUN"), std::string::npos) << "no test runs when the URI cannot open";
+}
+
+TEST(Runner, MalformedUriGivesClearError) {
+  RunResult r = run_runner({"--uri", "memory:%zz{unique}"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("EVDB_INVALID_ARGUMENT"), std::string::npos) << r.out;
+}
+
+TEST(Runner, PasswordNeverPrinted) {
+  RunResult r = run_runner({"--uri", "nosuchscheme://user:hunter2secret@localhost/{unique}"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.out.find("hunter2secret"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("user:***@"), std::string::npos) << r.out;
+}
+
+TEST(Runner, MissingDriverFileGivesClearError) {
+  RunResult r =
+      run_runner({"--uri", "memory:{unique}", "--driver", "/nonexistent/libevdb_driver_x.so"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("cannot load driver '/nonexistent/libevdb_driver_x.so'"), std::string::npos)
+      << r.out;
+}
+
+TEST(Runner, DriverFileLoadedAndUniqueSubstituted) {
+  // The probe driver refuses to open and quotes the URI it was given.
+  RunResult r = run_runner({"--driver", EVDB_PROBE_DRIVER, "--uri", "cfprobe:{unique}"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("cfprobe: open: this test driver opens nothing"), std::string::npos)
+      << "--driver was not loaded:\n"
+      << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\\(uri cfprobe:t[0-9]+_[a-z0-9]+_[0-9]+\\)")))
+      << "{unique} was not substituted:\n"
+      << r.out;
+}
+
+TEST(Runner, RunsSuiteWithSummaryAndXml) {
+  if (!file_exists(EVDB_MEMORY_DRIVER))
+    GTEST_SKIP() << "memory driver not built: " << EVDB_MEMORY_DRIVER;
+  std::string xml =
+      ::testing::TempDir() + "evdb_conformance_runner_test_" + std::to_string(::getpid()) + ".xml";
+  RunResult r =
+      run_runner({"--driver", EVDB_MEMORY_DRIVER, "--uri", "memory:{unique}",
+                  "--gtest_filter=EmptyStore.*:Durability.*", "--gtest_output=xml:" + xml});
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("==== evdb conformance summary ===="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("driver:       memory"), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nEmptyStore +[1-9][0-9]* +0 +0\n"))) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\nDurability +0 +[1-9][0-9]* +0\n"))) << r.out;
+  EXPECT_NE(r.out.find("Durability.SurvivesReopen: driver lacks EVDB_CAP_DURABLE"),
+            std::string::npos)
+      << "skips are listed with their reason:\n"
+      << r.out;
+  EXPECT_EQ(r.out.find("\nReads "), std::string::npos) << "only selected categories are tallied";
+
+  std::ifstream in(xml);
+  ASSERT_TRUE(in.good()) << "--gtest_output=xml did not write " << xml;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string report = ss.str();
+  std::remove(xml.c_str());
+  // Each test records the URI it used: all different (a fresh store per test).
+  std::regex uri_prop("name=\"uri\" value=\"(memory:t[0-9]+_[a-z0-9]+_[0-9]+)\"");
+  std::set<std::string> uris;
+  int count = 0;
+  for (auto it = std::sregex_iterator(report.begin(), report.end(), uri_prop);
+       it != std::sregex_iterator(); ++it, ++count)
+    uris.insert((*it)[1].str());
+  EXPECT_GE(count, 5) << report;
+  EXPECT_EQ(static_cast<int>(uris.size()), count) << "{unique} must differ per test:\n" << report;
+}
+
+TEST(Runner, AllSkippedCategoryIsFlaggedForCtest) {
+  if (!file_exists(EVDB_MEMORY_DRIVER))
+    GTEST_SKIP() << "memory driver not built: " << EVDB_MEMORY_DRIVER;
+  RunResult r = run_runner(
+      {"--driver", EVDB_MEMORY_DRIVER, "--uri", "memory:{unique}", "--gtest_filter=Durability.*"});
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("evdb-conformance: every selected test was skipped"), std::string::npos)
+      << r.out;
+}
+
+TEST(Runner, FailuresAreSummarisedWithNonZeroExit) {
+  // A URI without {unique} makes every test share one store: in the second
+  // repetition EmptyStore.HeadIsZero sees the events Append wrote in the
+  // first, and must fail, visibly (EmptyStore registers before Append).
+  if (!file_exists(EVDB_MEMORY_DRIVER))
+    GTEST_SKIP() << "memory driver not built: " << EVDB_MEMORY_DRIVER;
+  std::string name = "memory:shared_" + std::to_string(::getpid());
+  RunResult r = run_runner({"--driver", EVDB_MEMORY_DRIVER, "--uri", name,
+                            "--gtest_filter=EmptyStore.HeadIsZero:Append.ChainsInOneTransaction",
+                            "--gtest_repeat=2"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("warning: the URI has no {unique}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("failed:\n  EmptyStore.HeadIsZero: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("contract: read_system_version() is 0 when the log is empty"),
+            std::string::npos)
+      << "the failure says what the contract expected:\n"
+      << r.out;
+}
+
+}  // namespace
