@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "adapter.hpp"
 #include "file_state.hpp"
@@ -79,7 +80,8 @@ class Conn {
   // Attaches the per-file state once it is known (after the first open).
   void set_file(std::shared_ptr<FileState> file) { file_ = std::move(file); }
 
-  // The prepared statement `which`, reset and with bindings cleared.
+  // The prepared statement `which` (prepared on first use; every user resets
+  // it after stepping).
   sqlite3_stmt* stmt(Sql which);
 
   // Sets the context and mode the busy handler uses for the next
@@ -105,6 +107,12 @@ class Conn {
   // file and using the busy handler's verdict for SQLITE_BUSY.
   [[noreturn]] void raise(int rc, std::string_view doing) const;
 
+  // Scratch buffers for the strings a transaction hands out (NUL-separated)
+  // and their offsets. Kept with the pooled connection so their capacity is
+  // reused from one transaction to the next.
+  std::string& text_buffer() { return text_; }
+  std::vector<size_t>& offsets() { return offsets_; }
+
  private:
   Conn(const Options& opts, std::shared_ptr<FileState> file)
       : opts_(opts), file_(std::move(file)) {}
@@ -118,6 +126,8 @@ class Conn {
   BusyMode mode_ = BusyMode::kReader;
   BusyVerdict verdict_ = BusyVerdict::kNone;
   std::chrono::steady_clock::time_point busy_start_{};
+  std::string text_;
+  std::vector<size_t> offsets_;
 };
 
 // Throws the error for a context that is done (CANCELED/DEADLINE_EXCEEDED).

@@ -31,6 +31,8 @@ using drv::fail;
 
 // Idle connections kept per handle; more are closed when given back.
 constexpr size_t kMaxIdle = 16;
+// Read buffers larger than this are freed when their connection goes idle.
+constexpr size_t kMaxKeptBuffer = size_t{16} << 20;
 
 // ---------------------------------------------------------------------------
 // URI and path checks
@@ -364,9 +366,6 @@ class SqliteTx final : public drv::Tx {
   bool holds_lock_ = false;  // this transaction holds SQLite's write lock
   bool appended_ = false;
   int64_t head_ = 0;  // the log's head as this transaction sees it
-  // Strings handed out by the last read: one buffer, NUL-separated.
-  std::vector<char> arena_;
-  std::vector<size_t> offsets_;
 };
 
 class SqliteDb final : public drv::Db {
@@ -401,6 +400,8 @@ class SqliteDb final : public drv::Db {
   }
   // Returns a connection that is outside any transaction to the pool.
   void give_back(std::unique_ptr<Conn> c) {
+    // Do not keep the memory of one huge read forever.
+    if (c->text_buffer().capacity() > kMaxKeptBuffer) std::string().swap(c->text_buffer());
     std::lock_guard lock(mu_);
     if (idle_.size() < kMaxIdle) idle_.push_back(std::move(c));
   }
@@ -441,17 +442,19 @@ void SqliteTx::start(Ctx& ctx) {
 }
 
 size_t SqliteTx::read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::string_view doing) {
-  arena_.clear();
-  offsets_.clear();
+  // The strings of the last read live in the connection's buffer until the
+  // next call on this transaction (the buffer's capacity outlives it).
+  std::string& text = conn_->text_buffer();
+  std::vector<size_t>& offsets = conn_->offsets();
+  text.clear();
+  offsets.clear();
   size_t i = 0;
   auto keep = [&](int col) {
-    const unsigned char* t = sqlite3_column_text(s, col);
+    const char* t = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
     size_t len = static_cast<size_t>(sqlite3_column_bytes(s, col));
-    size_t at = arena_.size();
-    arena_.resize(at + len + 1);
-    if (len != 0) std::memcpy(arena_.data() + at, t, len);
-    arena_[at + len] = '\0';
-    offsets_.push_back(at);
+    offsets.push_back(text.size());
+    if (len != 0) text.append(t, len);
+    text.push_back('\0');
     return len;
   };
   while (i < n) {
@@ -470,11 +473,11 @@ size_t SqliteTx::read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::stri
     ++i;
   }
   sqlite3_reset(s);
-  const char* base = arena_.data();
+  const char* base = text.data();
   for (size_t k = 0; k < i; ++k) {
-    out[k].type_name = base + offsets_[3 * k];
-    out[k].payload = base + offsets_[3 * k + 1];
-    out[k].revision_vcs = base + offsets_[3 * k + 2];
+    out[k].type_name = base + offsets[3 * k];
+    out[k].payload = base + offsets[3 * k + 1];
+    out[k].revision_vcs = base + offsets[3 * k + 2];
   }
   return i;
 }

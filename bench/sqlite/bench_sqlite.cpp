@@ -1,0 +1,266 @@
+// bench_sqlite.cpp — the SQLite driver through libevdb (C API, driver
+// registered in-process) against the raw sqlite3 C API doing the same work on
+// the same schema with the same pragmas (WAL, synchronous as given by
+// --sync=, default normal):
+//   AppendBatch: one read-write transaction: read the head, append 1000
+//                events, commit;
+//   AppendOne:   the same with one event per transaction;
+//   ReadEvents:  one read-only transaction reading 1000 events (copied out)
+//                from a log of 10000.
+// Each benchmark works on its own fresh file in a temporary folder.
+#include <benchmark/benchmark.h>
+#include <evdb/driver.h>
+#include <sqlite3.h>
+#include <unistd.h>
+#include <evdb/evdb.hpp>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sqlite_driver.hpp"
+
+namespace {
+
+std::string g_sync = "normal";
+
+constexpr int kBatch = 1000;
+constexpr int kReadN = 1000;
+constexpr int kLogSize = 10000;
+constexpr int64_t kTime = 1'700'000'000'000'000;
+const std::string kType = "OrderPlaced";
+const std::string kPayload =
+    R"({"order":12345,"customer":"c-778","items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":59.90})";
+const std::string kRev = "3f2a9c1";
+
+// A temporary folder with one database file, removed afterwards.
+class TempFile {
+ public:
+  TempFile() {
+    char tmpl[] = "/tmp/evdb-bench-sqlite-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string path() const { return dir_ + "/bench.db"; }
+  std::string uri() const { return "sqlite://" + path() + "?synchronous=" + g_sync; }
+
+ private:
+  std::string dir_;
+};
+
+void check(evdb_status s, const char* what) {
+  if (s != EVDB_OK) throw std::runtime_error(std::string(what) + ": " + evdb_status_name(s));
+}
+
+// ---- driver side ------------------------------------------------------------
+
+evdb_event make_event() {
+  return evdb_event{
+      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
+      kRev.data(), kRev.size()};
+}
+
+void driver_append(evdb_db* db, int n) {
+  evdb_event e = make_event();
+  evdb_tx* tx = nullptr;
+  check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
+  int64_t head = 0;
+  check(evdb_read_system_version(tx, nullptr, &head, nullptr), "head");
+  for (int i = 0; i < n; ++i)
+    check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
+  check(evdb_commit(tx, nullptr, nullptr), "commit");
+}
+
+void BM_Driver_AppendBatch(benchmark::State& st) {
+  TempFile f;
+  evdb::DB db = evdb::DB::open(f.uri());
+  for (auto _ : st) driver_append(db.raw(), kBatch);
+  st.SetItemsProcessed(st.iterations() * kBatch);
+}
+
+void BM_Driver_AppendOne(benchmark::State& st) {
+  TempFile f;
+  evdb::DB db = evdb::DB::open(f.uri());
+  for (auto _ : st) driver_append(db.raw(), 1);
+  st.SetItemsProcessed(st.iterations());
+}
+
+void BM_Driver_ReadEvents(benchmark::State& st) {
+  TempFile f;
+  evdb::DB db = evdb::DB::open(f.uri());
+  for (int i = 0; i < kLogSize / kBatch; ++i) driver_append(db.raw(), kBatch);
+  std::vector<evdb_event> buf(kReadN);
+  int64_t at = 1;
+  size_t bytes = 0;
+  for (auto _ : st) {
+    evdb_tx* tx = nullptr;
+    check(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), "begin");
+    size_t n = 0;
+    check(evdb_read_events(tx, nullptr, at, 0, buf.data(), buf.size(), &n, nullptr), "read");
+    if (n != kReadN) throw std::runtime_error("short read");
+    bytes += buf[n - 1].payload_len;
+    check(evdb_commit(tx, nullptr, nullptr), "commit");
+    at = at + kReadN > kLogSize - kReadN ? 1 : at + kReadN;
+  }
+  benchmark::DoNotOptimize(bytes);
+  st.SetItemsProcessed(st.iterations() * kReadN);
+}
+
+// ---- raw side -------------------------------------------------------------------
+
+class Raw {
+ public:
+  explicit Raw(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK)
+      throw std::runtime_error("open");
+    exec("PRAGMA journal_mode = WAL");
+    exec(("PRAGMA synchronous = " + g_sync).c_str());
+    exec(evdb::sqlite::kSchemaSql);
+    begin_rw_ = prepare("BEGIN IMMEDIATE");
+    begin_ro_ = prepare("BEGIN");
+    commit_ = prepare("COMMIT");
+    head_ = prepare("SELECT version FROM events ORDER BY version DESC LIMIT 1");
+    insert_ = prepare(
+        "INSERT INTO events(version, type, payload, time_us, revision_vcs) VALUES (?1, ?2, ?3, "
+        "?4, ?5)");
+    read_ = prepare(
+        "SELECT version, type, payload, time_us, revision_vcs FROM events WHERE version >= ?1 "
+        "ORDER BY version LIMIT ?2");
+  }
+  ~Raw() {
+    for (auto* s : {begin_rw_, begin_ro_, commit_, head_, insert_, read_}) sqlite3_finalize(s);
+    sqlite3_close(db_);
+  }
+
+  void append(int n) {
+    step_done(begin_rw_);
+    int64_t head = 0;
+    if (sqlite3_step(head_) == SQLITE_ROW) head = sqlite3_column_int64(head_, 0);
+    sqlite3_reset(head_);
+    for (int i = 0; i < n; ++i) {
+      sqlite3_bind_int64(insert_, 1, ++head);
+      sqlite3_bind_text(insert_, 2, kType.data(), static_cast<int>(kType.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert_, 3, kPayload.data(), static_cast<int>(kPayload.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_int64(insert_, 4, kTime);
+      sqlite3_bind_text(insert_, 5, kRev.data(), static_cast<int>(kRev.size()), SQLITE_STATIC);
+      step_done(insert_);
+    }
+    step_done(commit_);
+  }
+
+  // Reads n events from `at` into rows, copying their strings (as the
+  // driver does into its buffer).
+  struct Row {
+    int64_t version, time_us;
+    std::string type, payload, rev;
+  };
+  size_t read(int64_t at, int n, std::vector<Row>& rows) {
+    step_done(begin_ro_);
+    sqlite3_bind_int64(read_, 1, at);
+    sqlite3_bind_int64(read_, 2, n);
+    size_t i = 0;
+    while (sqlite3_step(read_) == SQLITE_ROW) {
+      Row& r = rows[i++];
+      r.version = sqlite3_column_int64(read_, 0);
+      r.time_us = sqlite3_column_int64(read_, 3);
+      auto text = [&](int c, std::string& out) {
+        const char* t = reinterpret_cast<const char*>(sqlite3_column_text(read_, c));
+        out.assign(t, static_cast<size_t>(sqlite3_column_bytes(read_, c)));
+      };
+      text(1, r.type);
+      text(2, r.payload);
+      text(4, r.rev);
+    }
+    sqlite3_reset(read_);
+    step_done(commit_);
+    return i;
+  }
+
+ private:
+  void exec(const char* sql) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK)
+      throw std::runtime_error(sqlite3_errmsg(db_));
+  }
+  sqlite3_stmt* prepare(const char* sql) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+      throw std::runtime_error(sqlite3_errmsg(db_));
+    return s;
+  }
+  void step_done(sqlite3_stmt* s) {
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db_));
+  }
+
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt *begin_rw_, *begin_ro_, *commit_, *head_, *insert_, *read_;
+};
+
+void BM_Raw_AppendBatch(benchmark::State& st) {
+  TempFile f;
+  Raw raw(f.path());
+  for (auto _ : st) raw.append(kBatch);
+  st.SetItemsProcessed(st.iterations() * kBatch);
+}
+
+void BM_Raw_AppendOne(benchmark::State& st) {
+  TempFile f;
+  Raw raw(f.path());
+  for (auto _ : st) raw.append(1);
+  st.SetItemsProcessed(st.iterations());
+}
+
+void BM_Raw_ReadEvents(benchmark::State& st) {
+  TempFile f;
+  Raw raw(f.path());
+  for (int i = 0; i < kLogSize / kBatch; ++i) raw.append(kBatch);
+  std::vector<Raw::Row> rows(kReadN);
+  int64_t at = 1;
+  size_t bytes = 0;
+  for (auto _ : st) {
+    size_t n = raw.read(at, kReadN, rows);
+    if (n != kReadN) throw std::runtime_error("short read");
+    bytes += rows[n - 1].payload.size();
+    at = at + kReadN > kLogSize - kReadN ? 1 : at + kReadN;
+  }
+  benchmark::DoNotOptimize(bytes);
+  st.SetItemsProcessed(st.iterations() * kReadN);
+}
+
+BENCHMARK(BM_Driver_AppendBatch)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Raw_AppendBatch)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Driver_AppendOne)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Raw_AppendOne)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Driver_ReadEvents)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Raw_ReadEvents)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Our own flag first: --sync=off|normal|full|extra (PRAGMA synchronous).
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--sync=", 7) == 0)
+      g_sync = argv[i] + 7;
+    else
+      rest.push_back(argv[i]);
+  }
+  int n = static_cast<int>(rest.size());
+  evdb_error err = EVDB_ERROR_INIT;
+  if (evdb_register_driver(evdb_driver_entry_sqlite, &err) != EVDB_OK) return 1;
+  benchmark::Initialize(&n, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(n, rest.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
