@@ -1,0 +1,89 @@
+// redis_driver.hpp — the Redis Streams driver (hiredis).
+//
+// URI: redis://[user:password@]host[:port][/db]?prefix=NAME[&…], see
+// docs/redis-driver.md for the parameters, the key layout, how transactions
+// work and which server settings make it durable. rediss:// is claimed only
+// to be refused with EVDB_UNSUPPORTED (this hiredis has no TLS).
+//
+// The driver is the static library evdb_driver_redis_impl (entry
+// evdb_driver_entry_redis) and the module libevdb_driver_redis.so.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "adapter.hpp"
+#include "connection.hpp"
+
+namespace evdb::redis {
+
+// Everything the URI says.
+struct Config {
+  Endpoint endpoint;
+  // The store's name; every key is "{prefix}:…" (one hash tag: one slot).
+  std::string prefix = "evdb";
+  // Idle connections kept per handle.
+  int pool_size = 16;
+  // XREAD BLOCK time of the listener (it also watches the context meanwhile).
+  int listen_block_ms = 1000;
+  // How long the listener keeps trying to reconnect before it gives up with
+  // EVDB_CONNECTION.
+  int listen_reconnect_timeout_ms = 30000;
+  std::string log_key() const { return "{" + prefix + "}:log"; }
+  std::string proj_key() const { return "{" + prefix + "}:proj"; }
+};
+
+// Parses the URI (takes every known parameter, refuses the rest). Throws
+// drv::Error: UNSUPPORTED for rediss://, INVALID_ARGUMENT for anything bad.
+Config parse_uri(drv::Uri& uri);
+
+// The commit script (Lua), exposed for the raw-hiredis benchmark.
+const std::string& commit_script();
+
+// A store handle: the configuration, the commit script's SHA1 and a small
+// pool of idle connections. Thread-safe.
+class RedisDb : public drv::Db {
+ public:
+  // Connects once (server down → CONNECTION, wrong password → CONNECTION),
+  // checks the keys hold what evdb writes, loads the commit script.
+  RedisDb(Config cfg, const drv::Ctx& ctx);
+  uint64_t capabilities() const override;
+  std::unique_ptr<drv::Tx> begin(drv::Ctx& ctx, bool read_only) override;
+  void ping(drv::Ctx& ctx) override;
+  void listen(drv::Ctx& ctx, drv::ListenSink& sink) override;
+
+  const Config& config() const { return cfg_; }
+  const std::string& script_sha() const { return sha_; }
+  // A connection from the pool, or a new one.
+  std::unique_ptr<Connection> acquire(const drv::Ctx& ctx);
+  // Back to the pool (dropped when broken or the pool is full).
+  void release(std::unique_ptr<Connection> c);
+
+ private:
+  Config cfg_;
+  std::string log_key_;
+  std::string proj_key_;
+  std::string sha_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+struct Traits {
+  static constexpr const char* name = "redis";
+  static constexpr const char* version = "0.1.0";
+  static constexpr uint64_t capabilities =
+      EVDB_CAP_LISTENER | EVDB_CAP_DURABLE | EVDB_CAP_CROSS_PROCESS | EVDB_CAP_GAPLESS |
+      EVDB_CAP_BYTE_EXACT_PAYLOAD | EVDB_CAP_LISTENER_RECONNECT;
+  static const char* const schemes[];
+  static std::unique_ptr<drv::Db> open(drv::Uri& uri, drv::Ctx& ctx);
+};
+
+}  // namespace evdb::redis
+
+// The driver's unique entry point (the module exports it as
+// evdb_driver_entry).
+extern "C" EVDB_API const evdb_driver* evdb_driver_entry_redis(uint32_t host_abi_version,
+                                                               const evdb_host_api* host);

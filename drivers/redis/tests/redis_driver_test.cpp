@@ -1,0 +1,427 @@
+// Tests of libevdb_driver_redis.so through libevdb against the private test
+// server (fixture redis_server): URI handling, key layout, transactions
+// (own writes, conflicts, snapshots, rollbacks that send nothing, NOSCRIPT
+// fallback), the listener, the connection pool, racing writers.
+#include <evdb/evdb.hpp>
+
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis_test_util.hpp"
+
+namespace {
+
+using namespace evdb::redis::test;
+
+evdb::Event ev(std::string type, std::string payload, int64_t time_us = 0) {
+  return evdb::Event{0, time_us, std::move(type), std::move(payload), "rev-1"};
+}
+
+// evdb_open's status and message for `uri`.
+std::pair<evdb_status, std::string> open_error(const std::string& uri) {
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status s = evdb_open(uri.c_str(), nullptr, &db, &err);
+  std::string msg = err.message ? err.message : "";
+  evdb_error_release(&err);
+  evdb_close(db);
+  return {s, msg};
+}
+
+TEST(RedisUri, OpensAndReportsCapabilities) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("caps")));
+  EXPECT_EQ(db.driver_name(), "redis");
+  EXPECT_TRUE(db.has(EVDB_CAP_LISTENER | EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD |
+                     EVDB_CAP_CROSS_PROCESS | EVDB_CAP_LISTENER_RECONNECT | EVDB_CAP_DURABLE));
+  db.ping();
+}
+
+TEST(RedisUri, RedissIsUnsupportedWithAClearMessage) {
+  auto [s, msg] = open_error("rediss://evdb:secret-pw@127.0.0.1:6380?prefix=x");
+  EXPECT_EQ(s, EVDB_UNSUPPORTED) << msg;
+  EXPECT_NE(msg.find("TLS"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("redis"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("secret-pw"), std::string::npos) << msg;
+}
+
+TEST(RedisUri, UnknownParameterIsNamed) {
+  auto [s, msg] = open_error(uri("x", "&bogus=1"));
+  EXPECT_EQ(s, EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("bogus"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
+}
+
+TEST(RedisUri, BadValuesAreRefused) {
+  for (const std::string& extra :
+       {std::string("&connect_timeout_ms=abc"), std::string("&io_timeout_ms=-5"),
+        std::string("&pool_size=100000"), std::string("&listen_block_ms=1")}) {
+    auto [s, msg] = open_error(uri("x", extra));
+    EXPECT_EQ(s, EVDB_INVALID_ARGUMENT) << extra << ": " << msg;
+    std::string key = extra.substr(1, extra.find('=') - 1);
+    EXPECT_NE(msg.find(key), std::string::npos) << msg;
+  }
+  auto [s1, m1] = open_error(uri("a{b}c"));
+  EXPECT_EQ(s1, EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(m1.find("prefix"), std::string::npos) << m1;
+  auto [s2, m2] = open_error("redis://evdb:" + password() +
+                             "@127.0.0.1:" + std::to_string(test_port()) + "/notanumber?prefix=x");
+  EXPECT_EQ(s2, EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(m2.find("database"), std::string::npos) << m2;
+  auto [s3, m3] = open_error("redis://evdb:" + password() +
+                             "@127.0.0.1:" + std::to_string(test_port()) + "/99999?prefix=x");
+  EXPECT_EQ(s3, EVDB_INVALID_ARGUMENT) << m3;
+  EXPECT_EQ(m3.find(password()), std::string::npos) << m3;
+}
+
+TEST(RedisUri, WrongPasswordIsAConnectionErrorWithoutThePassword) {
+  auto [s, msg] = open_error(
+      "redis://evdb:not-the-Secret-42@127.0.0.1:" + std::to_string(test_port()) + "?prefix=x");
+  EXPECT_EQ(s, EVDB_CONNECTION) << msg;
+  EXPECT_NE(msg.find("credentials"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("not-the-Secret-42"), std::string::npos) << msg;
+  // No password at all: the server wants one.
+  auto [s2, msg2] = open_error("redis://127.0.0.1:" + std::to_string(test_port()) + "?prefix=x");
+  EXPECT_EQ(s2, EVDB_CONNECTION) << msg2;
+  // The default user with requirepass works too.
+  evdb::DB db =
+      evdb::DB::open("redis://:" + password() + "@127.0.0.1:" + std::to_string(test_port()) +
+                     "?prefix=" + unique_prefix("def"));
+  db.ping();
+}
+
+TEST(RedisUri, ServerDownAtOpenIsAConnectionError) {
+  // Nothing listens on the port after the test server's: refused at once.
+  auto [s, msg] = open_error(uri_for(test_port() + 9, "x", "&connect_timeout_ms=2000"));
+  EXPECT_EQ(s, EVDB_CONNECTION) << msg;
+  EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(test_port() + 9)), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
+}
+
+TEST(RedisUri, KeyOfAnotherTypeIsRefused) {
+  std::string p = unique_prefix("foreign");
+  Raw raw;
+  raw.cmd({"SET", "{" + p + "}:log", "not a stream"});
+  auto [s, msg] = open_error(uri(p));
+  EXPECT_EQ(s, EVDB_INVALID_ARGUMENT) << msg;
+  EXPECT_NE(msg.find("{" + p + "}:log"), std::string::npos) << msg;
+  raw.cmd({"DEL", "{" + p + "}:log"});
+}
+
+TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
+  std::string p = unique_prefix("layout");
+  evdb::DB db = evdb::DB::open(uri(p));
+  db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(0, ev("A", R"({"a":1})", 1700000000123456));
+    tx.append_event(1, ev("B", "[1, 2]"));
+    tx.init_projection_version(7);
+    tx.set_projection_version(7, 2);
+  });
+  Raw raw;
+  std::string log = "{" + p + "}:log", proj = "{" + p + "}:proj";
+  EXPECT_EQ(raw.str({"TYPE", log}), "stream");
+  EXPECT_EQ(raw.str({"TYPE", proj}), "hash");
+  EXPECT_EQ(raw.integer({"XLEN", log}), 2);
+  auto r = raw.cmd({"XRANGE", log, "-", "+"});
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(r->elements, 2u);
+  EXPECT_EQ(std::string(r->element[0]->element[0]->str), "1-0");
+  EXPECT_EQ(std::string(r->element[1]->element[0]->str), "2-0");
+  const redisReply* f = r->element[0]->element[1];
+  ASSERT_EQ(f->elements, 8u);
+  EXPECT_EQ(std::string(f->element[0]->str), "t");
+  EXPECT_EQ(std::string(f->element[1]->str), "A");
+  EXPECT_EQ(std::string(f->element[3]->str), R"({"a":1})");
+  EXPECT_EQ(std::string(f->element[5]->str), "1700000000123456");
+  EXPECT_EQ(std::string(f->element[7]->str), "rev-1");
+  EXPECT_EQ(raw.str({"HGET", proj, "7"}), "2");
+  // Every key of the store, and nothing else, carries the hash tag {p}.
+  auto keys = raw.cmd({"KEYS", "*{" + p + "}*"});
+  ASSERT_EQ(keys->elements, 2u);
+  for (size_t i = 0; i < keys->elements; ++i)
+    EXPECT_EQ(std::string(keys->element[i]->str).rfind("{" + p + "}:", 0), 0u);
+}
+
+TEST(RedisTx, RoundTripAndReads) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("rt")));
+  std::string payload = "{\"s\":\"caf\xc3\xa9 \\u0000\",  \"n\": 1.50}";
+  db.tx_rw([&](evdb::TxRW& tx) {
+    EXPECT_EQ(tx.read_system_version(), 0);
+    for (int i = 0; i < 5; ++i)
+      EXPECT_EQ(tx.append_event(i, ev("T" + std::to_string(i), payload, 1000 + i)), i + 1);
+  });
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    EXPECT_EQ(tx.read_system_version(), 5);
+    evdb::Event e = tx.read_event_at(3);
+    EXPECT_EQ(e.version, 3);
+    EXPECT_EQ(e.type_name, "T2");
+    EXPECT_EQ(e.payload, payload);
+    EXPECT_EQ(e.time_us, 1002);
+    EXPECT_EQ(e.revision_vcs, "rev-1");
+    EXPECT_EQ(tx.read_event_after(0).version, 1);
+    EXPECT_EQ(tx.read_event_after(4).version, 5);
+    EXPECT_THROW(tx.read_event_after(5), evdb::NotFound);
+    EXPECT_THROW(tx.read_event_at(6), evdb::NotFound);
+    auto asc = tx.read_events(2, 10);
+    ASSERT_EQ(asc.size(), 4u);
+    EXPECT_EQ(asc.front().version, 2);
+    EXPECT_EQ(asc.back().version, 5);
+    auto desc = tx.read_events(100, 3, evdb::Direction::Descending);
+    ASSERT_EQ(desc.size(), 3u);
+    EXPECT_EQ(desc[0].version, 5);
+    EXPECT_EQ(desc[2].version, 3);
+    EXPECT_TRUE(tx.read_events(6, 10).empty());
+    EXPECT_TRUE(tx.read_events(0, 0).empty());
+  });
+}
+
+TEST(RedisTx, ReadsSeeOwnWritesAcrossServerAndPending) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("own")));
+  db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(0, ev("S1", "1"));
+    tx.append_event(1, ev("S2", "2"));
+  });
+  db.tx_rw([&](evdb::TxRW& tx) {
+    EXPECT_EQ(tx.append_event(2, ev("P3", "3")), 3);
+    EXPECT_EQ(tx.append_event(3, ev("P4", "4")), 4);
+    EXPECT_EQ(tx.read_system_version(), 4);
+    EXPECT_EQ(tx.read_event_at(4).type_name, "P4");
+    EXPECT_EQ(tx.read_event_after(2).type_name, "P3");
+    auto asc = tx.read_events(1, 10);
+    ASSERT_EQ(asc.size(), 4u);
+    EXPECT_EQ(asc[1].type_name, "S2");
+    EXPECT_EQ(asc[2].type_name, "P3");
+    auto desc = tx.read_events(4, 10, evdb::Direction::Descending);
+    ASSERT_EQ(desc.size(), 4u);
+    EXPECT_EQ(desc[0].type_name, "P4");
+    EXPECT_EQ(desc[3].type_name, "S1");
+    EXPECT_THROW(tx.append_event(3, ev("X", "0")), evdb::VersionMismatch);
+    EXPECT_EQ(tx.init_projection_version(1), 0);
+    tx.set_projection_version(1, 4);
+    EXPECT_EQ(tx.read_projection_version(1), 4);
+    EXPECT_EQ(tx.init_projection_version(1), 4);
+    EXPECT_THROW(tx.set_projection_version(2, 1), evdb::NotFound);
+  });
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    EXPECT_EQ(tx.read_system_version(), 4);
+    EXPECT_EQ(tx.read_projection_version(1), 4);
+    EXPECT_THROW(tx.read_projection_version(2), evdb::NotFound);
+  });
+}
+
+TEST(RedisTx, RollbackSendsNothing) {
+  std::string p = unique_prefix("rollback");
+  evdb::DB db = evdb::DB::open(uri(p));
+  Raw raw;
+  auto calls = [&](const std::string& cmd) {
+    std::string info = raw.str({"INFO", "commandstats"});
+    auto at = info.find("cmdstat_" + cmd + ":calls=");
+    if (at == std::string::npos) return 0LL;
+    return std::stoll(info.substr(at + cmd.size() + 15));
+  };
+  long long evalsha = calls("evalsha"), eval = calls("eval");
+  evdb::Status s = db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(0, ev("A", "{}"));
+    tx.init_projection_version(3);
+    return evdb::Status(EVDB_CONFLICT, "changed my mind");
+  });
+  EXPECT_EQ(s.code(), EVDB_CONFLICT);
+  EXPECT_EQ(s.message(), "changed my mind");
+  EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(0, ev("A", "{}"));
+    throw std::runtime_error("boom");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(calls("evalsha"), evalsha);
+  EXPECT_EQ(calls("eval"), eval);
+  EXPECT_EQ(raw.integer({"EXISTS", "{" + p + "}:log", "{" + p + "}:proj"}), 0);
+}
+
+TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("race")));
+  db.tx_rw([&](evdb::TxRW& tx) { tx.init_projection_version(1); });
+  // Two transactions open at once, both appending at head 0.
+  evdb_tx* a = nullptr;
+  evdb_tx* b = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
+  evdb_event e{};
+  e.type_name = "X";
+  e.type_name_len = 1;
+  e.payload = "1";
+  e.payload_len = 1;
+  ASSERT_EQ(evdb_append_event(a, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_append_event(b, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_commit(a, nullptr, nullptr), EVDB_OK);
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(evdb_commit(b, nullptr, &err), EVDB_VERSION_MISMATCH);
+  ASSERT_NE(err.message, nullptr);
+  EXPECT_NE(std::string(err.message).find("redis"), std::string::npos) << err.message;
+  evdb_error_release(&err);
+  // Projection-only writers: the loser gets CONFLICT.
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
+  int64_t v = 0;
+  ASSERT_EQ(evdb_read_projection_version(a, nullptr, 1, &v, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_read_projection_version(b, nullptr, 1, &v, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_set_projection_version(a, nullptr, 1, 10, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_set_projection_version(b, nullptr, 1, 20, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_commit(a, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_commit(b, nullptr, nullptr), EVDB_CONFLICT);
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    EXPECT_EQ(tx.read_system_version(), 1);
+    EXPECT_EQ(tx.read_projection_version(1), 10);
+  });
+  // A transaction that only read: commits (its reads were one snapshot).
+  db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+}
+
+TEST(RedisTx, ReadOnlySnapshotIgnoresLaterCommits) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("snap")));
+  db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(0, ev("A", "1"));
+    tx.init_projection_version(5);
+  });
+  db.tx_read_only([&](evdb::TxRO& ro) {
+    db.tx_rw([&](evdb::TxRW& tx) {
+      tx.append_event(1, ev("B", "2"));
+      tx.set_projection_version(5, 9);
+      tx.init_projection_version(6);
+    });
+    EXPECT_EQ(ro.read_system_version(), 1);
+    EXPECT_THROW(ro.read_event_at(2), evdb::NotFound);
+    EXPECT_THROW(ro.read_event_after(1), evdb::NotFound);
+    EXPECT_EQ(ro.read_events(1, 10).size(), 1u);
+    EXPECT_EQ(ro.read_events(9, 10, evdb::Direction::Descending).size(), 1u);
+    EXPECT_EQ(ro.read_projection_version(5), 0);
+    EXPECT_THROW(ro.read_projection_version(6), evdb::NotFound);
+  });
+  evdb_tx* ro = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_ONLY, &ro, nullptr), EVDB_OK);
+  evdb_event e{};
+  e.type_name = "X";
+  e.type_name_len = 1;
+  e.payload = "1";
+  e.payload_len = 1;
+  EXPECT_EQ(evdb_append_event(ro, nullptr, 2, &e, nullptr, nullptr), EVDB_READ_ONLY);
+  evdb_rollback(ro);
+}
+
+TEST(RedisTx, CommitFallsBackToEvalAfterScriptFlush) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("noscript")));
+  Raw raw;
+  ASSERT_EQ(raw.str({"SCRIPT", "FLUSH"}), "OK");
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(1, ev("B", "2")); });
+  db.tx_read_only([&](evdb::TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
+}
+
+TEST(RedisTx, ManyTransactionsOpenAtOnceAndRacingWriters) {
+  std::string p = unique_prefix("writers");
+  evdb::DB db = evdb::DB::open(uri(p, "&pool_size=2"));
+  // Conductor's pattern: a read-only transaction inside a read-write one.
+  db.tx_rw([&](evdb::TxRW& rw) {
+    rw.append_event(rw.read_system_version(), ev("A", "1"));
+    db.tx_read_only([&](evdb::TxRO& ro) { EXPECT_EQ(ro.read_system_version(), 0); });
+  });
+  constexpr int kThreads = 8, kEach = 25;
+  std::atomic<int> retries{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      evdb::DB mine = evdb::DB::open(uri(p));  // also: several handles
+      evdb::DB& use = (t % 2 == 0) ? db : mine;
+      for (int i = 0; i < kEach; ++i) {
+        for (;;) {
+          try {
+            use.tx_rw([&](evdb::TxRW& tx) {
+              int64_t h = tx.read_system_version();
+              tx.append_event(h, ev("W", std::to_string(t)));
+            });
+            break;
+          } catch (const evdb::Error& e) {
+            ASSERT_TRUE(e.retryable()) << e.what();
+            ++retries;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    ASSERT_EQ(tx.read_system_version(), 1 + kThreads * kEach);
+    auto all = tx.read_events(1, 1000);
+    ASSERT_EQ(all.size(), static_cast<size_t>(1 + kThreads * kEach));
+    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].version, static_cast<int64_t>(i + 1));
+  });
+}
+
+TEST(RedisListener, DeliversEachCommitOnceInOrderAndCancels) {
+  std::string p = unique_prefix("listen");
+  evdb::DB db = evdb::DB::open(uri(p, "&listen_block_ms=50"));
+  evdb::DB other = evdb::DB::open(uri(p));
+  evdb::Context ctx;
+  std::atomic<bool> ready{false};
+  std::vector<int64_t> got;
+  std::mutex mu;
+  evdb::Status st;
+  std::thread listener([&] {
+    st = db.listen(
+        ctx, [&] { ready = true; },
+        [&](int64_t v) {
+          std::lock_guard<std::mutex> l(mu);
+          got.push_back(v);
+        });
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
+  (void)db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(1, ev("Rolled", "1"));
+    return evdb::Status(EVDB_CONFLICT, "no");
+  });
+  other.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(1, ev("B", "2"));
+    tx.append_event(2, ev("C", "3"));
+  });
+  for (int i = 0; i < 2000; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (got.size() >= 3) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ctx.cancel();
+  listener.join();
+  EXPECT_EQ(st.code(), EVDB_CANCELED);
+  EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(RedisListener, CallbackErrorEndsListen) {
+  std::string p = unique_prefix("listen-stop");
+  evdb::DB db = evdb::DB::open(uri(p));
+  evdb::Context ctx;
+  std::atomic<bool> ready{false};
+  evdb::Status st;
+  std::thread listener([&] {
+    st = db.listen(
+        ctx, [&] { ready = true; },
+        [&](int64_t v) { return evdb::Status(EVDB_INTERNAL, "stop at " + std::to_string(v)); });
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
+  listener.join();
+  EXPECT_EQ(st.code(), EVDB_INTERNAL);
+  EXPECT_EQ(st.message(), "stop at 1");
+}
+
+TEST(RedisListener, DeadlineEndsListen) {
+  evdb::DB db = evdb::DB::open(uri(unique_prefix("listen-deadline")));
+  evdb::Context ctx(std::chrono::milliseconds(200));
+  evdb::Status st = db.listen(
+      ctx, [] {}, [](int64_t) {});
+  EXPECT_EQ(st.code(), EVDB_DEADLINE_EXCEEDED);
+}
+
+}  // namespace
