@@ -372,8 +372,10 @@ static int apply_batch(clog_store* s, batch* b, uint64_t new_end) {
     pthread_rwlock_unlock(&s->data_lock);
     return -1;
   }
-  memcpy(s->recs + s->n_recs, b->recs, b->n_recs * sizeof *b->recs);
-  s->n_recs += b->n_recs;
+  if (b->n_recs > 0) {
+    memcpy(s->recs + s->n_recs, b->recs, b->n_recs * sizeof *b->recs);
+    s->n_recs += b->n_recs;
+  }
   for (uint32_t i = 0; i < b->n_projs; ++i)
     projs_set(&s->projs, b->projs[i].id, b->projs[i].version);
   s->end = new_end;
@@ -758,8 +760,10 @@ evdb_status clog_store_commit(clog_store* s, evdb_ctx* ctx, int64_t base_head, u
   }
 
   pthread_rwlock_wrlock(&s->data_lock);
-  memcpy(s->recs + s->n_recs, events, (size_t)n_events * sizeof *events);
-  s->n_recs += n_events;
+  if (n_events > 0) {
+    memcpy(s->recs + s->n_recs, events, (size_t)n_events * sizeof *events);
+    s->n_recs += n_events;
+  }
   for (size_t i = 0; i < projs->n; ++i)
     if (projs->items[i].touched) projs_set(&s->projs, projs->items[i].id, projs->items[i].version);
   s->end = new_end;
