@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -128,7 +129,11 @@ class Store {
   mutable std::mutex mu_;
   std::condition_variable committed_;
   std::shared_ptr<const Snapshot> current_;  // == snapshot_, under mu_
-  std::vector<std::unique_ptr<char[]>> chunks_;
+  struct FreeDeleter {
+    void operator()(char* p) const noexcept { std::free(p); }
+  };
+  std::vector<std::unique_ptr<char, FreeDeleter>> chunks_;
+  size_t arena_bytes_ = 0;
   char* chunk_pos_ = nullptr;
   size_t chunk_left_ = 0;
 };

@@ -10,6 +10,7 @@
 #include <future>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -70,8 +71,9 @@ Ctx no_ctx() {
   return Ctx(nullptr, nullptr);
 }
 
-evdb_event make_event(const std::string& type, const std::string& payload,
-                      const std::string& rev = "", int64_t time_us = 0) {
+// The views must outlive the event: pass literals or named strings.
+evdb_event make_event(std::string_view type, std::string_view payload, std::string_view rev = "",
+                      int64_t time_us = 0) {
   evdb_event e{};
   e.time_us = time_us;
   e.type_name = type.data();

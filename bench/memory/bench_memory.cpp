@@ -1,0 +1,219 @@
+// bench_memory — the cost of the loader/ABI path over the memory driver.
+//
+// Each case runs twice: "Loader" goes through libevdb (evdb_open("memory:"),
+// the C API with its argument validation, the driver's C table built by the
+// adapter, the driver file found beside libevdb); "Direct" calls the C++
+// classes of evdb_driver_memory_impl linked into this program. Both use a
+// private store ("memory:").
+//
+// Run: bench_memory --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Results and the command used: docs/benchmarks.md, section "memory".
+#include <benchmark/benchmark.h>
+#include <evdb/evdb.h>
+#include <simdjson.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "memory_driver.hpp"
+
+namespace {
+
+constexpr const char kType[] = "OrderPlaced";
+constexpr const char kPayload[] =
+    R"({"order_id":12345,"customer":"c-42","amount":19.99,"items":[1,2,3]})";
+constexpr const char kRev[] = "3f9c2ab";
+// The store is replaced once it holds this many events, so memory stays
+// bounded however long a case runs (the swap is not timed).
+constexpr int64_t kResetAt = 2'000'000;
+// Events in the store the read case reads from.
+constexpr int64_t kReadStoreSize = 100'000;
+
+evdb_event sample_event() {
+  evdb_event e{};
+  e.type_name = kType;
+  e.type_name_len = sizeof(kType) - 1;
+  e.payload = kPayload;
+  e.payload_len = sizeof(kPayload) - 1;
+  e.revision_vcs = kRev;
+  e.revision_vcs_len = sizeof(kRev) - 1;
+  return e;
+}
+
+[[noreturn]] void die(const char* what, evdb_status s, evdb_error& err) {
+  std::cerr << "bench_memory: " << what << ": " << evdb_status_name(s) << ": "
+            << (err.message ? err.message : "") << "\n";
+  std::exit(1);
+}
+
+// ---- the two paths, behind one small interface -------------------------------
+
+// Through libevdb.
+struct LoaderPath {
+  evdb_db* db = nullptr;
+  evdb_tx* tx = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+
+  LoaderPath() { open(); }
+  ~LoaderPath() { evdb_close(db); }
+  void open() {
+    evdb_close(db);
+    db = nullptr;
+    if (evdb_status s = evdb_open("memory:", nullptr, &db, &err); s != EVDB_OK) die("open", s, err);
+  }
+  void begin(bool ro) {
+    evdb_status s = evdb_begin(db, nullptr, ro ? EVDB_TX_READ_ONLY : EVDB_TX_READ_WRITE, &tx, &err);
+    if (s != EVDB_OK) die("begin", s, err);
+  }
+  int64_t append(int64_t assumed, const evdb_event& e) {
+    int64_t nv = 0;
+    evdb_status s = evdb_append_event(tx, nullptr, assumed, &e, &nv, &err);
+    if (s != EVDB_OK) die("append", s, err);
+    return nv;
+  }
+  size_t read(int64_t at, evdb_event* buf, size_t n) {
+    size_t got = 0;
+    evdb_status s = evdb_read_events(tx, nullptr, at, 0, buf, n, &got, &err);
+    if (s != EVDB_OK) die("read_events", s, err);
+    return got;
+  }
+  void commit() {
+    evdb_status s = evdb_commit(tx, nullptr, &err);
+    tx = nullptr;
+    if (s != EVDB_OK) die("commit", s, err);
+  }
+};
+
+// The driver's C++ classes, called directly.
+struct DirectPath {
+  std::unique_ptr<evdb::memory::MemoryDb> db;
+  std::unique_ptr<evdb::drv::Tx> tx;
+  evdb::drv::Ctx ctx{nullptr, nullptr};
+
+  DirectPath() { open(); }
+  void open() { db = evdb::memory::open_name(""); }
+  void begin(bool ro) { tx = db->begin(ctx, ro); }
+  int64_t append(int64_t assumed, const evdb_event& e) { return tx->append_event(ctx, assumed, e); }
+  size_t read(int64_t at, evdb_event* buf, size_t n) {
+    return tx->read_events(ctx, at, false, buf, n);
+  }
+  void commit() {
+    tx->commit(ctx);
+    tx.reset();
+  }
+};
+
+// ---- the cases -------------------------------------------------------------------
+
+// One append + commit per read-write transaction.
+template <class Path>
+void AppendCommitOne(benchmark::State& state) {
+  Path p;
+  const evdb_event e = sample_event();
+  int64_t head = 0;
+  for (auto _ : state) {
+    p.begin(false);
+    head = p.append(head, e);
+    p.commit();
+    if (head >= kResetAt) {
+      state.PauseTiming();
+      p.open();
+      head = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// `batch` appends per read-write transaction.
+template <class Path>
+void AppendBatch(benchmark::State& state) {
+  Path p;
+  const evdb_event e = sample_event();
+  const int64_t batch = state.range(0);
+  int64_t head = 0;
+  for (auto _ : state) {
+    p.begin(false);
+    for (int64_t i = 0; i < batch; ++i) head = p.append(head, e);
+    p.commit();
+    if (head >= kResetAt) {
+      state.PauseTiming();
+      p.open();
+      head = 0;
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+// read_events of `n` events per call, ascending, over a 100k-event store, in
+// one long read-only transaction.
+template <class Path>
+void ReadEvents(benchmark::State& state) {
+  Path p;
+  const evdb_event e = sample_event();
+  int64_t head = 0;
+  p.begin(false);
+  for (int64_t i = 0; i < kReadStoreSize; ++i) head = p.append(head, e);
+  p.commit();
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::vector<evdb_event> buf(n);
+  p.begin(true);
+  int64_t at = 1;
+  for (auto _ : state) {
+    size_t got = p.read(at, buf.data(), n);
+    benchmark::DoNotOptimize(buf.data());
+    at += static_cast<int64_t>(got);
+    if (at + static_cast<int64_t>(n) > head + 1) at = 1;
+  }
+  p.commit();
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
+}
+
+// An empty read-only transaction: begin + commit.
+template <class Path>
+void EmptyReadOnlyTx(benchmark::State& state) {
+  Path p;
+  for (auto _ : state) {
+    p.begin(true);
+    p.commit();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// What libevdb's argument check of one append costs by itself: the same
+// simdjson calls as loader/validate.cpp (UTF-8 check of the type name and
+// revision, DOM parse of the payload with a per-thread parser). Not a path of
+// its own: it tells how much of the Loader/Direct gap on appends is
+// validation.
+void ValidateEventLikeTheLoader(benchmark::State& state) {
+  const evdb_event e = sample_event();
+  thread_local simdjson::dom::parser parser;
+  for (auto _ : state) {
+    bool ok = std::memchr(e.type_name, 0, e.type_name_len) == nullptr &&
+              simdjson::validate_utf8(e.type_name, e.type_name_len) &&
+              std::memchr(e.revision_vcs, 0, e.revision_vcs_len) == nullptr &&
+              simdjson::validate_utf8(e.revision_vcs, e.revision_vcs_len) &&
+              parser.parse(e.payload, e.payload_len, true).error() == simdjson::SUCCESS;
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK_TEMPLATE(AppendCommitOne, LoaderPath);
+BENCHMARK_TEMPLATE(AppendCommitOne, DirectPath);
+BENCHMARK_TEMPLATE(AppendBatch, LoaderPath)->Arg(1000);
+BENCHMARK_TEMPLATE(AppendBatch, DirectPath)->Arg(1000);
+BENCHMARK_TEMPLATE(ReadEvents, LoaderPath)->Arg(1000);
+BENCHMARK_TEMPLATE(ReadEvents, DirectPath)->Arg(1000);
+BENCHMARK_TEMPLATE(EmptyReadOnlyTx, LoaderPath);
+BENCHMARK_TEMPLATE(EmptyReadOnlyTx, DirectPath);
+BENCHMARK(ValidateEventLikeTheLoader);
+
+}  // namespace
+
+BENCHMARK_MAIN();
