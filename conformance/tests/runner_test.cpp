@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <evdb/conformance.hpp>
 
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -243,5 +244,54 @@ TEST(Runner, FailuresAreSummarisedWithNonZeroExit) {
       << "the failure says what the contract expected:\n"
       << r.out;
 }
+
+// ---- the suite catches broken drivers ---------------------------------------
+
+#ifdef EVDB_FAULTY_DRIVER
+// One injected contract breach (see faulty_driver.cpp) and the test that must
+// catch it.
+struct Fault {
+  const char* fault;
+  const char* test;
+};
+
+class CatchesFault : public ::testing::TestWithParam<Fault> {};
+
+TEST_P(CatchesFault, TargetedTestFailsOnlyWithTheFault) {
+  const Fault& f = GetParam();
+  std::string filter = std::string("--gtest_filter=") + f.test;
+  RunResult good =
+      run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri", "faulty:{unique}?fault=none", filter});
+  EXPECT_EQ(good.status, 0) << "without the fault, " << f.test << " passes:\n" << good.out;
+  RunResult bad = run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri",
+                              std::string("faulty:{unique}?fault=") + f.fault, filter});
+  EXPECT_EQ(bad.status, 1) << "with fault " << f.fault << ", " << f.test << " must fail:\n"
+                           << bad.out;
+  EXPECT_NE(bad.out.find(std::string("failed:\n  ") + f.test + ": "), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("contract"), std::string::npos)
+      << "the failure says what the contract expected:\n"
+      << bad.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Runner, CatchesFault,
+    ::testing::Values(Fault{"after_head", "Reads.EventAfterPicksTheSmallestGreaterVersion"},
+                      Fault{"after_head", "Reads.EventAfterManyEvents"},
+                      Fault{"set_uninit_ok", "Projections.NotFoundWhenNeverInitialised"},
+                      Fault{"ignore_assumed", "Append.StaleVersionMismatchWritesNothing"},
+                      Fault{"ignore_assumed", "RacingWriters.ExactlyOneWinsEachRound"},
+                      Fault{"rollback_commits", "Transactions.ReturnedErrorRollsBackAndComesBack"},
+                      Fault{"rollback_commits", "Listener.RollbacksAreSilent"},
+                      Fault{"snapshot_leak", "Snapshot.CommitAfterBeginInvisible"},
+                      Fault{"snapshot_leak", "Snapshot.CommitAfterFirstReadInvisible"},
+                      Fault{"notify_twice", "Listener.ReadyThenEachCommitOnceInOrder"},
+                      Fault{"slow_cancel", "Listener.CancelReturnsCanceledWithin100ms"}),
+    [](const ::testing::TestParamInfo<Fault>& i) {
+      std::string name = std::string(i.param.fault) + "_" + i.param.test;
+      for (char& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
+#endif
 
 }  // namespace
