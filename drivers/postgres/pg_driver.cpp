@@ -1,0 +1,512 @@
+// pg_driver.cpp — the PostgreSQL driver: open (layout creation), the
+// connection pool, transactions and error mapping. The listener is in
+// pg_listener.cpp. Decisions: docs/postgres-driver.md.
+#include <chrono>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "pg_internal.hpp"
+
+namespace evdb::postgres {
+
+// ---------------------------------------------------------------------------
+// SQL
+// ---------------------------------------------------------------------------
+
+Statements make_statements(Layout layout, const std::string& s) {
+  Statements st;
+  const std::string ev = s + ".events";
+  const std::string pv = s + ".projection_versions";
+  std::string cols;
+  std::string append;
+  if (layout == Layout::Evdb) {
+    cols = "version, type, payload, time_us, vcs_revision";
+    append = "INSERT INTO " + ev +
+             " (version, type, payload, time_us, vcs_revision) "
+             "SELECT $1::bigint + 1, $2, $3::json, "
+             "CASE WHEN $4::bigint = 0 THEN (extract(epoch FROM now()) * 1000000)::bigint "
+             "ELSE $4::bigint END, $5 "
+             "WHERE (SELECT coalesce(max(version), 0) FROM " +
+             ev + ") = $1::bigint RETURNING version";
+  } else {
+    // time <-> microseconds without floating point: split into parts whose
+    // products are exact, and back through an interval from 2000-01-01
+    // (extract(epoch FROM time) loses the last digits near the top of the
+    // range).
+    cols =
+        "version, type, payload::text, "
+        "(extract(epoch FROM (time - timestamptz '2000-01-01 00:00:00+00')) * 1000000)::bigint "
+        "+ 946684800000000, coalesce(vcs_revision, '')";
+    append = "INSERT INTO " + ev +
+             " (type, payload, time, vcs_revision) "
+             "SELECT $2, $3::jsonb, "
+             "CASE WHEN $4::bigint = 0 THEN now() ELSE timestamptz 'epoch' "
+             "+ ($4::bigint / 1000000000000) * interval '1000000 seconds' "
+             "+ ($4::bigint / 1000000 % 1000000) * interval '1 second' "
+             "+ ($4::bigint % 1000000) * interval '1 microsecond' END, $5 "
+             "WHERE (SELECT coalesce(max(version), 0) FROM " +
+             ev + ") = $1::bigint RETURNING version";
+    st.rw_prologue = "LOCK TABLE " + ev + " IN EXCLUSIVE MODE";
+  }
+  const std::string sel = "SELECT " + cols + " FROM " + ev;
+  st.all = {
+      {stmt::kHead, "SELECT coalesce(max(version), 0) FROM " + ev},
+      {stmt::kAt, sel + " WHERE version = $1"},
+      {stmt::kAfter, sel + " WHERE version > $1 ORDER BY version LIMIT 1"},
+      {stmt::kAsc, sel + " WHERE version >= $1 ORDER BY version LIMIT $2"},
+      {stmt::kDesc, sel + " WHERE version <= $1 ORDER BY version DESC LIMIT $2"},
+      {stmt::kAppend, append},
+      {stmt::kProjGet, "SELECT version FROM " + pv + " WHERE id = $1"},
+      {stmt::kProjInit, "WITH ins AS (INSERT INTO " + pv +
+                            " (id, version) VALUES ($1, 0) ON CONFLICT (id) DO NOTHING "
+                            "RETURNING version) SELECT version FROM ins UNION ALL "
+                            "SELECT version FROM " +
+                            pv + " WHERE id = $1"},
+      {stmt::kProjSet, "UPDATE " + pv + " SET version = $2 WHERE id = $1"},
+      {stmt::kVersionsAfter, "SELECT version FROM " + ev + " WHERE version > $1 ORDER BY version"},
+  };
+  return st;
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------
+
+drv::Error translate_current(const char* doing, bool appended, const drv::Ctx& ctx,
+                             const std::string& password) {
+  auto msg = [&](const std::string& what) {
+    return scrub(std::string(doing) + ": " + what, password);
+  };
+  auto conflict = [&](const std::string& what) {
+    if (appended)
+      return drv::Error(EVDB_VERSION_MISMATCH,
+                        msg("a concurrent writer appended first (" + what + ")"));
+    return drv::Error(EVDB_CONFLICT, msg("lost to a concurrent writer (" + what + ")"));
+  };
+  try {
+    throw;
+  } catch (const drv::Error& e) {
+    return e;
+  } catch (const pqxx::in_doubt_error& e) {
+    return drv::Error(
+        EVDB_CONNECTION,
+        msg(std::string("connection lost during commit, outcome unknown: ") + e.what()));
+  } catch (const pqxx::broken_connection& e) {
+    return drv::Error(EVDB_CONNECTION, msg(std::string("connection lost: ") + e.what()));
+  } catch (const pqxx::statement_completion_unknown& e) {
+    return drv::Error(EVDB_CONNECTION, msg(std::string("statement outcome unknown: ") + e.what()));
+  } catch (const pqxx::transaction_rollback& e) {
+    // serialization_failure (40001), deadlock_detected (40P01), and any
+    // other rollback the server forced.
+    std::string what = e.what();
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+    return conflict(what);
+  } catch (const pqxx::sql_error& e) {
+    const std::string& state = e.sqlstate();
+    std::string what = e.what();
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+    if (state == "40001" || state == "40P01" || state == "23505") return conflict(what);
+    if (state == "57014") {
+      evdb_status s = ctx.status();
+      if (s != EVDB_OK)
+        return drv::Error(s, msg(s == EVDB_CANCELED ? "canceled" : "deadline exceeded"));
+      return drv::Error(EVDB_CANCELED, msg("statement canceled: " + what));
+    }
+    if (state == "25006") return drv::Error(EVDB_READ_ONLY, msg(what));
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0)
+      return drv::Error(EVDB_CONNECTION, msg(what));
+    return drv::Error(EVDB_INTERNAL, msg(what + " [SQLSTATE " + state + "]"));
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    return drv::Error(EVDB_INTERNAL, msg(e.what()));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Connections and the pool
+// ---------------------------------------------------------------------------
+
+std::unique_ptr<pqxx::connection> connect_raw(const Config& cfg) {
+  std::unique_ptr<pqxx::connection> c;
+  try {
+    c = std::make_unique<pqxx::connection>(cfg.conninfo);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+    drv::fail(EVDB_CONNECTION,
+              scrub("cannot connect to " + cfg.redacted + ": " + what, cfg.password));
+  }
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  // We reconnect ourselves; a silent reconnect would lose LISTEN and the
+  // transaction state.
+  c->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  return c;
+}
+
+PgDb::PgDb(Config cfg, Statements stmts, std::string channel)
+    : cfg_(std::move(cfg)), stmts_(std::move(stmts)), channel_(std::move(channel)) {}
+
+PgDb::~PgDb() = default;
+
+uint64_t PgDb::capabilities() const {
+  return cfg_.layout == Layout::Evdb ? kCapabilities : kConductorCapabilities;
+}
+
+std::unique_ptr<pqxx::connection> PgDb::connect() const {
+  auto c = connect_raw(cfg_);
+  for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
+  return c;
+}
+
+void PgDb::adopt(std::unique_ptr<pqxx::connection> conn) {
+  for (const auto& [name, sql] : stmts_.all) conn->prepare(name, sql);
+  std::lock_guard lock(mu_);
+  ++open_;
+  idle_.push_back(std::move(conn));
+}
+
+std::unique_ptr<pqxx::connection> PgDb::acquire(drv::Ctx& ctx) {
+  {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+      if (open_ < cfg_.pool_max) {
+        ++open_;
+        break;
+      }
+      ctx.check("waiting for a free connection (pool_max=" + std::to_string(cfg_.pool_max) + ")");
+      cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+  }
+  try {
+    return connect();
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    --open_;
+    cv_.notify_one();
+    throw;
+  }
+}
+
+void PgDb::release(std::unique_ptr<pqxx::connection> conn, bool healthy) noexcept {
+  bool keep = healthy && conn && conn->is_open();
+  if (!keep) conn.reset();
+  std::lock_guard lock(mu_);
+  if (keep) {
+    idle_.push_back(std::move(conn));
+  } else {
+    --open_;
+  }
+  cv_.notify_one();
+}
+
+// ---------------------------------------------------------------------------
+// Transactions
+// ---------------------------------------------------------------------------
+
+namespace {
+
+using RwTx = pqxx::transaction<pqxx::serializable, pqxx::read_write>;
+using RoTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
+class PgTx final : public drv::Tx {
+ public:
+  PgTx(PgDb& db, std::unique_ptr<pqxx::connection> conn, bool read_only)
+      : db_(db), conn_(std::move(conn)), read_only_(read_only) {}
+  ~PgTx() override { finish(false); }
+
+  void start(drv::Ctx& ctx) {
+    run(ctx, "beginning the transaction", [&] {
+      if (read_only_) {
+        tx_ = std::make_unique<RoTx>(*conn_);
+      } else {
+        tx_ = std::make_unique<RwTx>(*conn_);
+        if (!db_.statements().rw_prologue.empty()) tx_->exec0(db_.statements().rw_prologue);
+      }
+    });
+  }
+
+  int64_t read_system_version(drv::Ctx& ctx) override {
+    int64_t v = 0;
+    run(ctx, "reading the head", [&] { v = tx_->exec_prepared1(stmt::kHead)[0].as<int64_t>(); });
+    return v;
+  }
+
+  bool read_event_at(drv::Ctx& ctx, int64_t version, evdb_event& out) override {
+    return read_one(ctx, stmt::kAt, version, out);
+  }
+  bool read_event_after(drv::Ctx& ctx, int64_t version, evdb_event& out) override {
+    return read_one(ctx, stmt::kAfter, version, out);
+  }
+
+  size_t read_events(drv::Ctx& ctx, int64_t at, bool reverse, evdb_event* buf, size_t n) override {
+    if (n == 0) return 0;
+    int64_t limit = n > static_cast<size_t>(std::numeric_limits<int64_t>::max())
+                        ? std::numeric_limits<int64_t>::max()
+                        : static_cast<int64_t>(n);
+    run(ctx, "reading events",
+        [&] { last_ = tx_->exec_prepared(reverse ? stmt::kDesc : stmt::kAsc, at, limit); });
+    for (pqxx::result::size_type i = 0; i < last_.size(); ++i) fill(last_[i], buf[i]);
+    return static_cast<size_t>(last_.size());
+  }
+
+  std::optional<int64_t> read_projection_version(drv::Ctx& ctx, int32_t id) override {
+    std::optional<int64_t> v;
+    run(ctx, "reading a projection version", [&] {
+      pqxx::result r = tx_->exec_prepared(stmt::kProjGet, id);
+      if (!r.empty()) v = r[0][0].as<int64_t>();
+    });
+    return v;
+  }
+
+  int64_t append_event(drv::Ctx& ctx, int64_t assumed, const evdb_event& e) override {
+    require_rw();
+    int64_t v = 0;
+    bool mismatch = false;
+    std::string type(e.type_name, e.type_name_len);
+    std::string payload(e.payload, e.payload_len);
+    std::string rev(e.revision_vcs ? e.revision_vcs : "", e.revision_vcs_len);
+    // A statement that fails on the key has tried to append: map its
+    // conflict to VERSION_MISMATCH.
+    bool before = appended_;
+    appended_ = true;
+    run(ctx, "appending an event", [&] {
+      pqxx::result r = tx_->exec_prepared(stmt::kAppend, assumed, type, payload, e.time_us, rev);
+      if (r.empty()) {
+        mismatch = true;
+      } else {
+        v = r[0][0].as<int64_t>();
+      }
+    });
+    if (mismatch) {
+      appended_ = before;
+      drv::fail(EVDB_VERSION_MISMATCH,
+                "the head is not the assumed version " + std::to_string(assumed));
+    }
+    return v;
+  }
+
+  int64_t init_projection_version(drv::Ctx& ctx, int32_t id) override {
+    require_rw();
+    int64_t v = 0;
+    run(ctx, "initialising a projection version",
+        [&] { v = tx_->exec_prepared1(stmt::kProjInit, id)[0].as<int64_t>(); });
+    return v;
+  }
+
+  void set_projection_version(drv::Ctx& ctx, int32_t id, int64_t version) override {
+    require_rw();
+    bool found = false;
+    run(ctx, "setting a projection version",
+        [&] { found = tx_->exec_prepared(stmt::kProjSet, id, version).affected_rows() > 0; });
+    if (!found)
+      drv::fail(EVDB_NOT_FOUND, "projection " + std::to_string(id) + " was never initialised");
+  }
+
+  void commit(drv::Ctx& ctx) override {
+    run(ctx, "committing", [&] { tx_->commit(); });
+    finish(true);
+  }
+
+  void rollback() noexcept override { finish(false); }
+
+ private:
+  void require_rw() const {
+    if (read_only_) drv::fail(EVDB_READ_ONLY, "the transaction is read-only");
+  }
+
+  // Runs body, turning every failure into a drv::Error. After a database
+  // error the PostgreSQL transaction is aborted: every later call fails with
+  // the same code.
+  template <class F>
+  void run(drv::Ctx& ctx, const char* doing, F&& body) {
+    if (failed_) throw *failed_;
+    ctx.check(doing);
+    try {
+      body();
+    } catch (...) {
+      drv::Error e = translate_current(doing, appended_, ctx, db_.config().password);
+      failed_ = drv::Error(e.code(), std::string("transaction failed earlier: ") + e.what());
+      if (e.code() == EVDB_CONNECTION) healthy_ = false;
+      throw e;
+    }
+  }
+
+  bool read_one(drv::Ctx& ctx, const char* name, int64_t version, evdb_event& out) {
+    run(ctx, "reading an event", [&] { last_ = tx_->exec_prepared(name, version); });
+    if (last_.empty()) return false;
+    fill(last_[0], out);
+    return true;
+  }
+
+  static void fill(const pqxx::row& r, evdb_event& out) {
+    out.version = r[0].as<int64_t>();
+    out.type_name = r[1].c_str();
+    out.type_name_len = r[1].size();
+    out.payload = r[2].c_str();
+    out.payload_len = r[2].size();
+    out.time_us = r[3].as<int64_t>();
+    out.revision_vcs = r[4].c_str();
+    out.revision_vcs_len = r[4].size();
+  }
+
+  // Ends the PostgreSQL transaction (aborting unless committed) and gives the
+  // connection back. Idempotent.
+  void finish(bool committed) noexcept {
+    if (!conn_) return;
+    if (tx_ && !committed) {
+      try {
+        tx_->abort();
+      } catch (...) {
+        healthy_ = false;
+      }
+    }
+    try {
+      tx_.reset();
+    } catch (...) {
+      healthy_ = false;
+    }
+    last_.clear();
+    db_.release(std::move(conn_), healthy_);
+  }
+
+  PgDb& db_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<pqxx::dbtransaction> tx_;
+  bool read_only_;
+  bool appended_ = false;
+  bool healthy_ = true;
+  std::optional<drv::Error> failed_;
+  pqxx::result last_;
+};
+
+}  // namespace
+
+std::unique_ptr<drv::Tx> PgDb::begin(drv::Ctx& ctx, bool read_only) {
+  // A pooled connection may have died since its last use (server restart):
+  // BEGIN then fails with CONNECTION, the connection is dropped, and the
+  // next one (eventually a new one) is tried. Nothing was done yet, so this
+  // retry is invisible.
+  for (int attempt = 0;; ++attempt) {
+    ctx.check("beginning a transaction");
+    auto tx = std::make_unique<PgTx>(*this, acquire(ctx), read_only);
+    try {
+      tx->start(ctx);
+      return tx;
+    } catch (const drv::Error& e) {
+      if (e.code() != EVDB_CONNECTION || attempt >= cfg_.pool_max) throw;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Open
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// What a schema holds.
+enum class Found { Nothing, Evdb, Conductor, Other };
+
+Found inspect(pqxx::transaction_base& t, const std::string& schema, std::string& detail) {
+  pqxx::result r = t.exec_params(
+      "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+      "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+      "WHERE n.nspname = $1 AND c.relname IN ('events', 'projection_versions') "
+      "ORDER BY c.relname, a.attnum",
+      schema);
+  std::string events, projections;
+  for (const auto& row : r) {
+    std::string& into = row[0].as<std::string>() == "events" ? events : projections;
+    into += row[1].as<std::string>() + " " + row[2].as<std::string>() + ", ";
+  }
+  if (events.empty() && projections.empty()) return Found::Nothing;
+  detail = "events(" + events + ") projection_versions(" + projections + ")";
+  const std::string pv = "id integer, version bigint, ";
+  if (projections != pv) return Found::Other;
+  if (events == "version bigint, type text, payload json, time_us bigint, vcs_revision text, ")
+    return Found::Evdb;
+  if (events ==
+      "version bigint, type text, payload jsonb, time timestamp with time zone, "
+      "vcs_revision text, ")
+    return Found::Conductor;
+  return Found::Other;
+}
+
+const char* layout_name(Layout l) {
+  return l == Layout::Evdb ? "evdb" : "conductor";
+}
+
+}  // namespace
+
+std::unique_ptr<drv::Db> Traits::open(drv::Uri& uri, drv::Ctx& ctx) {
+  Config cfg = parse_uri(uri);
+  ctx.check("connecting");
+  auto conn = connect_raw(cfg);
+  const std::string quoted = conn->quote_name(cfg.schema);
+  const Found want = cfg.layout == Layout::Evdb ? Found::Evdb : Found::Conductor;
+  std::string channel;
+  try {
+    std::string detail;
+    bool ready = false;
+    {
+      pqxx::read_transaction t(*conn);
+      ready = inspect(t, cfg.schema, detail) == want;
+      if (cfg.layout == Layout::Evdb)
+        channel = t.exec_params1("SELECT 'evdb_' || md5($1)", cfg.schema)[0].as<std::string>();
+      else
+        channel = "event_inserted";
+      t.commit();
+    }
+    if (!ready) {
+      ctx.check("creating the layout");
+      pqxx::work t(*conn);
+      // Serialise concurrent openers of one schema ("evdb" + hash of name).
+      t.exec_params("SELECT pg_advisory_xact_lock(1702257762, hashtext($1))", cfg.schema);
+      Found found = inspect(t, cfg.schema, detail);
+      if (found != want) {
+        if (found != Found::Nothing)
+          drv::fail(EVDB_INVALID_ARGUMENT,
+                    "schema " + cfg.schema + " holds tables that are not in the " +
+                        layout_name(cfg.layout) + " layout: " + detail +
+                        (found == Found::Evdb || found == Found::Conductor
+                             ? std::string(" (it is in the ") +
+                                   (found == Found::Evdb ? "evdb" : "conductor") +
+                                   " layout: set layout= accordingly)"
+                             : std::string()));
+        if (cfg.layout == Layout::Conductor && !cfg.create_layout)
+          drv::fail(EVDB_NOT_FOUND, "schema " + cfg.schema +
+                                        " has no Conductor layout (system.events, "
+                                        "projection_versions); add create_layout=1 to create it");
+        if (t.exec_params("SELECT 1 FROM pg_namespace WHERE nspname = $1", cfg.schema).empty())
+          t.exec0("CREATE SCHEMA " + quoted);
+        t.exec0(cfg.layout == Layout::Evdb ? evdb_layout_sql(quoted)
+                                           : conductor_layout_sql(quoted));
+      }
+      t.commit();
+    }
+  } catch (const drv::Error&) {
+    throw;
+  } catch (...) {
+    throw translate_current(("opening schema " + cfg.schema).c_str(), false, ctx, cfg.password);
+  }
+  Statements st = make_statements(cfg.layout, quoted);
+  auto db = std::make_unique<PgDb>(std::move(cfg), std::move(st), channel);
+  db->adopt(std::move(conn));
+  return db;
+}
+
+}  // namespace evdb::postgres
+
+EVDB_DRIVER_DEFINE_ENTRY(evdb_driver_entry_postgres, evdb::postgres::Traits)

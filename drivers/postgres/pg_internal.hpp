@@ -1,0 +1,83 @@
+// pg_internal.hpp — the PostgreSQL driver's classes, shared by its sources
+// (pg_driver.cpp: store, pool, transactions; pg_listener.cpp: listen).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "pg_driver.hpp"
+
+namespace evdb::postgres {
+
+// Names of the prepared statements every connection of a store has.
+namespace stmt {
+inline constexpr const char* kHead = "evdb_head";
+inline constexpr const char* kAt = "evdb_at";
+inline constexpr const char* kAfter = "evdb_after";
+inline constexpr const char* kAsc = "evdb_asc";
+inline constexpr const char* kDesc = "evdb_desc";
+inline constexpr const char* kAppend = "evdb_append";
+inline constexpr const char* kProjGet = "evdb_proj_get";
+inline constexpr const char* kProjInit = "evdb_proj_init";
+inline constexpr const char* kProjSet = "evdb_proj_set";
+inline constexpr const char* kVersionsAfter = "evdb_versions_after";
+}  // namespace stmt
+
+// The SQL of each prepared statement for a layout and a quoted schema.
+struct Statements {
+  std::vector<std::pair<std::string, std::string>> all;  // name, SQL
+  // Run right after BEGIN by read-write transactions ("" for none).
+  std::string rw_prologue;
+};
+Statements make_statements(Layout layout, const std::string& quoted_schema);
+
+// Turns the exception being handled (call only inside a catch block) into a
+// drv::Error: conflicts become VERSION_MISMATCH when `appended`, CONFLICT
+// otherwise; lost connections CONNECTION; a cancelled statement the
+// context's status. `doing` says what was attempted; the password is
+// scrubbed from every message.
+drv::Error translate_current(const char* doing, bool appended, const drv::Ctx& ctx,
+                             const std::string& password);
+
+// A store handle: configuration, prepared SQL, and the connection pool.
+class PgDb final : public drv::Db {
+ public:
+  PgDb(Config cfg, Statements stmts, std::string channel);
+  ~PgDb() override;
+
+  uint64_t capabilities() const override;
+  std::unique_ptr<drv::Tx> begin(drv::Ctx& ctx, bool read_only) override;
+  void listen(drv::Ctx& ctx, drv::ListenSink& sink) override;
+
+  // A new connection with the store's statements prepared; CONNECTION on
+  // failure (message without password).
+  std::unique_ptr<pqxx::connection> connect() const;
+  // Prepares the store's statements on conn and puts it in the pool.
+  void adopt(std::unique_ptr<pqxx::connection> conn);
+  // A connection from the pool (waits while pool_max are in use).
+  std::unique_ptr<pqxx::connection> acquire(drv::Ctx& ctx);
+  // Gives a connection back; a broken one (or one with `healthy` false) is
+  // closed instead.
+  void release(std::unique_ptr<pqxx::connection> conn, bool healthy) noexcept;
+
+  const Config& config() const { return cfg_; }
+  const Statements& statements() const { return stmts_; }
+
+ private:
+  Config cfg_;
+  Statements stmts_;
+  std::string channel_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;
+};
+
+// Opens a plain connection to conninfo (no statements prepared).
+std::unique_ptr<pqxx::connection> connect_raw(const Config& cfg);
+
+}  // namespace evdb::postgres

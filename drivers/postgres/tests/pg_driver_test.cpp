@@ -1,0 +1,618 @@
+// pg_driver_test.cpp — behaviour of the PostgreSQL driver through libevdb:
+// URIs, layout creation, round trips, conflicts and their codes, snapshots,
+// the pool, the listener, and the Conductor layout beside a "Go" writer.
+#include <condition_variable>
+#include <cstdint>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "pg_test_util.hpp"
+
+namespace evdb::postgres::test {
+namespace {
+
+evdb_status open_status(const std::string& u, std::string* message = nullptr) {
+  register_driver();
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status s = evdb_open(u.c_str(), nullptr, &db, &err);
+  if (message) *message = err.message ? err.message : "";
+  evdb_error_release(&err);
+  evdb_close(db);
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// URIs
+// ---------------------------------------------------------------------------
+
+TEST(PgUri, UnknownParameterIsRefusedByName) {
+  std::string msg;
+  EXPECT_EQ(open_status(uri("schema=x&frobnicate=1"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("frobnicate"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(test_password()), std::string::npos) << msg;
+}
+
+TEST(PgUri, BadValuesAreRefused) {
+  std::string msg;
+  EXPECT_EQ(open_status(uri("layout=mongo"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("layout"), std::string::npos) << msg;
+  EXPECT_EQ(open_status(uri("pool_max=0"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("pool_max"), std::string::npos) << msg;
+  EXPECT_EQ(open_status(uri("create_layout=1"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("create_layout"), std::string::npos) << msg;
+  EXPECT_EQ(open_status(uri("schema=" + std::string(64, 'a')), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(open_status(uri("listen_reconnect_timeout_ms=-1"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(msg.find(test_password()), std::string::npos) << msg;
+}
+
+TEST(PgUri, LibpqParametersPassThrough) {
+  std::string schema = fresh_schema();
+  register_driver();
+  {
+    DB db = DB::open(uri("schema=" + schema +
+                         "&application_name=evdb_pt_test&connect_timeout=5&sslmode=disable"));
+    std::string app = db.tx_read_only([](TxRO&) { return 0; }) == 0 ? "ok" : "";
+    EXPECT_EQ(app, "ok");
+    // The application name reached the server.
+    pqxx::connection c(raw_conninfo());
+    pqxx::nontransaction t(c);
+    // A pooled connection of db is idle and still open.
+    auto r =
+        t.exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'evdb_pt_test'");
+    EXPECT_GE(r[0][0].as<int>(), 1);
+  }
+  drop_schema(schema);
+}
+
+TEST(PgUri, PostgresqlSchemeIsAnAlias) {
+  std::string schema = fresh_schema();
+  std::string u = uri("schema=" + schema);
+  u.replace(0, std::string("postgres://").size(), "postgresql://");
+  register_driver();
+  {
+    DB db = DB::open(u);
+    EXPECT_EQ(db.driver_name(), "postgres");
+  }
+  drop_schema(schema);
+}
+
+// ---------------------------------------------------------------------------
+// Layout
+// ---------------------------------------------------------------------------
+
+TEST(PgLayout, ConcurrentFirstOpensAllSucceed) {
+  std::string schema = fresh_schema();
+  register_driver();
+  std::vector<std::future<evdb_status>> opens;
+  for (int i = 0; i < 8; ++i)
+    opens.push_back(std::async(std::launch::async, [&] {
+      std::string msg;
+      evdb_status s = open_status(uri("schema=" + schema), &msg);
+      if (s != EVDB_OK) ADD_FAILURE() << msg;
+      return s;
+    }));
+  for (auto& f : opens) EXPECT_EQ(f.get(), EVDB_OK);
+  DB db = DB::open(uri("schema=" + schema));
+  EXPECT_TRUE(db.has(kCapabilities));
+  db.tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, ev("A")), 1); });
+  drop_schema(schema);
+}
+
+TEST(PgLayout, ReopenKeepsEvents) {
+  Store s;
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A", "[1,2]")); });
+  DB again = s.open_again();
+  again.tx_read_only([](TxRO& tx) {
+    EXPECT_EQ(tx.read_system_version(), 1);
+    EXPECT_EQ(tx.read_event_at(1).payload, "[1,2]");
+  });
+}
+
+TEST(PgLayout, ForeignTablesAreRefusedAndLeftAlone) {
+  std::string schema = fresh_schema();
+  {
+    pqxx::connection c(raw_conninfo());
+    pqxx::work t(c);
+    t.exec0("CREATE SCHEMA " + t.quote_name(schema));
+    t.exec0("CREATE TABLE " + t.quote_name(schema) + ".events (id int)");
+    t.commit();
+  }
+  std::string msg;
+  EXPECT_EQ(open_status(uri("schema=" + schema), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find(schema), std::string::npos) << msg;
+  pqxx::connection c(raw_conninfo());
+  pqxx::nontransaction t(c);
+  EXPECT_EQ(t.exec("SELECT count(*) FROM pg_attribute WHERE attrelid = '" + schema +
+                   ".events'::regclass AND attnum > 0")[0][0]
+                .as<int>(),
+            1);
+  drop_schema(schema);
+}
+
+// ---------------------------------------------------------------------------
+// Round trips and reads
+// ---------------------------------------------------------------------------
+
+TEST(PgRoundTrip, EverythingComesBackExactly) {
+  Store s;
+  const std::vector<int64_t> times = {1, 1700000000123456, 253402300799999999, INT64_MAX - 1,
+                                      INT64_MAX};
+  const std::string payload = "{ \"b\" : 1,  \"a\":[1 , 2.50],\"u\":\"\\u00e9 é\" }";
+  s.db().tx_rw([&](TxRW& tx) {
+    int64_t v = 0;
+    for (int64_t t : times)
+      v = tx.append_event(v, ev("Type.é", payload, t, "rev-" + std::to_string(t)));
+    tx.append_event(v, ev("NoRev", "null", 0, ""));
+  });
+  s.db().tx_read_only([&](TxRO& tx) {
+    auto all = tx.read_events(1, 100);
+    ASSERT_EQ(all.size(), times.size() + 1);
+    for (size_t i = 0; i < times.size(); ++i) {
+      EXPECT_EQ(all[i].version, static_cast<int64_t>(i + 1));
+      EXPECT_EQ(all[i].type_name, "Type.é");
+      EXPECT_EQ(all[i].payload, payload);
+      EXPECT_EQ(all[i].time_us, times[i]);
+      EXPECT_EQ(all[i].revision_vcs, "rev-" + std::to_string(times[i]));
+    }
+    Event last = all.back();
+    EXPECT_EQ(last.payload, "null");
+    EXPECT_EQ(last.revision_vcs, "");
+    // time 0 means "now": the server's clock, within a day of ours.
+    int64_t now = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    EXPECT_LT(std::llabs(last.time_us - now), int64_t{86400} * 1000000);
+  });
+}
+
+TEST(PgReads, EdgeCases) {
+  Store s;
+  s.db().tx_rw([](TxRW& tx) {
+    for (int i = 0; i < 5; ++i) tx.append_event(i, ev("E" + std::to_string(i + 1)));
+  });
+  s.db().tx_read_only([](TxRO& tx) {
+    EXPECT_EQ(tx.read_system_version(), 5);
+    EXPECT_FALSE(tx.find_event_at(0));
+    EXPECT_FALSE(tx.find_event_at(6));
+    EXPECT_EQ(tx.read_event_at(3).type_name, "E3");
+    EXPECT_EQ(tx.read_event_after(0).version, 1);
+    EXPECT_EQ(tx.read_event_after(4).version, 5);
+    EXPECT_THROW(tx.read_event_after(5), NotFound);
+    EXPECT_EQ(tx.read_events(3, 10).size(), 3u);
+    EXPECT_EQ(tx.read_events(6, 10).size(), 0u);
+    auto desc = tx.read_events(100, 2, Direction::Descending);
+    ASSERT_EQ(desc.size(), 2u);
+    EXPECT_EQ(desc[0].version, 5);
+    EXPECT_EQ(desc[1].version, 4);
+    EXPECT_EQ(tx.read_events(1, 0).size(), 0u);
+    EXPECT_THROW(tx.read_projection_version(1), NotFound);
+  });
+}
+
+TEST(PgProjections, InitSetRead) {
+  Store s;
+  s.db().tx_rw([](TxRW& tx) {
+    EXPECT_EQ(tx.init_projection_version(7), 0);
+    tx.set_projection_version(7, 42);
+    EXPECT_EQ(tx.init_projection_version(7), 42);
+    tx.set_projection_version(7, 3);
+    EXPECT_THROW(tx.set_projection_version(8, 1), NotFound);
+  });
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_projection_version(7), 3); });
+}
+
+// ---------------------------------------------------------------------------
+// Conflicts
+// ---------------------------------------------------------------------------
+
+TEST(PgConflict, StaleAndAheadAppendsWriteNothing) {
+  Store s;
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  s.db().tx_rw([](TxRW& tx) {
+    EXPECT_THROW(tx.append_event(0, ev("stale")), VersionMismatch);
+    EXPECT_THROW(tx.append_event(5, ev("ahead")), VersionMismatch);
+    // The transaction stays usable after a plain mismatch.
+    EXPECT_EQ(tx.read_system_version(), 1);
+  });
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+}
+
+// A raw evdb transaction handle (C API), for interleavings.
+struct RawTx {
+  RawTx(DB& db, evdb_tx_kind kind) {
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_begin(db.raw(), nullptr, kind, &tx, &err);
+    detail::check(s, err);
+  }
+  ~RawTx() { evdb_rollback(tx); }
+  evdb_status append(int64_t assumed, const char* type = "T") {
+    evdb_event e{};
+    e.type_name = type;
+    e.type_name_len = std::strlen(type);
+    e.payload = "{}";
+    e.payload_len = 2;
+    e.revision_vcs = "";
+    int64_t nv = 0;
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_append_event(tx, nullptr, assumed, &e, &nv, &err);
+    evdb_error_release(&err);
+    return s;
+  }
+  int64_t head() {
+    int64_t v = -1;
+    evdb_error err = EVDB_ERROR_INIT;
+    detail::check(evdb_read_system_version(tx, nullptr, &v, &err), err);
+    return v;
+  }
+  evdb_status read_proj(int32_t id) {
+    int64_t v = 0;
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_read_projection_version(tx, nullptr, id, &v, &err);
+    evdb_error_release(&err);
+    return s;
+  }
+  evdb_status set_proj(int32_t id, int64_t v) {
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_set_projection_version(tx, nullptr, id, v, &err);
+    evdb_error_release(&err);
+    return s;
+  }
+  evdb_status commit(std::string* msg = nullptr) {
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_commit(tx, nullptr, &err);
+    tx = nullptr;
+    if (msg) *msg = err.message ? err.message : "";
+    evdb_error_release(&err);
+    return s;
+  }
+  evdb_tx* tx = nullptr;
+};
+
+TEST(PgConflict, RacingAppendOnTheKeyIsVersionMismatch) {
+  Store s;
+  RawTx a(s.db(), EVDB_TX_READ_WRITE);
+  RawTx b(s.db(), EVDB_TX_READ_WRITE);
+  EXPECT_EQ(a.head(), 0);
+  EXPECT_EQ(b.head(), 0);
+  ASSERT_EQ(a.append(0), EVDB_OK);
+  // b's insert of version 1 waits for a on the key, then fails.
+  auto fb = std::async(std::launch::async, [&] { return b.append(0); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(a.commit(), EVDB_OK);
+  EXPECT_EQ(fb.get(), EVDB_VERSION_MISMATCH);
+  // The failed transaction reports the same code at commit.
+  EXPECT_EQ(b.commit(), EVDB_VERSION_MISMATCH);
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+}
+
+// Write skew on projections: each reads what the other writes. The loser of
+// the race fails (at a statement or at commit) with VERSION_MISMATCH when it
+// appended, CONFLICT otherwise.
+void write_skew(Store& s, bool appender_commits_first) {
+  s.db().tx_rw([](TxRW& tx) {
+    tx.init_projection_version(1);
+    tx.init_projection_version(2);
+  });
+  RawTx app(s.db(), EVDB_TX_READ_WRITE);    // appends, reads 1, writes 2
+  RawTx plain(s.db(), EVDB_TX_READ_WRITE);  // reads 2, writes 1
+  int64_t head = app.head();
+  ASSERT_EQ(app.read_proj(1), EVDB_OK);
+  ASSERT_EQ(plain.read_proj(2), EVDB_OK);
+  ASSERT_EQ(app.append(head), EVDB_OK);
+  evdb_status app_set = app.set_proj(2, 10);
+  evdb_status plain_set = plain.set_proj(1, 10);
+  evdb_status first, second;
+  if (appender_commits_first) {
+    first = app_set == EVDB_OK ? app.commit() : app_set;
+    second = plain_set == EVDB_OK ? plain.commit() : plain_set;
+    EXPECT_EQ(first, EVDB_OK);
+    EXPECT_EQ(second, EVDB_CONFLICT);
+  } else {
+    first = plain_set == EVDB_OK ? plain.commit() : plain_set;
+    second = app_set == EVDB_OK ? app.commit() : app_set;
+    EXPECT_EQ(first, EVDB_OK);
+    EXPECT_EQ(second, EVDB_VERSION_MISMATCH);
+  }
+}
+
+TEST(PgConflict, CommitTimeLoserWithoutAppendIsConflict) {
+  Store s;
+  write_skew(s, true);
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+}
+
+TEST(PgConflict, CommitTimeLoserThatAppendedIsVersionMismatch) {
+  Store s;
+  write_skew(s, false);
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 0); });
+}
+
+TEST(PgConflict, RacingWritersLeaveNoGapsNoDuplicates) {
+  Store s("pool_max=4");
+  constexpr int kThreads = 6, kEach = 15;
+  std::vector<std::thread> ts;
+  std::atomic<int> retries{0};
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        for (;;) {
+          try {
+            s.db().tx_rw([&](TxRW& tx) {
+              tx.append_event(tx.read_system_version(),
+                              ev("W", "{\"t\":" + std::to_string(t) + "}"));
+            });
+            break;
+          } catch (const Error& e) {
+            ASSERT_TRUE(e.retryable()) << e.what();
+            ++retries;
+          }
+        }
+      }
+    });
+  for (auto& t : ts) t.join();
+  s.db().tx_read_only([&](TxRO& tx) {
+    ASSERT_EQ(tx.read_system_version(), kThreads * kEach);
+    auto all = tx.read_events(1, 1000);
+    ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kEach));
+    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].version, static_cast<int64_t>(i + 1));
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Read-only transactions
+// ---------------------------------------------------------------------------
+
+TEST(PgReadOnly, WritesAreRefusedAndTheSnapshotHolds) {
+  Store s;
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  RawTx ro(s.db(), EVDB_TX_READ_ONLY);
+  EXPECT_EQ(ro.head(), 1);
+  EXPECT_EQ(ro.append(1), EVDB_READ_ONLY);
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(1, ev("B")); });
+  EXPECT_EQ(ro.head(), 1);  // still the snapshot of its start
+  EXPECT_EQ(ro.commit(), EVDB_OK);
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
+}
+
+TEST(PgReadOnly, ReadOnlyOpenWhileReadWriteIsOpen) {
+  Store s("pool_max=2");
+  s.db().tx_rw([&](TxRW& tx) {
+    tx.append_event(0, ev("A"));
+    s.db().tx_read_only([](TxRO& r) { EXPECT_EQ(r.read_system_version(), 0); });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Pool
+// ---------------------------------------------------------------------------
+
+TEST(PgPool, MoreTransactionsThanConnectionsAllFinish) {
+  Store s("pool_max=2");
+  std::vector<std::thread> ts;
+  std::atomic<int> done{0};
+  for (int i = 0; i < 6; ++i)
+    ts.emplace_back([&] {
+      for (int k = 0; k < 5; ++k)
+        s.db().tx_read_only([&](TxRO& tx) { EXPECT_GE(tx.read_system_version(), 0); });
+      ++done;
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(done.load(), 6);
+}
+
+TEST(PgPool, CancelWhileWaitingForAConnection) {
+  Store s("pool_max=1");
+  RawTx held(s.db(), EVDB_TX_READ_WRITE);
+  Context ctx;
+  auto f = std::async(std::launch::async, [&] {
+    evdb_tx* tx = nullptr;
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status st = evdb_begin(s.db().raw(), ctx.raw(), EVDB_TX_READ_ONLY, &tx, &err);
+    evdb_error_release(&err);
+    if (tx) evdb_rollback(tx);
+    return st;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ctx.cancel();
+  EXPECT_EQ(f.get(), EVDB_CANCELED);
+}
+
+// ---------------------------------------------------------------------------
+// Listener
+// ---------------------------------------------------------------------------
+
+// Runs a listener on its own thread and records what it is told.
+class Listening {
+ public:
+  explicit Listening(DB& db) : db_(db) {
+    thread_ = std::thread([this] {
+      Status st = db_.listen(
+          ctx_,
+          [this] {
+            std::lock_guard l(mu_);
+            ready_ = true;
+            cv_.notify_all();
+          },
+          [this](int64_t v) {
+            std::lock_guard l(mu_);
+            got_.push_back(v);
+            cv_.notify_all();
+          });
+      std::lock_guard l(mu_);
+      result_ = st;
+      ended_ = true;
+      cv_.notify_all();
+    });
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(30), [this] { return ready_ || ended_; });
+  }
+  ~Listening() { stop(); }
+  bool ready() {
+    std::lock_guard l(mu_);
+    return ready_;
+  }
+  // Waits until `n` versions arrived (or 30 s), returns them.
+  std::vector<int64_t> wait_for(size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(30), [&] { return got_.size() >= n || ended_; });
+    return got_;
+  }
+  Status stop() {
+    ctx_.cancel();
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+
+ private:
+  DB& db_;
+  Context ctx_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false, ended_ = false;
+  std::vector<int64_t> got_;
+  Status result_;
+};
+
+TEST(PgListener, EachCommitOnceInOrderRollbacksSilent) {
+  Store s;
+  Listening l(s.db());
+  ASSERT_TRUE(l.ready());
+  s.db().tx_rw([](TxRW& tx) {
+    tx.append_event(0, ev("A"));
+    tx.append_event(1, ev("B"));
+  });
+  Status rolled = s.db().tx_rw([](TxRW& tx) {
+    tx.append_event(2, ev("X"));
+    return Status(EVDB_CONFLICT, "deliberate rollback");
+  });
+  EXPECT_EQ(rolled.code(), EVDB_CONFLICT);
+  DB other = s.open_again();
+  other.tx_rw([](TxRW& tx) { tx.append_event(2, ev("C")); });
+  EXPECT_EQ(l.wait_for(3), (std::vector<int64_t>{1, 2, 3}));
+  Status st = l.stop();
+  EXPECT_EQ(st.code(), EVDB_CANCELED);
+  EXPECT_EQ(l.wait_for(3), (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST(PgListener, OtherSchemasAreNotHeard) {
+  Store a;
+  Store b;
+  Listening l(a.db());
+  b.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("B")); });
+  a.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  EXPECT_EQ(l.wait_for(1), (std::vector<int64_t>{1}));
+  l.stop();
+  EXPECT_EQ(l.wait_for(1), (std::vector<int64_t>{1}));
+}
+
+TEST(PgListener, CallbackErrorEndsListen) {
+  Store s;
+  Context ctx;
+  std::thread w([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  });
+  Status st = s.db().listen(
+      ctx, [] {}, [](int64_t) { return Status(EVDB_NOT_FOUND, "stop here"); });
+  w.join();
+  EXPECT_EQ(st.code(), EVDB_NOT_FOUND);
+  EXPECT_EQ(st.message(), "stop here");
+}
+
+TEST(PgListener, DeadlineEndsListen) {
+  Store s;
+  Context ctx(std::chrono::milliseconds(100));
+  Status st = s.db().listen(
+      ctx, [] {}, [](int64_t) {});
+  EXPECT_EQ(st.code(), EVDB_DEADLINE_EXCEEDED);
+}
+
+// ---------------------------------------------------------------------------
+// Conductor layout
+// ---------------------------------------------------------------------------
+
+TEST(PgConductor, NeedsCreateLayoutThenWorks) {
+  std::string schema = fresh_schema("cnd");
+  std::string msg;
+  EXPECT_EQ(open_status(uri("layout=conductor&schema=" + schema), &msg), EVDB_NOT_FOUND);
+  EXPECT_NE(msg.find("create_layout"), std::string::npos) << msg;
+  {
+    DB db = DB::open(uri("layout=conductor&create_layout=1&schema=" + schema));
+    EXPECT_FALSE(db.has(EVDB_CAP_GAPLESS));
+    EXPECT_FALSE(db.has(EVDB_CAP_BYTE_EXACT_PAYLOAD));
+    EXPECT_TRUE(db.has(EVDB_CAP_LISTENER | EVDB_CAP_DURABLE));
+    db.tx_rw([](TxRW& tx) {
+      EXPECT_EQ(tx.append_event(0, ev("A", "{ \"b\":1, \"a\" : 2 }", 1700000000123456, "r1")), 1);
+      EXPECT_THROW(tx.append_event(0, ev("stale")), VersionMismatch);
+      EXPECT_THROW(tx.append_event(3, ev("ahead")), VersionMismatch);
+    });
+  }
+  // Reopen without create_layout; evdb layout on it is refused.
+  DB db = DB::open(uri("layout=conductor&schema=" + schema));
+  db.tx_read_only([](TxRO& tx) {
+    Event e = tx.read_event_at(1);
+    EXPECT_EQ(e.payload, "{\"a\": 2, \"b\": 1}");  // normalised by JSONB
+    EXPECT_EQ(e.time_us, 1700000000123456);
+    EXPECT_EQ(e.revision_vcs, "r1");
+  });
+  EXPECT_EQ(open_status(uri("schema=" + schema), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("conductor"), std::string::npos) << msg;
+  drop_schema(schema);
+}
+
+TEST(PgConductor, BesideAGoWriter) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  // What dbpgx does: a plain INSERT taking a version from the sequence.
+  auto go_append = [&](const std::string& type) {
+    pqxx::connection c(raw_conninfo());
+    pqxx::work t(c);
+    t.exec0("INSERT INTO " + t.quote_name(s.schema()) + ".events (type, payload) VALUES (" +
+            t.quote(type) + ", '{\"go\":true}')");
+    t.commit();
+  };
+  Listening l(s.db());
+  go_append("Go1");
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(tx.read_system_version(), ev("Evdb")); });
+  go_append("Go2");
+  // A stale append after the Go write fails.
+  s.db().tx_rw([](TxRW& tx) { EXPECT_THROW(tx.append_event(2, ev("stale")), VersionMismatch); });
+  auto got = l.wait_for(3);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_LT(got[0], got[1]);
+  EXPECT_LT(got[1], got[2]);
+  s.db().tx_read_only([&](TxRO& tx) {
+    auto all = tx.read_events(1, 10);
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].type_name, "Go1");
+    EXPECT_EQ(all[1].type_name, "Evdb");
+    EXPECT_EQ(all[2].type_name, "Go2");
+    EXPECT_EQ(all[2].revision_vcs, "");  // NULL reads as empty
+    EXPECT_EQ(all[0].version, got[0]);
+  });
+}
+
+TEST(PgConductor, ExistingLayoutIsNeverAltered) {
+  std::string schema = fresh_schema("cnd");
+  { DB db = DB::open(uri("layout=conductor&create_layout=1&schema=" + schema)); }
+  auto ddl = [&] {
+    pqxx::connection c(raw_conninfo());
+    pqxx::nontransaction t(c);
+    return t
+        .exec(
+            "SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) FROM "
+            "pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = " +
+            t.quote(schema))[0][0]
+        .as<std::string>();
+  };
+  std::string before = ddl();
+  { DB db = DB::open(uri("layout=conductor&create_layout=1&schema=" + schema)); }
+  EXPECT_EQ(ddl(), before);
+  drop_schema(schema);
+}
+
+}  // namespace
+}  // namespace evdb::postgres::test

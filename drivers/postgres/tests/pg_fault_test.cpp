@@ -1,0 +1,222 @@
+// pg_fault_test.cpp — the PostgreSQL driver against a misbehaving world: the
+// server restarted under a waiting listener, a client killed in the middle
+// of a transaction, the server down, a wrong password. These tests stop and
+// start the shared test server, so ctest runs them alone (RUN_SERIAL).
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "pg_test_util.hpp"
+
+namespace evdb::postgres::test {
+namespace {
+
+// Runs scripts/postgres-local with `cmd` for the test server's port.
+void server(const std::string& cmd) {
+  std::string line = "EVDB_PG_PORT=" + std::to_string(EVDB_PG_TEST_PORT) + " EVDB_PG_PASSWORD='" +
+                     test_password() + "' " + EVDB_PG_SCRIPT + " " + cmd;
+  ASSERT_EQ(std::system(line.c_str()), 0) << line;
+}
+
+// A TCP port on loopback nobody listens on (bound, then released).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// Appends one event at the head, retrying retryable and connection errors
+// (the pool's connections die with the server) for up to 30 s.
+int64_t append_retrying(DB& db, const std::string& type) {
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return db.tx_rw(
+          [&](TxRW& tx) { return tx.append_event(tx.read_system_version(), ev(type)); });
+    } catch (const Error& e) {
+      if (attempt > 300 || !(e.retryable() || e.code() == EVDB_CONNECTION)) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+// Records a listener's deliveries (see pg_driver_test.cpp's Listening).
+class Recorder {
+ public:
+  Recorder(DB& db) : db_(db) {
+    thread_ = std::thread([this] {
+      Status st = db_.listen(
+          ctx_,
+          [this] {
+            std::lock_guard l(mu_);
+            ready_ = true;
+            cv_.notify_all();
+          },
+          [this](int64_t v) {
+            std::lock_guard l(mu_);
+            got_.push_back(v);
+            cv_.notify_all();
+          });
+      std::lock_guard l(mu_);
+      result_ = st;
+      ended_ = true;
+      cv_.notify_all();
+    });
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(30), [this] { return ready_ || ended_; });
+  }
+  ~Recorder() { stop(); }
+  std::vector<int64_t> wait_for(size_t n) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(60), [&] { return got_.size() >= n || ended_; });
+    return got_;
+  }
+  // Waits for listen to end on its own (up to 60 s), returns its status.
+  Status wait_end() {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, std::chrono::seconds(60), [&] { return ended_; });
+    return result_;
+  }
+  Status stop() {
+    ctx_.cancel();
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+  bool ready() {
+    std::lock_guard l(mu_);
+    return ready_;
+  }
+
+ private:
+  DB& db_;
+  Context ctx_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false, ended_ = false;
+  std::vector<int64_t> got_;
+  Status result_;
+};
+
+TEST(PgFault, ServerRestartWhileListening) {
+  server("start");
+  Store s("listen_reconnect_backoff_max_ms=200");
+  Recorder r(s.db());
+  ASSERT_TRUE(r.ready());
+  append_retrying(s.db(), "before1");
+  append_retrying(s.db(), "before2");
+  EXPECT_EQ(r.wait_for(2), (std::vector<int64_t>{1, 2}));
+  server("restart");
+  // Written while the listener is still reconnecting: it must catch up.
+  append_retrying(s.db(), "after1");
+  append_retrying(s.db(), "after2");
+  append_retrying(s.db(), "after3");
+  EXPECT_EQ(r.wait_for(5), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  append_retrying(s.db(), "after4");
+  EXPECT_EQ(r.wait_for(6), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(r.stop().code(), EVDB_CANCELED);
+  EXPECT_EQ(r.wait_for(6).size(), 6u);  // nothing doubled at the end either
+}
+
+TEST(PgFault, ListenerGivesUpAfterItsReconnectTimeout) {
+  server("start");
+  Store s("listen_reconnect_timeout_ms=300&listen_reconnect_backoff_max_ms=50");
+  Recorder r(s.db());
+  ASSERT_TRUE(r.ready());
+  server("stop");
+  Status st = r.wait_end();
+  server("start");
+  EXPECT_EQ(st.code(), EVDB_CONNECTION) << st.message();
+  EXPECT_NE(st.message().find("listen_reconnect_timeout_ms"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find(test_password()), std::string::npos) << st.message();
+}
+
+TEST(PgFault, ClientKilledMidTransactionLeavesNothing) {
+  server("start");
+  Store s;
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("committed")); });
+
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl(EVDB_PG_TEST_HELPER, EVDB_PG_TEST_HELPER, s.uri_text().c_str(), "3",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string line;
+  char c;
+  while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  ::close(out[0]);
+  ASSERT_EQ(line, "appended");
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status));
+
+  // None of the three appends is visible, and version 2 is free again (the
+  // server aborts the dead client's transaction).
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+  EXPECT_EQ(append_retrying(s.db(), "next"), 2);
+  s.db().tx_read_only([](TxRO& tx) {
+    auto all = tx.read_events(1, 10);
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].type_name, "committed");
+    EXPECT_EQ(all[1].type_name, "next");
+  });
+}
+
+TEST(PgFault, ServerDownAtOpenIsConnectionWithoutPassword) {
+  register_driver();
+  const std::string pw = "S3cret-Pw-9137";
+  std::string u = "postgres://evdb:" + pw + "@127.0.0.1:" + std::to_string(free_port()) +
+                  "/evdb?connect_timeout=5&schema=x";
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(evdb_open(u.c_str(), nullptr, &db, &err), EVDB_CONNECTION);
+  ASSERT_NE(err.message, nullptr);
+  std::string msg = err.message;
+  evdb_error_release(&err);
+  EXPECT_EQ(db, nullptr);
+  EXPECT_EQ(msg.find(pw), std::string::npos) << msg;
+  EXPECT_NE(msg.find("cannot connect"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("***"), std::string::npos) << msg;  // the redacted URI
+}
+
+TEST(PgFault, WrongPasswordIsConnectionWithoutPassword) {
+  server("start");
+  register_driver();
+  const std::string pw = "Wrong-Pw-5521";
+  std::string u = "postgres://evdb:" + pw + "@127.0.0.1:" + std::to_string(EVDB_PG_TEST_PORT) +
+                  "/evdb?schema=x";
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(evdb_open(u.c_str(), nullptr, &db, &err), EVDB_CONNECTION);
+  ASSERT_NE(err.message, nullptr);
+  std::string msg = err.message;
+  evdb_error_release(&err);
+  EXPECT_EQ(msg.find(pw), std::string::npos) << msg;
+  EXPECT_NE(msg.find("password authentication failed"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace evdb::postgres::test
