@@ -1,5 +1,304 @@
-#include <gtest/gtest.h>
+// Fault tests of the redis driver against real servers:
+//  - a listener waiting while its server restarts reconnects and delivers
+//    what it missed, once, in order; it gives up after its reconnect limit;
+//  - a server with appendonly yes + appendfsync always, killed with SIGKILL
+//    and restarted, still has every acknowledged event;
+//  - a client killed with SIGKILL after building a transaction applies
+//    nothing, and killed during commits applies each commit wholly or not.
+// Servers that get restarted run on their own ports (test port + 1..3), never
+// the shared one. The killed clients are this binary run again with
+// --child=MODE.
+#include <evdb/evdb.hpp>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "redis_test_util.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace evdb::redis::test;
+
+evdb::Event ev(std::string type, std::string payload) {
+  return evdb::Event{0, 0, std::move(type), std::move(payload), ""};
+}
+
+// A server of our own on `port`, stopped at the end of the test.
+class OwnServer {
+ public:
+  explicit OwnServer(int port, bool aof) : port_(port), aof_(aof) {
+    redis_local("stop", port_);
+    std::system(("rm -rf /tmp/evdb-redis-" + std::to_string(port_)).c_str());
+    start();
+  }
+  ~OwnServer() { redis_local("stop", port_); }
+  void start() { ASSERT_EQ(redis_local("start", port_, aof_), 0) << "start on " << port_; }
+  void stop() { ASSERT_EQ(redis_local("stop", port_), 0) << "stop on " << port_; }
+  // SIGKILL: no shutdown, no final save.
+  void kill9() {
+    std::ifstream f("/tmp/evdb-redis-" + std::to_string(port_) + "/redis.pid");
+    pid_t pid = 0;
+    f >> pid;
+    ASSERT_GT(pid, 0);
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  bool aof_;
+};
+
+// Runs this binary with --child=mode uri; its stdout comes back through fd().
+class Child {
+ public:
+  Child(const std::string& mode, const std::string& uri) {
+    int p[2];
+    if (::pipe(p) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    std::string self = "/proc/self/exe", arg = "--child=" + mode;
+    char* argv[] = {self.data(), arg.data(), const_cast<char*>(uri.c_str()), nullptr};
+    if (posix_spawn(&pid_, self.c_str(), &fa, nullptr, argv, environ) != 0)
+      throw std::runtime_error("posix_spawn");
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(p[1]);
+    fd_ = p[0];
+  }
+  ~Child() {
+    kill9();
+    ::close(fd_);
+  }
+  // Reads one line the child printed ("" at EOF).
+  std::string line() {
+    std::string s;
+    char c;
+    while (::read(fd_, &c, 1) == 1 && c != '\n') s += c;
+    return s;
+  }
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
+// The child processes.
+int child_main(const std::string& mode, const std::string& uri) {
+  evdb::DB db = evdb::DB::open(uri);
+  if (mode == "build-and-wait") {
+    evdb_tx* tx = nullptr;
+    if (evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr) != EVDB_OK) return 2;
+    evdb_event e{};
+    e.type_name = "Built";
+    e.type_name_len = 5;
+    e.payload = "{}";
+    e.payload_len = 2;
+    for (int64_t v = 0; v < 10; ++v)
+      if (evdb_append_event(tx, nullptr, v, &e, nullptr, nullptr) != EVDB_OK) return 3;
+    if (evdb_init_projection_version(tx, nullptr, 1, nullptr, nullptr) != EVDB_OK) return 4;
+    if (evdb_set_projection_version(tx, nullptr, 1, 10, nullptr) != EVDB_OK) return 5;
+    std::printf("ready\n");
+    std::fflush(stdout);
+    for (;;) ::pause();  // killed here, before commit
+  }
+  if (mode == "commit-loop") {
+    // Big commits (kBatch events of ~2 KB and the projection set to the new
+    // head), so a kill often lands while one is being sent.
+    constexpr int kBatch = 400;
+    std::string payload = "\"" + std::string(2000, 'x') + "\"";
+    bool announced = false;
+    for (;;) {
+      db.tx_rw([&](evdb::TxRW& tx) {
+        int64_t h = tx.read_system_version();
+        tx.init_projection_version(1);
+        for (int i = 0; i < kBatch; ++i) tx.append_event(h + i, ev("Batch", payload));
+        tx.set_projection_version(1, h + kBatch);
+        if (!announced) {
+          std::printf("committing\n");
+          std::fflush(stdout);
+          announced = true;
+        }
+      });
+    }
+  }
+  return 1;
+}
+
+int64_t head_of(Raw& raw, const std::string& p) {
+  return raw.integer({"XLEN", "{" + p + "}:log"});
+}
+
+TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
+  OwnServer srv(test_port() + 1, true);
+  std::string p = unique_prefix("restart");
+  std::string u = uri_for(srv.port(), p, "&listen_block_ms=100&listen_reconnect_timeout_ms=20000");
+  evdb::DB db = evdb::DB::open(u);
+  evdb::Context ctx;
+  std::atomic<bool> ready{false};
+  std::mutex mu;
+  std::vector<int64_t> got;
+  evdb::Status st;
+  std::thread listener([&] {
+    st = db.listen(
+        ctx, [&] { ready = true; },
+        [&](int64_t v) {
+          std::lock_guard<std::mutex> l(mu);
+          got.push_back(v);
+        });
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto append = [&](evdb::DB& d, int n) {
+    for (int i = 0; i < n; ++i)
+      d.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("E", "1")); });
+  };
+  auto wait_for = [&](size_t n) {
+    for (int i = 0; i < 3000; ++i) {
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (got.size() >= n) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  append(db, 3);
+  wait_for(3);
+  srv.stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the listener is now retrying
+  srv.start();
+  {
+    // Written by another handle as soon as the server is back, while the
+    // listener may still be reconnecting: it must catch up on them.
+    evdb::DB other = evdb::DB::open(u);
+    append(other, 4);
+  }
+  append(db, 2);  // the pooled connections died: begin reconnects
+  wait_for(9);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for duplicates
+  ctx.cancel();
+  listener.join();
+  EXPECT_EQ(st.code(), EVDB_CANCELED) << st.message();
+  std::vector<int64_t> want;
+  for (int64_t v = 1; v <= 9; ++v) want.push_back(v);
+  EXPECT_EQ(got, want);
+}
+
+TEST(RedisFault, ListenerGivesUpAfterItsReconnectLimit) {
+  OwnServer srv(test_port() + 2, false);
+  evdb::DB db = evdb::DB::open(uri_for(srv.port(), unique_prefix("giveup"),
+                                       "&listen_block_ms=50&listen_reconnect_timeout_ms=300"));
+  evdb::Context ctx;
+  std::atomic<bool> ready{false};
+  evdb::Status st;
+  std::thread listener([&] {
+    st = db.listen(
+        ctx, [&] { ready = true; }, [](int64_t) {});
+  });
+  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  srv.stop();
+  listener.join();
+  EXPECT_EQ(st.code(), EVDB_CONNECTION) << st.message();
+  EXPECT_NE(st.message().find("listen_reconnect_timeout_ms"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find(password()), std::string::npos) << st.message();
+  // With the server still down, open fails clearly too.
+  evdb_db* raw = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(evdb_open(uri_for(srv.port(), "x").c_str(), nullptr, &raw, &err), EVDB_CONNECTION);
+  evdb_error_release(&err);
+}
+
+TEST(RedisFault, AppendOnlyFsyncAlwaysKeepsEveryAcknowledgedEventThroughSigkill) {
+  OwnServer srv(test_port() + 3, true);
+  std::string p = unique_prefix("durable");
+  std::string u = uri_for(srv.port(), p);
+  constexpr int kEvents = 60;
+  {
+    evdb::DB db = evdb::DB::open(u);
+    db.tx_rw([&](evdb::TxRW& tx) { tx.init_projection_version(4); });
+    for (int i = 0; i < kEvents; ++i)
+      db.tx_rw([&](evdb::TxRW& tx) {
+        int64_t h = tx.read_system_version();
+        tx.append_event(h, ev("D", std::to_string(i)));
+        tx.set_projection_version(4, h + 1);
+      });
+  }
+  srv.kill9();
+  srv.start();
+  evdb::DB db = evdb::DB::open(u);
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    ASSERT_EQ(tx.read_system_version(), kEvents);
+    auto all = tx.read_events(1, kEvents);
+    ASSERT_EQ(all.size(), static_cast<size_t>(kEvents));
+    for (int i = 0; i < kEvents; ++i) EXPECT_EQ(all[i].payload, std::to_string(i));
+    EXPECT_EQ(tx.read_projection_version(4), kEvents);
+  });
+}
+
+TEST(RedisFault, ClientKilledBeforeCommitAppliesNothing) {
+  std::string p = unique_prefix("killed-before");
+  Raw raw;
+  {
+    Child c("build-and-wait", uri(p));
+    ASSERT_EQ(c.line(), "ready");
+    c.kill9();
+  }
+  EXPECT_EQ(head_of(raw, p), 0);
+  EXPECT_EQ(raw.integer({"EXISTS", "{" + p + "}:log", "{" + p + "}:proj"}), 0);
+  // The store is usable afterwards.
+  evdb::DB db = evdb::DB::open(uri(p));
+  db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(0, ev("A", "1")), 1); });
+}
+
+TEST(RedisFault, ClientKilledDuringCommitsAppliesEachWhollyOrNot) {
+  std::string p = unique_prefix("killed-during");
+  Raw raw;
+  std::mt19937 rng(12345);
+  for (int round = 0; round < 6; ++round) {
+    Child c("commit-loop", uri(p));
+    ASSERT_EQ(c.line(), "committing");
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
+    c.kill9();
+    int64_t head = head_of(raw, p);
+    EXPECT_EQ(head % 400, 0) << "a commit was applied in part: head " << head;
+    if (head > 0) {
+      EXPECT_EQ(raw.str({"HGET", "{" + p + "}:proj", "1"}), std::to_string(head));
+    }
+  }
+  evdb::DB db = evdb::DB::open(uri(p));
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    int64_t h = tx.read_system_version();
+    if (h > 0) {
+      EXPECT_EQ(tx.read_event_at(h).type_name, "Batch");
+    }
+  });
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]).rfind("--child=", 0) == 0)
+    return child_main(std::string(argv[1]).substr(8), argv[2]);
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
