@@ -1,0 +1,431 @@
+// bench_redis.cpp — the Redis driver through libevdb (C API, driver
+// registered in-process) against raw hiredis sending the same commands on
+// the same keys (the snapshot MULTI/XLEN/HGETALL/EXEC at begin, the commit
+// script by EVALSHA, XRANGE for reads, XREAD BLOCK for listening):
+//   AppendOne:    one read-write transaction per event (begin, read the
+//                 head, append, commit); run with 1 and with 8 threads
+//                 (racing writers retry on VERSION_MISMATCH on both sides);
+//   AppendBatch:  one transaction appending 1000 events;
+//   ReadEvents:   one read-only transaction reading 1000 events (every
+//                 field looked at) from a log of 10000;
+//   ListenLatency: commit one event, wait until the listener has it;
+//                 counters p50_us / p99_us.
+// The server: $EVDB_REDIS_URI without "?prefix" (default: the one
+// scripts/redis-local starts, redis://evdb:evdb-test-pw@127.0.0.1:56379).
+#include <benchmark/benchmark.h>
+#include <evdb/driver.h>
+#include <hiredis/hiredis.h>
+#include <evdb/evdb.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "redis_driver.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string g_base = "redis://evdb:evdb-test-pw@127.0.0.1:56379";
+std::string g_host = "127.0.0.1";
+int g_port = 56379;
+std::string g_user = "evdb";
+std::string g_password = "evdb-test-pw";
+
+constexpr int kBatch = 1000;
+constexpr int kReadN = 1000;
+constexpr int kLogSize = 10000;
+constexpr int64_t kTime = 1'700'000'000'000'000;
+const std::string kType = "OrderPlaced";
+const std::string kPayload =
+    R"({"order":12345,"customer":"c-778","items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":59.90})";
+const std::string kRev = "3f2a9c1";
+
+std::string fresh_prefix(const char* what) {
+  static std::atomic<int> n{0};
+  return std::string("bench-") + what + "-" + std::to_string(::getpid()) + "-" +
+         std::to_string(n.fetch_add(1));
+}
+
+void check(evdb_status s, const char* what) {
+  if (s != EVDB_OK) throw std::runtime_error(std::string(what) + ": " + evdb_status_name(s));
+}
+
+// ---- raw hiredis --------------------------------------------------------------
+
+struct RawConn {
+  redisContext* c = nullptr;
+  RawConn() {
+    c = redisConnect(g_host.c_str(), g_port);
+    if (c == nullptr || c->err) throw std::runtime_error("raw connect failed");
+    redisReply* r =
+        static_cast<redisReply*>(redisCommand(c, "AUTH %s %s", g_user.c_str(), g_password.c_str()));
+    if (r == nullptr || r->type == REDIS_REPLY_ERROR) throw std::runtime_error("raw AUTH failed");
+    freeReplyObject(r);
+  }
+  ~RawConn() { redisFree(c); }
+  redisReply* get() {
+    void* r = nullptr;
+    if (redisGetReply(c, &r) != REDIS_OK) throw std::runtime_error("raw reply failed");
+    return static_cast<redisReply*>(r);
+  }
+  void append(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> len;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+      len.push_back(a.size());
+    }
+    redisAppendCommandArgv(c, static_cast<int>(args.size()), argv.data(), len.data());
+  }
+};
+
+std::string load_script(RawConn& rc) {
+  redisReply* r = static_cast<redisReply*>(redisCommand(rc.c, "SCRIPT LOAD %b",
+                                                        evdb::redis::commit_script().data(),
+                                                        evdb::redis::commit_script().size()));
+  std::string sha(r->str, r->len);
+  freeReplyObject(r);
+  return sha;
+}
+
+// The snapshot the driver takes at begin; returns the head.
+int64_t raw_snapshot(RawConn& rc, const std::string& log, const std::string& proj) {
+  rc.append({"MULTI"});
+  rc.append({"XLEN", log});
+  rc.append({"HGETALL", proj});
+  rc.append({"EXEC"});
+  for (int i = 0; i < 3; ++i) freeReplyObject(rc.get());
+  redisReply* exec = rc.get();
+  int64_t head = exec->element[0]->integer;
+  freeReplyObject(exec);
+  return head;
+}
+
+// Appends n events at head by the commit script; false when the head moved.
+bool raw_append(RawConn& rc, const std::string& sha, const std::string& p, int n) {
+  std::string log = "{" + p + "}:log", proj = "{" + p + "}:proj";
+  int64_t head = raw_snapshot(rc, log, proj);
+  std::vector<std::string> args = {"EVALSHA",        sha, "2", log, proj, std::to_string(head), "0",
+                                   std::to_string(n)};
+  for (int i = 0; i < n; ++i) {
+    args.push_back(std::to_string(head + 1 + i) + "-0");
+    args.push_back(kType);
+    args.push_back(kPayload);
+    args.push_back(std::to_string(kTime));
+    args.push_back(kRev);
+  }
+  args.push_back("0");
+  rc.append(args);
+  redisReply* r = rc.get();
+  bool ok = r->type == REDIS_REPLY_ARRAY && r->element[0]->integer == 2;
+  if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error(std::string("raw commit: ") + r->str);
+  freeReplyObject(r);
+  return ok;
+}
+
+// ---- driver -------------------------------------------------------------------
+
+evdb_event make_event() {
+  return evdb_event{
+      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
+      kRev.data(), kRev.size()};
+}
+
+// One transaction appending n events; false on VERSION_MISMATCH.
+bool driver_append(evdb_db* db, int n) {
+  evdb_event e = make_event();
+  evdb_tx* tx = nullptr;
+  check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
+  int64_t head = 0;
+  check(evdb_read_system_version(tx, nullptr, &head, nullptr), "head");
+  for (int i = 0; i < n; ++i)
+    check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
+  evdb_status s = evdb_commit(tx, nullptr, nullptr);
+  if (s == EVDB_VERSION_MISMATCH) return false;
+  check(s, "commit");
+  return true;
+}
+
+evdb_db* open_db(const std::string& prefix) {
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  std::string uri = g_base + "?prefix=" + prefix;
+  if (evdb_open(uri.c_str(), nullptr, &db, &err) != EVDB_OK) {
+    std::string m = err.message ? err.message : "?";
+    evdb_error_release(&err);
+    throw std::runtime_error("open: " + m);
+  }
+  return db;
+}
+
+void drop_store(const std::string& p) {
+  RawConn rc;
+  std::string log = "{" + p + "}:log", proj = "{" + p + "}:proj";
+  rc.append({"DEL", log, proj});
+  freeReplyObject(rc.get());
+}
+
+// ---- AppendOne (1 and 8 threads) -------------------------------------------------
+
+struct Shared {
+  std::string prefix;
+  evdb_db* db = nullptr;
+};
+Shared g_one_driver, g_one_raw;
+
+void BM_Driver_AppendOne(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_one_driver.prefix = fresh_prefix("one-drv");
+    g_one_driver.db = open_db(g_one_driver.prefix);
+  }
+  // Google Benchmark starts every thread's loop together, after setup above.
+  int64_t retries = 0;
+  for (auto _ : state) {
+    while (!driver_append(g_one_driver.db, 1)) ++retries;
+  }
+  state.counters["retries"] = benchmark::Counter(static_cast<double>(retries));
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    evdb_close(g_one_driver.db);
+    drop_store(g_one_driver.prefix);
+  }
+}
+
+void BM_Raw_AppendOne(benchmark::State& state) {
+  if (state.thread_index() == 0) g_one_raw.prefix = fresh_prefix("one-raw");
+  RawConn rc;
+  std::string sha = load_script(rc);
+  int64_t retries = 0;
+  for (auto _ : state) {
+    while (!raw_append(rc, sha, g_one_raw.prefix, 1)) ++retries;
+  }
+  state.counters["retries"] = benchmark::Counter(static_cast<double>(retries));
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) drop_store(g_one_raw.prefix);
+}
+
+// ---- AppendBatch -------------------------------------------------------------------
+
+void BM_Driver_AppendBatch(benchmark::State& state) {
+  std::string p = fresh_prefix("batch-drv");
+  evdb_db* db = open_db(p);
+  for (auto _ : state) driver_append(db, kBatch);
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  evdb_close(db);
+  drop_store(p);
+}
+
+void BM_Raw_AppendBatch(benchmark::State& state) {
+  std::string p = fresh_prefix("batch-raw");
+  RawConn rc;
+  std::string sha = load_script(rc);
+  for (auto _ : state) raw_append(rc, sha, p, kBatch);
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  drop_store(p);
+}
+
+// ---- ReadEvents ----------------------------------------------------------------------
+
+std::string filled_store(const char* what) {
+  std::string p = fresh_prefix(what);
+  RawConn rc;
+  std::string sha = load_script(rc);
+  for (int i = 0; i < kLogSize / kBatch; ++i) raw_append(rc, sha, p, kBatch);
+  return p;
+}
+
+void BM_Driver_ReadEvents(benchmark::State& state) {
+  std::string p = filled_store("read-drv");
+  evdb_db* db = open_db(p);
+  std::vector<evdb_event> buf(kReadN);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    evdb_tx* tx = nullptr;
+    check(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), "begin");
+    size_t got = 0;
+    check(evdb_read_events(tx, nullptr, 4001, 0, buf.data(), buf.size(), &got, nullptr), "read");
+    if (got != kReadN) throw std::runtime_error("short read");
+    for (size_t i = 0; i < got; ++i) bytes += buf[i].payload_len + buf[i].type_name_len;
+    check(evdb_commit(tx, nullptr, nullptr), "commit");
+  }
+  benchmark::DoNotOptimize(bytes);
+  state.SetItemsProcessed(state.iterations() * kReadN);
+  evdb_close(db);
+  drop_store(p);
+}
+
+void BM_Raw_ReadEvents(benchmark::State& state) {
+  std::string p = filled_store("read-raw");
+  std::string log = "{" + p + "}:log", proj = "{" + p + "}:proj";
+  RawConn rc;
+  size_t bytes = 0;
+  for (auto _ : state) {
+    raw_snapshot(rc, log, proj);
+    rc.append({"XRANGE", log, "4001-0", std::to_string(kLogSize) + "-0", "COUNT",
+               std::to_string(kReadN)});
+    redisReply* r = rc.get();
+    if (r->elements != kReadN) throw std::runtime_error("short read");
+    // Look at every field, as the driver does when it fills evdb_event.
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* f = r->element[i]->element[1];
+      int64_t v = std::strtoll(r->element[i]->element[0]->str, nullptr, 10);
+      for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        if (std::strcmp(f->element[k]->str, "p") == 0 || std::strcmp(f->element[k]->str, "t") == 0)
+          bytes += f->element[k + 1]->len;
+        else if (std::strcmp(f->element[k]->str, "ts") == 0)
+          bytes += static_cast<size_t>(std::strtoll(f->element[k + 1]->str, nullptr, 10) & 1);
+      }
+      bytes += static_cast<size_t>(v & 1);
+    }
+    freeReplyObject(r);
+  }
+  benchmark::DoNotOptimize(bytes);
+  state.SetItemsProcessed(state.iterations() * kReadN);
+  drop_store(p);
+}
+
+// ---- ListenLatency -----------------------------------------------------------------------
+
+// Collects latencies between a commit and its delivery.
+struct Latency {
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t delivered = 0;
+  std::atomic<bool> ready{false};
+  void deliver(int64_t v) {
+    std::lock_guard<std::mutex> l(mu);
+    delivered = v;
+    cv.notify_all();
+  }
+  void wait_for(int64_t v) {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return delivered >= v; });
+  }
+};
+
+void report(benchmark::State& state, std::vector<double>& us) {
+  if (us.empty()) return;
+  std::sort(us.begin(), us.end());
+  state.counters["p50_us"] = us[us.size() / 2];
+  state.counters["p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+}
+
+void BM_Driver_ListenLatency(benchmark::State& state) {
+  std::string p = fresh_prefix("listen-drv");
+  evdb_db* db = open_db(p);
+  evdb_ctx* ctx = evdb_ctx_new();
+  Latency lat;
+  std::thread listener([&] {
+    evdb_listen(
+        db, ctx, [](void* u) { static_cast<Latency*>(u)->ready = true; },
+        [](void* u, int64_t v, evdb_error*) -> evdb_status {
+          static_cast<Latency*>(u)->deliver(v);
+          return EVDB_OK;
+        },
+        &lat, nullptr);
+  });
+  while (!lat.ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::vector<double> us;
+  int64_t v = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    driver_append(db, 1);
+    lat.wait_for(++v);
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  evdb_ctx_cancel(ctx);
+  listener.join();
+  evdb_ctx_free(ctx);
+  report(state, us);
+  evdb_close(db);
+  drop_store(p);
+}
+
+void BM_Raw_ListenLatency(benchmark::State& state) {
+  std::string p = fresh_prefix("listen-raw");
+  std::string log = "{" + p + "}:log";
+  Latency lat;
+  std::atomic<bool> stop{false};
+  std::thread listener([&] {
+    RawConn lc;
+    std::string last = "0-0";
+    lat.ready = true;
+    while (!stop) {
+      lc.append({"XREAD", "COUNT", "1000", "BLOCK", "100", "STREAMS", log, last});
+      redisReply* r = lc.get();
+      if (r->type == REDIS_REPLY_ARRAY) {
+        const redisReply* entries = r->element[0]->element[1];
+        for (size_t i = 0; i < entries->elements; ++i) {
+          last = entries->element[i]->element[0]->str;
+          lat.deliver(std::strtoll(last.c_str(), nullptr, 10));
+        }
+      }
+      freeReplyObject(r);
+    }
+  });
+  while (!lat.ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  RawConn rc;
+  std::string sha = load_script(rc);
+  std::vector<double> us;
+  int64_t v = 0;
+  for (auto _ : state) {
+    auto t0 = Clock::now();
+    raw_append(rc, sha, p, 1);
+    lat.wait_for(++v);
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  stop = true;
+  listener.join();
+  report(state, us);
+  drop_store(p);
+}
+
+}  // namespace
+
+BENCHMARK(BM_Driver_AppendOne)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Raw_AppendOne)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Driver_AppendOne)->Unit(benchmark::kMicrosecond)->Threads(8)->UseRealTime();
+BENCHMARK(BM_Raw_AppendOne)->Unit(benchmark::kMicrosecond)->Threads(8)->UseRealTime();
+BENCHMARK(BM_Driver_AppendBatch)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Raw_AppendBatch)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Driver_ReadEvents)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Raw_ReadEvents)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Driver_ListenLatency)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Raw_ListenLatency)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+int main(int argc, char** argv) {
+  if (const char* u = std::getenv("EVDB_REDIS_URI"); u != nullptr && *u != '\0') {
+    // redis://user:password@host:port — the raw side needs the parts.
+    g_base = u;
+    std::string s = g_base.substr(g_base.find("://") + 3);
+    auto at = s.rfind('@');
+    if (at != std::string::npos) {
+      std::string cred = s.substr(0, at);
+      s = s.substr(at + 1);
+      auto colon = cred.find(':');
+      g_user = cred.substr(0, colon);
+      g_password = colon == std::string::npos ? "" : cred.substr(colon + 1);
+      if (g_user.empty()) g_user = "default";
+    }
+    auto colon = s.rfind(':');
+    g_host = s.substr(0, colon);
+    if (colon != std::string::npos) g_port = std::atoi(s.c_str() + colon + 1);
+  }
+  evdb_error err = EVDB_ERROR_INIT;
+  if (evdb_register_driver(evdb_driver_entry_redis, &err) != EVDB_OK) return 1;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
