@@ -95,7 +95,12 @@ int64_t id_version(const redisReply* id) {
 }
 
 [[noreturn]] void server_error(const redisReply* r, const std::string& doing) {
-  drv::fail(EVDB_INTERNAL, "redis refused " + doing + ": " + reply_text(r));
+  std::string text = reply_text(r);
+  if (text.starts_with("MOVED") || text.starts_with("ASK"))
+    drv::fail(EVDB_UNSUPPORTED, "redis answered " + doing + " with a cluster redirect (" + text +
+                                    "): this driver does not follow redirects; connect to the "
+                                    "node that owns the store's slot");
+  drv::fail(EVDB_INTERNAL, "redis refused " + doing + ": " + text);
 }
 
 void expect_ok_type(const redisReply* r, int type, const std::string& doing) {
