@@ -265,12 +265,11 @@ bool MemoryTx::read_event_at(drv::Ctx&, int64_t version, evdb_event& out) {
 }
 
 bool MemoryTx::read_event_after(drv::Ctx&, int64_t version, evdb_event& out) {
-  int64_t v = version < 0 ? 1 : version + 1;
-  if (v > view_head()) {
+  if (version >= view_head()) {  // also keeps version + 1 from overflowing
     read_head_ = true;
     return false;
   }
-  out = view_event(v);
+  out = view_event(version < 0 ? 1 : version + 1);
   return true;
 }
 

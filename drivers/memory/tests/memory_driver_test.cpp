@@ -190,6 +190,12 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
   ASSERT_TRUE(tx->read_event_after(ctx, 2, e));
   EXPECT_EQ(e.version, 3);
   EXPECT_FALSE(tx->read_event_after(ctx, 3, e));
+  EXPECT_FALSE(tx->read_event_after(ctx, INT64_MAX, e));
+  EXPECT_FALSE(tx->read_event_at(ctx, INT64_MAX, e));
+  evdb_event buf[2];
+  EXPECT_EQ(tx->read_events(ctx, INT64_MAX, false, buf, 2), 0u);
+  ASSERT_EQ(tx->read_events(ctx, INT64_MAX, true, buf, 2), 2u);
+  EXPECT_EQ(buf[0].version, 3);
 }
 
 TEST(MemoryDriver, AppendVersionMismatchAppendsNothing) {
