@@ -49,8 +49,13 @@ Statements make_statements(Layout layout, const std::string& s) {
              "+ ($4::bigint % 1000000) * interval '1 microsecond' END, $5 "
              "WHERE (SELECT coalesce(max(version), 0) FROM " +
              ev + ") = $1::bigint RETURNING version";
-    st.rw_prologue = "LOCK TABLE " + ev + " IN EXCLUSIVE MODE";
+    // Writers queue on the table lock, then take their snapshot: the head
+    // check sees every earlier writer, ours and dbpgx's (whose INSERTs take
+    // ROW EXCLUSIVE, which conflicts with EXCLUSIVE).
+    st.rw_begin =
+        "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE " + ev + " IN EXCLUSIVE MODE; SELECT 1";
   }
+  if (st.rw_begin.empty()) st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT 1";
   const std::string sel = "SELECT " + cols + " FROM " + ev;
   st.all = {
       {stmt::kHead, "SELECT coalesce(max(version), 0) FROM " + ev},
@@ -216,8 +221,10 @@ void PgDb::release(std::unique_ptr<pqxx::connection> conn, bool healthy) noexcep
 
 namespace {
 
-using RwTx = pqxx::transaction<pqxx::serializable, pqxx::read_write>;
-using RoTx = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+// BEGIN and the first snapshot in one round trip ("SELECT 1" takes the
+// snapshot: a read-only transaction sees the store as of its begin, not as of
+// its first read).
+constexpr const char* kRoBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1";
 
 class PgTx final : public drv::Tx {
  public:
@@ -227,12 +234,12 @@ class PgTx final : public drv::Tx {
 
   void start(drv::Ctx& ctx) {
     run(ctx, "beginning the transaction", [&] {
-      if (read_only_) {
-        tx_ = std::make_unique<RoTx>(*conn_);
-      } else {
-        tx_ = std::make_unique<RwTx>(*conn_);
-        if (!db_.statements().rw_prologue.empty()) tx_->exec0(db_.statements().rw_prologue);
-      }
+      // libpqxx's own transaction classes send BEGIN alone and let the
+      // snapshot wait for the first statement; we drive BEGIN/COMMIT
+      // ourselves over a nontransaction.
+      tx_ = std::make_unique<pqxx::nontransaction>(*conn_);
+      in_tx_ = true;
+      tx_->exec(read_only_ ? kRoBegin : db_.statements().rw_begin.c_str());
     });
   }
 
@@ -314,7 +321,10 @@ class PgTx final : public drv::Tx {
   }
 
   void commit(drv::Ctx& ctx) override {
-    run(ctx, "committing", [&] { tx_->commit(); });
+    run(ctx, "committing", [&] {
+      in_tx_ = false;  // whatever happens, COMMIT ends the transaction
+      tx_->exec("COMMIT");
+    });
     finish(true);
   }
 
@@ -364,9 +374,9 @@ class PgTx final : public drv::Tx {
   // connection back. Idempotent.
   void finish(bool committed) noexcept {
     if (!conn_) return;
-    if (tx_ && !committed) {
+    if (tx_ && in_tx_ && !committed && healthy_) {
       try {
-        tx_->abort();
+        tx_->exec("ROLLBACK");
       } catch (...) {
         healthy_ = false;
       }
@@ -382,7 +392,8 @@ class PgTx final : public drv::Tx {
 
   PgDb& db_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<pqxx::dbtransaction> tx_;
+  std::unique_ptr<pqxx::nontransaction> tx_;
+  bool in_tx_ = false;  // BEGIN sent, no COMMIT/ROLLBACK yet
   bool read_only_;
   bool appended_ = false;
   bool healthy_ = true;

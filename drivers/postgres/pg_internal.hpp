@@ -30,8 +30,8 @@ inline constexpr const char* kVersionsAfter = "evdb_versions_after";
 // The SQL of each prepared statement for a layout and a quoted schema.
 struct Statements {
   std::vector<std::pair<std::string, std::string>> all;  // name, SQL
-  // Run right after BEGIN by read-write transactions ("" for none).
-  std::string rw_prologue;
+  // What begins a read-write transaction (BEGIN …; one round trip).
+  std::string rw_begin;
 };
 Statements make_statements(Layout layout, const std::string& quoted_schema);
 
