@@ -342,9 +342,12 @@ class PgTx final : public drv::Tx {
   void run(drv::Ctx& ctx, const char* doing, F&& body) {
     if (failed_) throw *failed_;
     ctx.check(doing);
+    Canceller::Watch watch = db_.canceller().watch(*conn_, ctx);
     try {
       body();
+      if (watch.end()) healthy_ = false;
     } catch (...) {
+      if (watch.end()) healthy_ = false;
       drv::Error e = translate_current(doing, appended_, ctx, db_.config().password);
       failed_ = drv::Error(e.code(), std::string("transaction failed earlier: ") + e.what());
       if (e.code() == EVDB_CONNECTION) healthy_ = false;

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pg_driver.hpp"
@@ -43,6 +46,60 @@ Statements make_statements(Layout layout, const std::string& quoted_schema);
 drv::Error translate_current(const char* doing, bool appended, const drv::Ctx& ctx,
                              const std::string& password);
 
+// Interrupts running statements when their context is cancelled or its
+// deadline passes: one thread per store poll()s the cancel fds of the
+// watched contexts (and sleeps until the nearest deadline), then asks the
+// server to cancel the statement (PQcancel via libpqxx's cancel_query). The
+// statement then fails with SQLSTATE 57014, which translate_current() turns
+// into the context's status. Statements run without a context are not
+// watched and cost nothing.
+class Canceller {
+ public:
+  Canceller() = default;
+  ~Canceller();
+  Canceller(const Canceller&) = delete;
+  Canceller& operator=(const Canceller&) = delete;
+
+  // While a Watch lives, conn's statement is cancelled when ctx ends.
+  // fired() tells whether a cancel request was sent: the connection should
+  // then not be reused (a late request could hit its next statement).
+  class Watch {
+   public:
+    Watch() = default;
+    Watch(Canceller* c, uint64_t id) : c_(c), id_(id) {}
+    Watch(Watch&& o) noexcept : c_(o.c_), id_(o.id_) { o.c_ = nullptr; }
+    Watch& operator=(Watch&&) = delete;
+    ~Watch() { end(); }
+    // Stops watching; true when a cancel request was sent.
+    bool end() noexcept;
+
+   private:
+    Canceller* c_ = nullptr;
+    uint64_t id_ = 0;
+  };
+
+  // Starts watching (no-op for a context that can neither be cancelled nor
+  // expire).
+  Watch watch(pqxx::connection& conn, const drv::Ctx& ctx);
+
+ private:
+  struct Entry {
+    pqxx::connection* conn;
+    drv::Ctx ctx;
+    int fd;
+    int64_t deadline_ms;  // steady clock, -1 = none
+    bool fired;
+  };
+  void loop();
+  void wake();
+  std::mutex mu_;
+  std::map<uint64_t, Entry> entries_;
+  uint64_t next_ = 1;
+  int pipe_[2] = {-1, -1};
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 // A store handle: configuration, prepared SQL, and the connection pool.
 class PgDb final : public drv::Db {
  public:
@@ -65,6 +122,7 @@ class PgDb final : public drv::Db {
   void release(std::unique_ptr<pqxx::connection> conn, bool healthy) noexcept;
 
   const Config& config() const { return cfg_; }
+  Canceller& canceller() { return canceller_; }
   const Statements& statements() const { return stmts_; }
 
  private:
@@ -75,6 +133,7 @@ class PgDb final : public drv::Db {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
+  Canceller canceller_;  // destroyed first: its thread uses no pool state
 };
 
 // Opens a plain connection to conninfo (no statements prepared).

@@ -421,6 +421,52 @@ TEST(PgPool, CancelWhileWaitingForAConnection) {
 }
 
 // ---------------------------------------------------------------------------
+// Cancellation interrupts statements waiting on locks
+// ---------------------------------------------------------------------------
+
+TEST(PgCancel, CancelInterruptsAnAppendWaitingOnTheKey) {
+  Store s;
+  RawTx holder(s.db(), EVDB_TX_READ_WRITE);
+  ASSERT_EQ(holder.append(0), EVDB_OK);  // holds version 1, uncommitted
+  RawTx waiter(s.db(), EVDB_TX_READ_WRITE);
+  Context ctx;
+  auto f = std::async(std::launch::async, [&] {
+    evdb_event e{};
+    e.type_name = "W";
+    e.type_name_len = 1;
+    e.payload = "{}";
+    e.payload_len = 2;
+    e.revision_vcs = "";
+    int64_t nv = 0;
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status st = evdb_append_event(waiter.tx, ctx.raw(), 0, &e, &nv, &err);
+    evdb_error_release(&err);
+    return st;
+  });
+  // The append blocks on the key until holder ends; only the cancel frees it.
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  ctx.cancel();
+  EXPECT_EQ(f.get(), EVDB_CANCELED);
+  EXPECT_EQ(holder.commit(), EVDB_OK);
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+}
+
+TEST(PgCancel, DeadlineInterruptsAConductorWriterWaitingForTheLock) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  RawTx holder(s.db(), EVDB_TX_READ_WRITE);  // holds the table lock
+  Context ctx(std::chrono::milliseconds(200));
+  evdb_tx* tx = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status st = evdb_begin(s.db().raw(), ctx.raw(), EVDB_TX_READ_WRITE, &tx, &err);
+  evdb_error_release(&err);
+  if (tx) evdb_rollback(tx);
+  EXPECT_EQ(st, EVDB_DEADLINE_EXCEEDED);
+  EXPECT_EQ(holder.commit(), EVDB_OK);
+  // The store still works (the cancelled connection was not reused).
+  s.db().tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, ev("A")), 1); });
+}
+
+// ---------------------------------------------------------------------------
 // Listener
 // ---------------------------------------------------------------------------
 
