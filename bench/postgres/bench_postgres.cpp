@@ -1,0 +1,385 @@
+// bench_postgres.cpp — the PostgreSQL driver through libevdb (C API, driver
+// registered in-process) against raw libpqxx running the same statements
+// (the driver's own SQL from make_statements, same BEGIN/COMMIT) on a schema
+// of the same layout:
+//   AppendOne:     one read-write transaction per event: begin, read the
+//                  head, append, commit; with 1 and with 8 client threads
+//                  (conflicts retried; items = committed events);
+//   AppendBatch:   one transaction: read the head, append 100 events, commit;
+//   ReadEvents:    one read-only transaction reading 1000 events (fields
+//                  copied out) from a log of 2000;
+//   ListenLatency: time from the start of evdb_commit (or raw COMMIT) of a
+//                  one-event transaction to the listener's callback (raw:
+//                  the notification read by poll()+get_notifs on a LISTEN
+//                  connection); counters p50_us and p99_us; ret_p50_us and
+//                  ret_p99_us from the return of the commit instead (the
+//                  notification may even arrive first: negative values).
+// The server is scripts/postgres-local's (URI from EVDB_PG_URI, default the
+// script's default); each benchmark uses a fresh schema, dropped afterwards.
+#include <benchmark/benchmark.h>
+#include <evdb/driver.h>
+#include <poll.h>
+#include <unistd.h>
+#include <evdb/evdb.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pg_internal.hpp"
+
+namespace {
+
+namespace pg = evdb::postgres;
+
+constexpr int kBatch = 100;
+constexpr int kReadN = 1000;
+constexpr int kLogSize = 2000;
+constexpr int64_t kTime = 1'700'000'000'000'000;
+const std::string kType = "OrderPlaced";
+const std::string kPayload =
+    R"({"order":12345,"customer":"c-778","items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":59.90})";
+const std::string kRev = "3f2a9c1";
+
+std::string base_uri() {
+  const char* u = std::getenv("EVDB_PG_URI");
+  return u ? u : "postgres://evdb:evdb-test-pw@127.0.0.1:55432/evdb";
+}
+
+void check(evdb_status s, const char* what) {
+  if (s != EVDB_OK) throw std::runtime_error(std::string(what) + ": " + evdb_status_name(s));
+}
+
+std::string fresh_schema(const char* kind) {
+  static std::atomic<int> n{0};
+  return std::string("bench_") + kind + "_" + std::to_string(::getpid()) + "_" +
+         std::to_string(n++);
+}
+
+// A fresh schema in the evdb layout (created by opening it through evdb),
+// with an evdb handle on it and raw statements for the same schema.
+class Schema {
+ public:
+  explicit Schema(const char* kind) : name_(fresh_schema(kind)) {
+    static const bool reg = [] {
+      check(evdb_register_driver(evdb_driver_entry_postgres, nullptr), "register");
+      return true;
+    }();
+    (void)reg;
+    uri_ = base_uri() + "?schema=" + name_ + "&pool_max=16";
+    check(evdb_open(uri_.c_str(), nullptr, &db_, nullptr), "open");
+    pqxx::connection c(base_uri());
+    stmts_ = pg::make_statements(pg::Layout::Evdb, c.quote_name(name_));
+  }
+  ~Schema() {
+    evdb_close(db_);
+    try {
+      pqxx::connection c(base_uri());
+      pqxx::nontransaction t(c);
+      t.exec0("DROP SCHEMA IF EXISTS " + c.quote_name(name_) + " CASCADE");
+    } catch (...) {
+    }
+  }
+  evdb_db* db() const { return db_; }
+  // A raw libpqxx connection with the driver's statements prepared.
+  std::unique_ptr<pqxx::connection> raw() const {
+    auto c = std::make_unique<pqxx::connection>(base_uri());
+    for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
+    return c;
+  }
+  const pg::Statements& stmts() const { return stmts_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  std::string uri_;
+  evdb_db* db_ = nullptr;
+  pg::Statements stmts_;
+};
+
+// ---- driver side ------------------------------------------------------------
+
+evdb_event make_event() {
+  return evdb_event{
+      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
+      kRev.data(), kRev.size()};
+}
+
+// One transaction appending n events; false on a lost race (retry).
+bool driver_append(evdb_db* db, int n) {
+  evdb_event e = make_event();
+  evdb_tx* tx = nullptr;
+  check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
+  int64_t head = 0;
+  check(evdb_read_system_version(tx, nullptr, &head, nullptr), "head");
+  for (int i = 0; i < n; ++i) {
+    evdb_status s = evdb_append_event(tx, nullptr, head, &e, &head, nullptr);
+    if (s != EVDB_OK) {
+      evdb_rollback(tx);
+      if (evdb_status_is_retryable(s)) return false;
+      check(s, "append");
+    }
+  }
+  evdb_status s = evdb_commit(tx, nullptr, nullptr);
+  if (evdb_status_is_retryable(s)) return false;
+  check(s, "commit");
+  return true;
+}
+
+// ---- raw side: the same statements over libpqxx ------------------------------
+
+bool raw_append(pqxx::connection& c, const pg::Statements& st, int n) {
+  pqxx::nontransaction t(c);
+  try {
+    t.exec(st.rw_begin);
+    int64_t head = t.exec_prepared(pg::stmt::kHead)[0][0].as<int64_t>();
+    for (int i = 0; i < n; ++i) {
+      pqxx::result r = t.exec_prepared(pg::stmt::kAppend, head, kType, kPayload, kTime, kRev);
+      if (r.empty()) throw pqxx::serialization_failure("mismatch");
+      head = r[0][0].as<int64_t>();
+    }
+    t.exec("COMMIT");
+    return true;
+  } catch (const pqxx::transaction_rollback&) {
+  } catch (const pqxx::unique_violation&) {
+  }
+  t.exec("ROLLBACK");
+  return false;
+}
+
+// ---- AppendOne ----------------------------------------------------------------
+
+// The schema shared by the threads of a multi-thread run: thread 0 creates it
+// before the loop (the others wait for it) and drops it after (Google
+// Benchmark ends the loop of every thread together).
+std::atomic<Schema*> g_schema{nullptr};
+
+Schema& shared_schema(benchmark::State& state, const char* kind) {
+  if (state.thread_index() == 0) g_schema.store(new Schema(kind));
+  Schema* s = nullptr;
+  while ((s = g_schema.load()) == nullptr) std::this_thread::yield();
+  return *s;
+}
+
+void drop_shared_schema(benchmark::State& state) {
+  if (state.thread_index() == 0) delete g_schema.exchange(nullptr);
+}
+
+void BM_AppendOne_Evdb(benchmark::State& state) {
+  Schema& s = shared_schema(state, "a1e");
+  for (auto _ : state)
+    while (!driver_append(s.db(), 1)) {
+    }
+  state.SetItemsProcessed(state.iterations());
+  drop_shared_schema(state);
+}
+
+void BM_AppendOne_Raw(benchmark::State& state) {
+  Schema& s = shared_schema(state, "a1r");
+  auto c = s.raw();
+  for (auto _ : state)
+    while (!raw_append(*c, s.stmts(), 1)) {
+    }
+  state.SetItemsProcessed(state.iterations());
+  c.reset();
+  drop_shared_schema(state);
+}
+
+// ---- AppendBatch ----------------------------------------------------------------
+
+void BM_AppendBatch_Evdb(benchmark::State& state) {
+  Schema s("abe");
+  for (auto _ : state)
+    if (!driver_append(s.db(), kBatch)) throw std::runtime_error("unexpected conflict");
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+
+void BM_AppendBatch_Raw(benchmark::State& state) {
+  Schema s("abr");
+  auto c = s.raw();
+  for (auto _ : state)
+    if (!raw_append(*c, s.stmts(), kBatch)) throw std::runtime_error("unexpected conflict");
+  state.SetItemsProcessed(state.iterations() * kBatch);
+}
+
+// ---- ReadEvents ----------------------------------------------------------------
+
+struct Copied {
+  int64_t version, time_us;
+  std::string type, payload, rev;
+};
+
+void BM_ReadEvents_Evdb(benchmark::State& state) {
+  Schema s("rde");
+  for (int i = 0; i < kLogSize / kBatch; ++i) driver_append(s.db(), kBatch);
+  std::vector<evdb_event> buf(kReadN);
+  std::vector<Copied> out;
+  out.reserve(kReadN);
+  for (auto _ : state) {
+    evdb_tx* tx = nullptr;
+    check(evdb_begin(s.db(), nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), "begin");
+    size_t n = 0;
+    check(evdb_read_events(tx, nullptr, 500, 0, buf.data(), buf.size(), &n, nullptr), "read");
+    out.clear();
+    for (size_t i = 0; i < n; ++i)
+      out.push_back({buf[i].version, buf[i].time_us,
+                     std::string(buf[i].type_name, buf[i].type_name_len),
+                     std::string(buf[i].payload, buf[i].payload_len),
+                     std::string(buf[i].revision_vcs, buf[i].revision_vcs_len)});
+    check(evdb_commit(tx, nullptr, nullptr), "commit");
+    if (out.size() != kReadN) throw std::runtime_error("short read");
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kReadN);
+}
+
+void BM_ReadEvents_Raw(benchmark::State& state) {
+  Schema s("rdr");
+  for (int i = 0; i < kLogSize / kBatch; ++i) driver_append(s.db(), kBatch);
+  auto c = s.raw();
+  std::vector<Copied> out;
+  out.reserve(kReadN);
+  for (auto _ : state) {
+    pqxx::nontransaction t(*c);
+    t.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1");
+    pqxx::result r = t.exec_prepared(pg::stmt::kAsc, int64_t{500}, int64_t{kReadN});
+    out.clear();
+    for (const auto& row : r)
+      out.push_back(
+          {row[0].as<int64_t>(), row[3].as<int64_t>(), std::string(row[1].c_str(), row[1].size()),
+           std::string(row[2].c_str(), row[2].size()), std::string(row[4].c_str(), row[4].size())});
+    t.exec("COMMIT");
+    if (out.size() != kReadN) throw std::runtime_error("short read");
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kReadN);
+}
+
+// ---- ListenLatency ----------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+// p50/p99 of `us` as counters named prefix + "p50_us" / "p99_us".
+void report_latency(benchmark::State& state, std::vector<double>& us, const std::string& prefix) {
+  if (us.empty()) return;
+  std::sort(us.begin(), us.end());
+  state.counters[prefix + "p50_us"] = us[us.size() / 2];
+  state.counters[prefix + "p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+}
+
+void BM_ListenLatency_Evdb(benchmark::State& state) {
+  Schema s("lle");
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool ready = false;
+    int64_t seen = 0;
+    Clock::time_point at;
+  } sh;
+  evdb::Context ctx;
+  std::thread listener([&] {
+    evdb_listen(
+        s.db(), ctx.raw(),
+        [](void* u) {
+          auto* p = static_cast<Shared*>(u);
+          std::lock_guard l(p->mu);
+          p->ready = true;
+          p->cv.notify_all();
+        },
+        [](void* u, int64_t v, evdb_error*) {
+          auto* p = static_cast<Shared*>(u);
+          auto now = Clock::now();
+          std::lock_guard l(p->mu);
+          p->seen = v;
+          p->at = now;
+          p->cv.notify_all();
+          return EVDB_OK;
+        },
+        &sh, nullptr);
+  });
+  {
+    std::unique_lock l(sh.mu);
+    sh.cv.wait(l, [&] { return sh.ready; });
+  }
+  std::vector<double> lat, after;
+  evdb_event e = make_event();
+  int64_t head = 0;
+  for (auto _ : state) {
+    evdb_tx* tx = nullptr;
+    check(evdb_begin(s.db(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
+    check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
+    auto t0 = Clock::now();
+    check(evdb_commit(tx, nullptr, nullptr), "commit");
+    auto t1 = Clock::now();
+    std::unique_lock l(sh.mu);
+    sh.cv.wait(l, [&] { return sh.seen >= head; });
+    lat.push_back(std::chrono::duration<double, std::micro>(sh.at - t0).count());
+    after.push_back(std::chrono::duration<double, std::micro>(sh.at - t1).count());
+  }
+  ctx.cancel();
+  listener.join();
+  report_latency(state, lat, "");
+  report_latency(state, after, "ret_");
+}
+
+void BM_ListenLatency_Raw(benchmark::State& state) {
+  Schema s("llr");
+  std::string channel;
+  {
+    pqxx::connection c(base_uri());
+    pqxx::nontransaction t(c);
+    channel = t.exec_params1("SELECT 'evdb_' || md5($1)", s.name())[0].as<std::string>();
+  }
+  struct Rx final : pqxx::notification_receiver {
+    Rx(pqxx::connection_base& c, const std::string& ch) : pqxx::notification_receiver(c, ch) {}
+    void operator()(const std::string& payload, int) override { last = std::stoll(payload); }
+    int64_t last = 0;
+  };
+  pqxx::connection lc(base_uri());
+  Rx rx(lc, channel);
+  auto w = s.raw();
+  std::vector<double> lat, after;
+  int64_t head = 0;
+  for (auto _ : state) {
+    pqxx::nontransaction t(*w);
+    t.exec(s.stmts().rw_begin);
+    head =
+        t.exec_prepared(pg::stmt::kAppend, head, kType, kPayload, kTime, kRev)[0][0].as<int64_t>();
+    auto t0 = Clock::now();
+    t.exec("COMMIT");
+    auto t1 = Clock::now();
+    lc.get_notifs();
+    while (rx.last < head) {
+      pollfd p{lc.sock(), POLLIN, 0};
+      ::poll(&p, 1, 1000);
+      lc.get_notifs();
+    }
+    auto t2 = Clock::now();
+    lat.push_back(std::chrono::duration<double, std::micro>(t2 - t0).count());
+    after.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+  }
+  report_latency(state, lat, "");
+  report_latency(state, after, "ret_");
+}
+
+}  // namespace
+
+BENCHMARK(BM_AppendOne_Evdb)->Threads(1)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_AppendOne_Raw)->Threads(1)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_AppendOne_Evdb)->Threads(8)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_AppendOne_Raw)->Threads(8)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_AppendBatch_Evdb)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_AppendBatch_Raw)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_ReadEvents_Raw)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
+BENCHMARK(BM_ListenLatency_Raw)->UseRealTime()->Iterations(1000);
+
+BENCHMARK_MAIN();
