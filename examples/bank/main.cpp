@@ -340,6 +340,16 @@ int run(const std::string& uri_arg, int threads, int transfers, int think_us) {
   };
 
   try {
+    // Commands start once the listener is subscribed: from then on every
+    // commit wakes the projector.
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return ready || listen_done; });
+      if (!ready) {
+        lock.unlock();
+        projection_stuck("the listener ended before it was ready");
+      }
+    }
     if (!projection.wait_for(start_head, std::chrono::seconds(60)))
       projection_stuck("the projection did not replay the history");
     if (start_head == 0)

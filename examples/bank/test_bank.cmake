@@ -2,6 +2,11 @@
 #   cmake -DEXE=<binary> -DMODE=run   -DURI=<uri> -P test_bank.cmake
 #   cmake -DEXE=<binary> -DMODE=twice -DURI=<uri> -DDB_FILE=<file> -P test_bank.cmake
 #   cmake -DEXE=<binary> -DMODE=bad -P test_bank.cmake
+# "{unique}" in URI is replaced by a fresh id (a new store per run). When
+# SECRET is given (the URI's password), the output must not contain it.
+
+string(RANDOM LENGTH 10 ALPHABET "abcdefghijklmnopqrstuvwxyz0123456789" _id)
+string(REPLACE "{unique}" "${_id}" URI "${URI}")
 
 function(expect_match out regex what)
   if(NOT out MATCHES "${regex}")
@@ -21,6 +26,12 @@ function(run_ok uri outvar)
   expect_match("${out}" "projection: at version [0-9]+ = head" "projection line")
   expect_match("${out}" "alice -?[0-9]+ +bob -?[0-9]+ +carol -?[0-9]+ +dave -?[0-9]+ +\\(total 4000, conserved\\)" "balances line")
   expect_match("${out}" "check: +OK" "check line")
+  if(SECRET)
+    string(FIND "${out}${err}" "${SECRET}" _at)
+    if(NOT _at EQUAL -1)
+      message(FATAL_ERROR "the password appears in the output:\n${out}${err}")
+    endif()
+  endif()
   set(${outvar} "${out}" PARENT_SCOPE)
 endfunction()
 

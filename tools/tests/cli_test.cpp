@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #ifndef EVDB_CLI_PATH
@@ -250,12 +251,25 @@ TEST(CliDrivers, ListsMemoryDriverAndProblems) {
 }
 
 // ---------------------------------------------------------------------------
-// Across invocations: SQLite files
+// Across invocations: SQLite files (or EVDB_CLI_TEST_STORE)
 // ---------------------------------------------------------------------------
 
-class CliSqlite : public ::testing::Test {
+// Stores that outlive one invocation: a fresh SQLite file per test, or, when
+// EVDB_CLI_TEST_STORE is set (ctest does it for the postgres and redis runs),
+// that URI with "{unique}" replaced by a fresh id per test.
+class CliStore : public ::testing::Test {
  protected:
   void SetUp() override {
+    const char* store = std::getenv("EVDB_CLI_TEST_STORE");
+    if (store != nullptr && *store != '\0') {
+      uri_ = store;
+      static const char kHex[] = "0123456789abcdef";
+      std::random_device rd;
+      std::string id;
+      for (int i = 0; i < 12; ++i) id += kHex[rd() % 16];
+      for (size_t p; (p = uri_.find("{unique}")) != std::string::npos;) uri_.replace(p, 8, id);
+      return;
+    }
     if (!EVDB_HAVE_SQLITE) GTEST_SKIP() << "the sqlite driver is not built";
     uri_ = "sqlite://" + (dir_.path() / "store.db").string();
   }
@@ -272,7 +286,7 @@ class CliSqlite : public ::testing::Test {
   std::string uri_;
 };
 
-TEST_F(CliSqlite, AppendHeadReadAcrossInvocations) {
+TEST_F(CliStore, AppendHeadReadAcrossInvocations) {
   append_n(3);
   auto h = evdb_cli({"head", uri_});
   EXPECT_EXIT_CODE(h, 0);
@@ -289,7 +303,7 @@ TEST_F(CliSqlite, AppendHeadReadAcrossInvocations) {
   EXPECT_TRUE(contains(tl[3], "{\"n\":3}"));
 }
 
-TEST_F(CliSqlite, ReadJsonIsOneParseableObjectPerLine) {
+TEST_F(CliStore, ReadJsonIsOneParseableObjectPerLine) {
   auto r = evdb_cli({"append", uri_, "--type", "Multi\"Line", "--payload", "{\n \"k\": \"v\"\n}"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   append_n(2);
@@ -326,7 +340,7 @@ TEST_F(CliSqlite, ReadJsonIsOneParseableObjectPerLine) {
   EXPECT_EQ(rev, "rev2");
 }
 
-TEST_F(CliSqlite, ReadFromReverseLimit) {
+TEST_F(CliStore, ReadFromReverseLimit) {
   append_n(5);
   auto versions = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = {"read", uri_, "--no-header"};
@@ -348,7 +362,7 @@ TEST_F(CliSqlite, ReadFromReverseLimit) {
   EXPECT_EQ(versions({"--limit", "0"}), (std::vector<int>{}));
 }
 
-TEST_F(CliSqlite, ExpectVersion) {
+TEST_F(CliStore, ExpectVersion) {
   append_n(2);
   auto stale = evdb_cli({"append", uri_, "-t", "T", "-p", "1", "--expect-version", "1"});
   EXPECT_EXIT_CODE(stale, 3);
@@ -361,7 +375,7 @@ TEST_F(CliSqlite, ExpectVersion) {
   EXPECT_EQ(ok.out, "3\n");
 }
 
-TEST_F(CliSqlite, ProjectionsAcrossInvocations) {
+TEST_F(CliStore, ProjectionsAcrossInvocations) {
   EXPECT_EXIT_CODE(evdb_cli({"projection", uri_, "get", "7"}), 2);
   auto i = evdb_cli({"projection", uri_, "init", "7"});
   EXPECT_EXIT_CODE(i, 0);
@@ -379,7 +393,7 @@ TEST_F(CliSqlite, ProjectionsAcrossInvocations) {
   EXPECT_EQ(evdb_cli({"projection", uri_, "get", "7"}).out, "3\n");
 }
 
-TEST_F(CliSqlite, TailPrintsOldThenNewEventsUntilSigint) {
+TEST_F(CliStore, TailPrintsOldThenNewEventsUntilSigint) {
   append_n(2);
   Child tail({EVDB_CLI_PATH, "tail", uri_, "--format", "json"});
   std::vector<std::string> got;
@@ -405,7 +419,7 @@ TEST_F(CliSqlite, TailPrintsOldThenNewEventsUntilSigint) {
   EXPECT_EQ(r.out, "");  // nothing printed twice
 }
 
-TEST_F(CliSqlite, TailFrom) {
+TEST_F(CliStore, TailFrom) {
   append_n(3);
   Child tail({EVDB_CLI_PATH, "tail", uri_, "--from", "3", "--no-header"});
   auto l = tail.read_line();
