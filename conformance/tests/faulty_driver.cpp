@@ -62,6 +62,13 @@ evdb_status fail(evdb_error* err, evdb_status code, const std::string& msg) {
   return code;
 }
 
+// Prefixes the wrapped driver's error message with "faulty: " so messages
+// name this driver (DESIGN §3).
+evdb_status named(evdb_status s, evdb_error* err) {
+  if (s == EVDB_OK || err == nullptr || err->message == nullptr) return s;
+  return fail(err, s, std::string("faulty: ") + err->message);
+}
+
 // The transaction a read goes to: for snapshot_leak on a read-only
 // transaction, a brand-new one (so it sees commits made after begin).
 evdb_driver_tx* reader(FaultyTx* t, evdb_ctx* ctx) {
@@ -99,7 +106,7 @@ evdb_status f_open(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out, evd
   inner.params = rest.data();
   inner.param_count = rest.size();
   evdb_driver_db* db = nullptr;
-  evdb_status s = mem->open(&inner, ctx, &db, err);
+  evdb_status s = named(mem->open(&inner, ctx, &db, err), err);
   if (s != EVDB_OK) return s;
   *out = reinterpret_cast<evdb_driver_db*>(new FaultyDb{db, fault});
   return EVDB_OK;
@@ -114,14 +121,14 @@ uint64_t f_caps(evdb_driver_db* d) {
 evdb_status f_begin(evdb_driver_db* d, evdb_ctx* ctx, int ro, evdb_driver_tx** out,
                     evdb_error* err) {
   evdb_driver_tx* inner = nullptr;
-  evdb_status s = mem->begin(D(d)->inner, ctx, ro, &inner, err);
+  evdb_status s = named(mem->begin(D(d)->inner, ctx, ro, &inner, err), err);
   if (s != EVDB_OK) return s;
   *out = reinterpret_cast<evdb_driver_tx*>(new FaultyTx{inner, D(d), ro != 0});
   return EVDB_OK;
 }
 evdb_status f_commit(evdb_driver_tx* t, evdb_ctx* ctx, evdb_error* err) {
   end_fresh(T(t));
-  evdb_status s = mem->commit(T(t)->inner, ctx, err);
+  evdb_status s = named(mem->commit(T(t)->inner, ctx, err), err);
   delete T(t);
   return s;
 }
@@ -134,10 +141,10 @@ void f_rollback(evdb_driver_tx* t) {
   delete T(t);
 }
 evdb_status f_head(evdb_driver_tx* t, evdb_ctx* ctx, int64_t* out, evdb_error* err) {
-  return mem->read_system_version(reader(T(t), ctx), ctx, out, err);
+  return named(mem->read_system_version(reader(T(t), ctx), ctx, out, err), err);
 }
 evdb_status f_at(evdb_driver_tx* t, evdb_ctx* ctx, int64_t v, evdb_event* out, evdb_error* err) {
-  return mem->read_event_at(reader(T(t), ctx), ctx, v, out, err);
+  return named(mem->read_event_at(reader(T(t), ctx), ctx, v, out, err), err);
 }
 evdb_status f_after(evdb_driver_tx* t, evdb_ctx* ctx, int64_t v, evdb_event* out, evdb_error* err) {
   evdb_driver_tx* r = reader(T(t), ctx);
@@ -145,16 +152,16 @@ evdb_status f_after(evdb_driver_tx* t, evdb_ctx* ctx, int64_t v, evdb_event* out
     int64_t head = 0;
     evdb_status s = mem->read_system_version(r, ctx, &head, err);
     if (s != EVDB_OK) return s;
-    if (head > v) return mem->read_event_at(r, ctx, head, out, err);
+    if (head > v) return named(mem->read_event_at(r, ctx, head, out, err), err);
   }
-  return mem->read_event_after(r, ctx, v, out, err);
+  return named(mem->read_event_after(r, ctx, v, out, err), err);
 }
 evdb_status f_events(evdb_driver_tx* t, evdb_ctx* ctx, int64_t at, int rev, evdb_event* buf,
                      size_t n, size_t* n_out, evdb_error* err) {
-  return mem->read_events(reader(T(t), ctx), ctx, at, rev, buf, n, n_out, err);
+  return named(mem->read_events(reader(T(t), ctx), ctx, at, rev, buf, n, n_out, err), err);
 }
 evdb_status f_proj(evdb_driver_tx* t, evdb_ctx* ctx, int32_t id, int64_t* out, evdb_error* err) {
-  return mem->read_projection_version(reader(T(t), ctx), ctx, id, out, err);
+  return named(mem->read_projection_version(reader(T(t), ctx), ctx, id, out, err), err);
 }
 evdb_status f_append(evdb_driver_tx* t, evdb_ctx* ctx, int64_t assumed, const evdb_event* e,
                      int64_t* nv, evdb_error* err) {
@@ -162,13 +169,13 @@ evdb_status f_append(evdb_driver_tx* t, evdb_ctx* ctx, int64_t assumed, const ev
     evdb_status s = mem->read_system_version(T(t)->inner, ctx, &assumed, err);
     if (s != EVDB_OK) return s;
   }
-  return mem->append_event(T(t)->inner, ctx, assumed, e, nv, err);
+  return named(mem->append_event(T(t)->inner, ctx, assumed, e, nv, err), err);
 }
 evdb_status f_init(evdb_driver_tx* t, evdb_ctx* ctx, int32_t id, int64_t* out, evdb_error* err) {
-  return mem->init_projection_version(T(t)->inner, ctx, id, out, err);
+  return named(mem->init_projection_version(T(t)->inner, ctx, id, out, err), err);
 }
 evdb_status f_set(evdb_driver_tx* t, evdb_ctx* ctx, int32_t id, int64_t v, evdb_error* err) {
-  evdb_status s = mem->set_projection_version(T(t)->inner, ctx, id, v, err);
+  evdb_status s = named(mem->set_projection_version(T(t)->inner, ctx, id, v, err), err);
   if (s == EVDB_NOT_FOUND && T(t)->db->fault == "set_uninit_ok") {
     if (err && err->release) err->release(err);
     if (err) *err = EVDB_ERROR_INIT;
@@ -196,9 +203,9 @@ evdb_status f_listen(evdb_driver_db* d, evdb_ctx* ctx, evdb_on_ready_fn ready,
   const std::string& fault = D(d)->fault;
   if (fault == "notify_twice") {
     ListenState st{ready, inserted, user};
-    return mem->listen(D(d)->inner, ctx, ready_tramp, twice, &st, err);
+    return named(mem->listen(D(d)->inner, ctx, ready_tramp, twice, &st, err), err);
   }
-  evdb_status s = mem->listen(D(d)->inner, ctx, ready, inserted, user, err);
+  evdb_status s = named(mem->listen(D(d)->inner, ctx, ready, inserted, user, err), err);
   if (fault == "slow_cancel" && s == EVDB_CANCELED)
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
   return s;
