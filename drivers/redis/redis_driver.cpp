@@ -163,8 +163,8 @@ class RedisTx : public drv::Tx {
 
   // Takes the snapshot: the head and every projection version, atomically.
   void snapshot(const drv::Ctx& ctx) {
-    const Config& c = db_.config();
-    std::string log = c.log_key(), proj = c.proj_key();
+    const std::string& log = db_.log_key();
+    const std::string& proj = db_.proj_key();
     conn_->add({"MULTI"});
     conn_->add({"XLEN", log});
     conn_->add({"HGETALL", proj});
@@ -331,8 +331,8 @@ class RedisTx : public drv::Tx {
       return;
     }
     ctx.check("committing");
-    const Config& c = db_.config();
-    std::string log = c.log_key(), proj = c.proj_key();
+    const std::string& log = db_.log_key();
+    const std::string& proj = db_.proj_key();
     // Owned argument texts; string_views into them go to the connection.
     std::deque<std::string> texts;  // push_back keeps references valid
     std::vector<std::string_view> args;
@@ -456,7 +456,7 @@ class RedisTx : public drv::Tx {
   Reply xrange(const drv::Ctx& ctx, std::string_view cmd, const std::string& from,
                const std::string& to, size_t count) {
     if (!conn_) drv::fail(EVDB_INTERNAL, "transaction already ended");
-    std::string log = db_.config().log_key();
+    const std::string& log = db_.log_key();
     std::string n = std::to_string(count);
     conn_->add({cmd, log, from, to, "COUNT", n});
     Reply r = conn_->call(ctx, "reading the log");

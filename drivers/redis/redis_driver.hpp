@@ -57,6 +57,9 @@ class RedisDb : public drv::Db {
 
   const Config& config() const { return cfg_; }
   const std::string& script_sha() const { return sha_; }
+  // The store's keys ("{prefix}:log", "{prefix}:proj").
+  const std::string& log_key() const { return log_key_; }
+  const std::string& proj_key() const { return proj_key_; }
   // A connection from the pool, or a new one.
   std::unique_ptr<Connection> acquire(const drv::Ctx& ctx);
   // Back to the pool (dropped when broken or the pool is full).
