@@ -610,6 +610,22 @@ TEST(PgConductor, NeedsCreateLayoutThenWorks) {
   drop_schema(schema);
 }
 
+TEST(PgConductor, TimesRoundTripExactly) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  const std::vector<int64_t> times = {
+      1,        999999, 1700000000123456, 253402300799999999, 9123456789123456789, INT64_MAX - 1,
+      INT64_MAX};
+  std::vector<int64_t> versions;
+  s.db().tx_rw([&](TxRW& tx) {
+    int64_t v = 0;
+    for (int64_t t : times) versions.push_back(v = tx.append_event(v, ev("T", "{}", t)));
+  });
+  s.db().tx_read_only([&](TxRO& tx) {
+    for (size_t i = 0; i < times.size(); ++i)
+      EXPECT_EQ(tx.read_event_at(versions[i]).time_us, times[i]) << i;
+  });
+}
+
 TEST(PgConductor, BesideAGoWriter) {
   Store s("layout=conductor&create_layout=1", "cnd");
   // What dbpgx does: a plain INSERT taking a version from the sequence.
