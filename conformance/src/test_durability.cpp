@@ -177,34 +177,44 @@ TEST_F(CrossProcess, ListenerSeesOtherProcess) {
   std::vector<int64_t> got;
   evdb::Context ctx;
   evdb::Status result;
+  bool done = false;
   std::thread t([&] {
-    result = db().listen(
-        ctx,
-        [&] {
-          std::lock_guard<std::mutex> l(mu);
-          ready = true;
-          cv.notify_all();
-        },
-        [&](int64_t v) {
-          std::lock_guard<std::mutex> l(mu);
-          got.push_back(v);
-          cv.notify_all();
-        });
+    try {
+      result = db().listen(
+          ctx,
+          [&] {
+            std::lock_guard<std::mutex> l(mu);
+            ready = true;
+            cv.notify_all();
+          },
+          [&](int64_t v) {
+            std::lock_guard<std::mutex> l(mu);
+            got.push_back(v);
+            cv.notify_all();
+          });
+    } catch (const evdb::Error& e) {
+      result = evdb::Status::from(e);
+    }
+    std::lock_guard<std::mutex> l(mu);
+    done = true;
+    cv.notify_all();
   });
   {
     std::unique_lock<std::mutex> l(mu);
-    cv.wait_for(l, std::chrono::seconds(10), [&] { return ready; });
+    cv.wait_for(l, std::chrono::seconds(10), [&] { return ready || done; });
   }
   pid_t pid = spawn_child(uri_, 3, "child");
   int rc = pid > 0 ? wait_child(pid) : -1;
   bool all3 = false;
   {
     std::unique_lock<std::mutex> l(mu);
-    all3 = cv.wait_for(l, std::chrono::seconds(10), [&] { return got.size() >= 3; });
+    all3 = cv.wait_for(l, std::chrono::seconds(10), [&] { return got.size() >= 3 || done; }) &&
+           got.size() >= 3;
   }
   ctx.cancel();
   t.join();
-  ASSERT_TRUE(ready) << "contract: on_ready is called";
+  ASSERT_TRUE(ready) << "contract: on_ready is called; listen returned "
+                     << evdb_status_name(result.code()) << " " << result.message();
   ASSERT_EQ(rc, 0) << "the child process failed to append";
   EXPECT_TRUE(all3) << "contract: a listener sees events written by other processes; got "
                     << got.size() << " of 3";
