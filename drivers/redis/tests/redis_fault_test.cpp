@@ -5,7 +5,7 @@
 //    and restarted, still has every acknowledged event;
 //  - a client killed with SIGKILL after building a transaction applies
 //    nothing, and killed during commits applies each commit wholly or not.
-// Servers that get restarted run on their own ports (test port + 1..3), never
+// Servers that get restarted or stalled run on their own ports (test port + 1..4), never
 // the shared one. The killed clients are this binary run again with
 // --child=MODE.
 #include <evdb/evdb.hpp>
@@ -292,6 +292,65 @@ TEST(RedisFault, ClientKilledDuringCommitsAppliesEachWhollyOrNot) {
       EXPECT_EQ(tx.read_event_at(h).type_name, "Batch");
     }
   });
+}
+
+TEST(RedisFault, CancelDeadlineAndIoTimeoutInterruptWaitsForAStalledServer) {
+  OwnServer srv(test_port() + 4, false);
+  std::string p = unique_prefix("stalled");
+  evdb::DB db = evdb::DB::open(uri_for(srv.port(), p, "&pool_size=0"));
+  evdb::DB slow = evdb::DB::open(uri_for(srv.port(), p, "&pool_size=0&io_timeout_ms=300"));
+  Raw raw(srv.port());
+  // A transaction built before the stall, committed during it.
+  evdb_tx* tx = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
+  evdb_event e{};
+  e.type_name = "Paused";
+  e.type_name_len = 6;
+  e.payload = "1";
+  e.payload_len = 1;
+  ASSERT_EQ(evdb_append_event(tx, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  ASSERT_EQ(raw.str({"CLIENT", "PAUSE", "3000", "ALL"}), "OK");
+  // Cancel: begin is waiting for the snapshot reply.
+  {
+    evdb::Context ctx;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ctx.cancel();
+    });
+    evdb_tx* t = nullptr;
+    evdb_error err = EVDB_ERROR_INIT;
+    EXPECT_EQ(evdb_begin(db.raw(), ctx.raw(), EVDB_TX_READ_ONLY, &t, &err), EVDB_CANCELED)
+        << (err.message ? err.message : "");
+    evdb_error_release(&err);
+    canceller.join();
+  }
+  // Deadline.
+  {
+    evdb::Context ctx(std::chrono::milliseconds(100));
+    evdb_tx* t = nullptr;
+    EXPECT_EQ(evdb_begin(db.raw(), ctx.raw(), EVDB_TX_READ_ONLY, &t, nullptr),
+              EVDB_DEADLINE_EXCEEDED);
+  }
+  // io_timeout_ms: no reply in time is a connection error.
+  {
+    evdb_tx* t = nullptr;
+    evdb_error err = EVDB_ERROR_INIT;
+    EXPECT_EQ(evdb_begin(slow.raw(), nullptr, EVDB_TX_READ_ONLY, &t, &err), EVDB_CONNECTION);
+    ASSERT_NE(err.message, nullptr);
+    EXPECT_NE(std::string(err.message).find("timed out"), std::string::npos) << err.message;
+    evdb_error_release(&err);
+  }
+  // A commit already sent waits for its outcome even when cancelled meanwhile.
+  {
+    evdb::Context ctx;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ctx.cancel();
+    });
+    EXPECT_EQ(evdb_commit(tx, ctx.raw(), nullptr), EVDB_OK);
+    canceller.join();
+  }
+  db.tx_read_only([&](evdb::TxRO& t) { EXPECT_EQ(t.read_event_at(1).type_name, "Paused"); });
 }
 
 }  // namespace
