@@ -485,7 +485,7 @@ size_t SqliteTx::read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::stri
 void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, bool appending, std::string_view doing) {
   using namespace std::chrono;
   evdb_status loser = (appending || appended_) ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT;
-  auto start = steady_clock::now();
+  steady_clock::time_point start{};  // set at the first wait (no clock read otherwise)
   for (int attempt = 0;; ++attempt) {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
@@ -505,6 +505,7 @@ void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, bool appending, std::string
            std::string(doing) + ": version " + std::to_string(head_ + 1) + " exists already");
     if (rc != SQLITE_BUSY || holds_lock_) conn_->raise(rc, doing);
     // A transaction begun without the lock (see start) found it taken.
+    if (attempt == 0) start = steady_clock::now();
     auto wait = db_.file().wait_for_holder(std::this_thread::get_id(), milliseconds(10));
     if (wait == FileState::Wait::kSelf)
       fail(loser, std::string(doing) +
