@@ -36,6 +36,7 @@ evdb_status check_writable(evdb_tx* tx, evdb_error* err, const char* op) {
 }
 
 evdb_status check_ctx(evdb_ctx* ctx, evdb_error* err, const char* op) {
+  if (ctx == nullptr) return EVDB_OK;
   evdb_status s = evdb_ctx_status(ctx);
   if (s != EVDB_OK)
     return fail(err, s,
@@ -57,6 +58,35 @@ evdb_status run_tx(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx_fn fn,
   }
   return evdb_commit(tx, ctx, err);
 }
+
+// evdb_tx wrappers are small and made once per transaction: a few freed ones
+// are kept per thread so that a short transaction costs no allocation.
+class TxCache {
+ public:
+  ~TxCache() {
+    for (int i = 0; i < n_; ++i) delete items_[i];
+  }
+  evdb_tx* make(evdb_db* db, evdb_tx_kind kind) {
+    evdb_tx* tx = n_ > 0 ? items_[--n_] : new (std::nothrow) evdb_tx;
+    if (tx != nullptr) *tx = evdb_tx{db, nullptr, kind};
+    return tx;
+  }
+  void drop(evdb_tx* tx) {
+    if (n_ < kMax)
+      items_[n_++] = tx;
+    else
+      delete tx;
+  }
+
+ private:
+  static constexpr int kMax = 16;
+  evdb_tx* items_[kMax] = {};
+  int n_ = 0;
+};
+
+// initial-exec: one instruction to reach it instead of a __tls_get_addr call
+// per transaction (libevdb is a normal dependency, not dlopen'ed late).
+thread_local TxCache tx_cache __attribute__((tls_model("initial-exec")));
 
 }  // namespace
 
@@ -125,12 +155,12 @@ evdb_status evdb_begin(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** 
     return fail(err, EVDB_INVALID_ARGUMENT,
                 "begin: unknown transaction kind " + std::to_string(kind));
   if (evdb_status s = check_ctx(ctx, err, "begin"); s != EVDB_OK) return s;
-  auto* tx = new (std::nothrow) evdb_tx{db, nullptr, kind};
+  evdb_tx* tx = tx_cache.make(db, kind);
   if (tx == nullptr) return fail(err, EVDB_INTERNAL, "begin: out of memory");
   evdb_status s =
       db->driver->table.begin(db->handle, ctx, kind == EVDB_TX_READ_ONLY ? 1 : 0, &tx->handle, err);
   if (s != EVDB_OK) {
-    delete tx;
+    tx_cache.drop(tx);
     return s;
   }
   *out = tx;
@@ -146,14 +176,14 @@ evdb_status evdb_commit(evdb_tx* tx, evdb_ctx* ctx, evdb_error* err) {
   } else {
     s = t.commit(tx->handle, ctx, err);
   }
-  delete tx;
+  tx_cache.drop(tx);
   return s;
 }
 
 void evdb_rollback(evdb_tx* tx) {
   if (tx == nullptr) return;
   tx->db->driver->table.rollback(tx->handle);
-  delete tx;
+  tx_cache.drop(tx);
 }
 
 evdb_tx_kind evdb_tx_get_kind(const evdb_tx* tx) {

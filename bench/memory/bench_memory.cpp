@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "memory_driver.hpp"
+#include "validate.hpp"
 
 namespace {
 
@@ -104,6 +105,17 @@ struct DirectPath {
   void commit() {
     tx->commit(ctx);
     tx.reset();
+  }
+};
+
+// The driver called directly plus the very argument check libevdb makes on
+// every append (loader/validate.cpp compiled in): what the contract costs
+// without the loader. Loader vs DirectChecked is the loader/ABI overhead;
+// DirectChecked vs Direct is the validation the design asks for.
+struct DirectCheckedPath : DirectPath {
+  int64_t append(int64_t assumed, const evdb_event& e) {
+    if (!evdb::loader::check_event(e).empty()) std::abort();
+    return DirectPath::append(assumed, e);
   }
 };
 
@@ -205,8 +217,10 @@ void ValidateEventLikeTheLoader(benchmark::State& state) {
 }
 
 BENCHMARK_TEMPLATE(AppendCommitOne, LoaderPath);
+BENCHMARK_TEMPLATE(AppendCommitOne, DirectCheckedPath);
 BENCHMARK_TEMPLATE(AppendCommitOne, DirectPath);
 BENCHMARK_TEMPLATE(AppendBatch, LoaderPath)->Arg(1000);
+BENCHMARK_TEMPLATE(AppendBatch, DirectCheckedPath)->Arg(1000);
 BENCHMARK_TEMPLATE(AppendBatch, DirectPath)->Arg(1000);
 BENCHMARK_TEMPLATE(ReadEvents, LoaderPath)->Arg(1000);
 BENCHMARK_TEMPLATE(ReadEvents, DirectPath)->Arg(1000);
