@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -158,6 +159,13 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& ep, const drv::Ctx&
     drv::fail(EVDB_CONNECTION, "cannot connect to redis at " + ep.where() + ": " + last_error);
   int one = 1;
   ::setsockopt(c->fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // From now on the socket is blocking: sends and most receives pass
+  // MSG_DONTWAIT and wait in poll(); a call that has nothing to watch (no
+  // context) blocks in recv() itself, bounded by io_timeout_ms (SO_RCVTIMEO),
+  // which saves a system call per reply.
+  ::fcntl(c->fd_, F_SETFL, ::fcntl(c->fd_, F_GETFL) & ~O_NONBLOCK);
+  timeval tv{ep.io_timeout_ms / 1000, (ep.io_timeout_ms % 1000) * 1000};
+  ::setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   c->reader_ = redisReaderCreate();
   if (c->reader_ == nullptr) throw std::bad_alloc();
 
@@ -238,10 +246,14 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
                                std::string(doing) + ": " + errno_text(errno));
   }
   out_.clear();
-  // Read the replies.
+  // Read the replies. Right after a request nothing can have arrived yet, so
+  // wait first: one poll and one recv per reply in the common case.
   std::vector<Reply> replies;
   replies.reserve(want);
-  char buf[16384];
+  char buf[65536];
+  // Nothing to watch but the socket: block in recv (see open()).
+  const bool block = (ignore_ctx || ctx.raw() == nullptr) && extra_wait_ms == 0;
+  bool wait_first = !block;
   while (replies.size() < want) {
     void* r = nullptr;
     if (redisReaderGetReply(reader_, &r) != REDIS_OK)
@@ -251,20 +263,24 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
       replies.emplace_back(static_cast<redisReply*>(r));
       continue;
     }
-    ssize_t n = ::recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+    if (wait_first) wait_fd(ignore_ctx ? nullptr : &ctx, POLLIN, deadline, doing);
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), block ? 0 : MSG_DONTWAIT);
     if (n > 0) {
       if (redisReaderFeed(reader_, buf, static_cast<size_t>(n)) != REDIS_OK)
         broke(EVDB_CONNECTION, "bad reply from redis at " + ep_.where());
+      wait_first = false;
       continue;
     }
     if (n == 0)
       broke(EVDB_CONNECTION,
             "redis at " + ep_.where() + " closed the connection while " + std::string(doing));
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK)
+    if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
       broke(EVDB_CONNECTION, "lost the connection to redis at " + ep_.where() + " while " +
                                  std::string(doing) + ": " + errno_text(errno));
-    wait_fd(ignore_ctx ? nullptr : &ctx, POLLIN, deadline, doing);
+    if (block && errno != EINTR)
+      broke(EVDB_CONNECTION, "no answer from redis at " + ep_.where() + " while " +
+                                 std::string(doing) + " (timed out)");
+    wait_first = errno != EINTR;
   }
   return replies;
 }
