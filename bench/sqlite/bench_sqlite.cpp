@@ -7,6 +7,8 @@
 //   AppendOne:   the same with one event per transaction;
 //   ReadEvents:  one read-only transaction reading 1000 events (copied out)
 //                from a log of 10000.
+// Direct_* call the driver's C table without libevdb (no argument validation)
+// to separate the driver's cost from libevdb's.
 // Each benchmark works on its own fresh file in a temporary folder. Both sides
 // open their connection SQLITE_OPEN_NOMUTEX and use prepared statements.
 #include <benchmark/benchmark.h>
@@ -112,6 +114,53 @@ void BM_Driver_ReadEvents(benchmark::State& st) {
   }
   benchmark::DoNotOptimize(bytes);
   st.SetItemsProcessed(st.iterations() * kReadN);
+}
+
+// ---- the driver's C table called directly (no libevdb, no validation) ----------
+
+// Opens `path` through the table as libevdb would, with a hand-made URI.
+struct Direct {
+  explicit Direct(const std::string& path) : table(evdb_driver_entry_sqlite(1, nullptr)) {
+    evdb_uri_param p{"synchronous", g_sync.c_str()};
+    evdb_uri u{};
+    u.size = sizeof u;
+    std::string text = "sqlite://" + path;
+    u.text = u.redacted = text.c_str();
+    u.scheme = "sqlite";
+    u.has_authority = 1;
+    u.user = u.password = u.host = "";
+    u.path = path.c_str();
+    u.params = &p;
+    u.param_count = 1;
+    check(table->open(&u, nullptr, &db, nullptr), "open");
+  }
+  ~Direct() { table->close(db); }
+  void append(int n) {
+    evdb_event e = make_event();
+    evdb_driver_tx* tx = nullptr;
+    check(table->begin(db, nullptr, 0, &tx, nullptr), "begin");
+    int64_t head = 0;
+    check(table->read_system_version(tx, nullptr, &head, nullptr), "head");
+    for (int i = 0; i < n; ++i)
+      check(table->append_event(tx, nullptr, head, &e, &head, nullptr), "append");
+    check(table->commit(tx, nullptr, nullptr), "commit");
+  }
+  const evdb_driver* table;
+  evdb_driver_db* db = nullptr;
+};
+
+void BM_Direct_AppendBatch(benchmark::State& st) {
+  TempFile f;
+  Direct d(f.path());
+  for (auto _ : st) d.append(kBatch);
+  st.SetItemsProcessed(st.iterations() * kBatch);
+}
+
+void BM_Direct_AppendOne(benchmark::State& st) {
+  TempFile f;
+  Direct d(f.path());
+  for (auto _ : st) d.append(1);
+  st.SetItemsProcessed(st.iterations());
 }
 
 // ---- raw side -------------------------------------------------------------------
@@ -243,8 +292,10 @@ void BM_Raw_ReadEvents(benchmark::State& st) {
 // same size (a file's size changes the cost of WAL checkpoints).
 BENCHMARK(BM_Driver_AppendBatch)->Unit(benchmark::kMicrosecond)->Iterations(200);
 BENCHMARK(BM_Raw_AppendBatch)->Unit(benchmark::kMicrosecond)->Iterations(200);
+BENCHMARK(BM_Direct_AppendBatch)->Unit(benchmark::kMicrosecond)->Iterations(200);
 BENCHMARK(BM_Driver_AppendOne)->Unit(benchmark::kMicrosecond)->Iterations(20000);
 BENCHMARK(BM_Raw_AppendOne)->Unit(benchmark::kMicrosecond)->Iterations(20000);
+BENCHMARK(BM_Direct_AppendOne)->Unit(benchmark::kMicrosecond)->Iterations(20000);
 BENCHMARK(BM_Driver_ReadEvents)->Unit(benchmark::kMicrosecond)->Iterations(2000);
 BENCHMARK(BM_Raw_ReadEvents)->Unit(benchmark::kMicrosecond)->Iterations(2000);
 
