@@ -613,11 +613,21 @@ std::unique_ptr<drv::Tx> RedisDb::begin(drv::Ctx& ctx, bool read_only) {
 }
 
 void RedisDb::ping(drv::Ctx& ctx) {
-  auto c = acquire(ctx);
-  c->add({"PING"});
-  Reply r = c->call(ctx, "pinging");
-  expect_ok_type(r.get(), REDIS_REPLY_STATUS, "PING");
-  release(std::move(c));
+  // Like begin: one retry on a fresh connection when a pooled one is dead.
+  for (int attempt = 0;; ++attempt) {
+    auto c = acquire(ctx);
+    try {
+      c->add({"PING"});
+      Reply r = c->call(ctx, "pinging");
+      expect_ok_type(r.get(), REDIS_REPLY_STATUS, "PING");
+      release(std::move(c));
+      return;
+    } catch (const drv::Error& e) {
+      if (e.code() != EVDB_CONNECTION || attempt > 0) throw;
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.clear();
+    }
+  }
 }
 
 void RedisDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {

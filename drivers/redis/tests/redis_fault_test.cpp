@@ -184,6 +184,8 @@ TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
   };
   append(db, 3);
   wait_for(3);
+  evdb::DB pinger = evdb::DB::open(u);  // its pooled connection dies with the server
+  pinger.ping();
   srv.stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the listener is now retrying
   srv.start();
@@ -194,6 +196,7 @@ TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
     append(other, 4);
   }
   append(db, 2);  // the pooled connections died: begin reconnects
+  pinger.ping();  // and so does ping
   wait_for(9);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for duplicates
   ctx.cancel();
