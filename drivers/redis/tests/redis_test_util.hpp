@@ -15,9 +15,10 @@
 
 namespace evdb::redis::test {
 
+// The port the redis_server fixture starts the server on (CMake's
+// EVDB_REDIS_TEST_PORT, fixed at configure time like the fixture's).
 inline int test_port() {
-  const char* p = std::getenv("EVDB_REDIS_PORT");
-  return p != nullptr && *p != '\0' ? std::atoi(p) : EVDB_REDIS_TEST_PORT;
+  return EVDB_REDIS_TEST_PORT;
 }
 inline std::string password() {
   return EVDB_REDIS_TEST_PASSWORD;
