@@ -83,7 +83,12 @@ std::string scrub(std::string text, const std::string& password) {
 
 Config parse_uri(drv::Uri& uri) {
   Config cfg;
-  cfg.redacted = std::string(uri.redacted());
+  // The password, from the authority or a password= parameter, is scrubbed
+  // from the redacted URI too (the host only redacts the authority's).
+  cfg.password = std::string(uri.password());
+  for (const auto& [k, v] : uri.remaining())
+    if (k == "password" && !v.empty()) cfg.password = v;
+  cfg.redacted = scrub(std::string(uri.redacted()), cfg.password);
   if (!uri.has_authority())
     drv::fail(EVDB_INVALID_ARGUMENT,
               "URI " + cfg.redacted +
@@ -136,10 +141,7 @@ Config parse_uri(drv::Uri& uri) {
   if (!uri.host().empty()) add_kv(conninfo, "host", uri.host());
   if (uri.port() != 0) add_kv(conninfo, "port", std::to_string(uri.port()));
   if (!uri.user().empty()) add_kv(conninfo, "user", uri.user());
-  if (!uri.password().empty()) {
-    cfg.password = std::string(uri.password());
-    add_kv(conninfo, "password", uri.password());
-  }
+  if (!uri.password().empty()) add_kv(conninfo, "password", uri.password());
   std::string_view path = uri.path();
   while (!path.empty() && path.front() == '/') path.remove_prefix(1);
   if (path.find('/') != std::string_view::npos)
@@ -152,7 +154,6 @@ Config parse_uri(drv::Uri& uri) {
       unknown += (unknown.empty() ? "" : ", ") + k;
       continue;
     }
-    if (k == "password" && !v.empty()) cfg.password = v;
     add_kv(conninfo, k, v);
   }
   if (!unknown.empty())
@@ -183,7 +184,7 @@ std::string evdb_layout_sql(const std::string& s) {
          ".evdb_notify() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
          "PERFORM pg_notify('evdb_' || md5(TG_TABLE_SCHEMA), NEW.version::text); "
          "RETURN NULL; END $f$;\n"
-         "CREATE OR REPLACE TRIGGER evdb_notify AFTER INSERT ON " +
+         "CREATE TRIGGER evdb_notify AFTER INSERT ON " +
          s + ".events FOR EACH ROW EXECUTE FUNCTION " + s + ".evdb_notify();\n";
 }
 

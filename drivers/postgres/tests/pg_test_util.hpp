@@ -1,6 +1,7 @@
 // pg_test_util.hpp — shared helpers of the PostgreSQL driver tests. They need
 // the private server of scripts/postgres-local (ctest's postgres_server
-// fixture starts it); EVDB_PG_TEST_URI is its URI without parameters.
+// fixture starts it); EVDB_PG_TEST_URI is its URI, reading the password from
+// the script's passfile.
 #pragma once
 
 #include <evdb/driver.h>
@@ -18,7 +19,7 @@
 
 namespace evdb::postgres::test {
 
-// The password of the test role, as written in EVDB_PG_TEST_URI.
+// The password of the test role (EVDB_PG_TEST_URI reads it from the passfile).
 inline std::string test_password() {
   return EVDB_PG_TEST_PASSWORD;
 }
@@ -48,9 +49,10 @@ inline std::string fresh_schema(const std::string& prefix = "pgt") {
          "_" + std::to_string(counter++);
 }
 
-// The test server's URI with `query` appended ("schema=…&…").
+// The test server's URI (which already has ?passfile=…) with `query`
+// appended ("schema=…&…").
 inline std::string uri(const std::string& query = "") {
-  return std::string(EVDB_PG_TEST_URI) + (query.empty() ? "" : "?" + query);
+  return std::string(EVDB_PG_TEST_URI) + (query.empty() ? "" : "&" + query);
 }
 
 // The libpq connection string of the test database (for raw SQL in tests).
