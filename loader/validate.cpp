@@ -4,6 +4,9 @@
 #include <simdjson.h>
 
 #include <cstring>
+#include <string>
+
+#include "json_numbers.hpp"
 
 namespace evdb::loader {
 
@@ -31,10 +34,22 @@ std::string check_event(const evdb_event& e) {
     return "the event payload is empty; it must be a JSON value (e.g. {} or null)";
   // One parser per thread: parsing reuses its buffers.
   thread_local simdjson::dom::parser parser;
-  auto result = parser.parse(e.payload, e.payload_len, true);
-  if (result.error() != simdjson::SUCCESS)
-    return std::string("the event payload is not valid JSON: ") +
-           simdjson::error_message(result.error());
+  auto error = parser.parse(e.payload, e.payload_len, true).error();
+  if (error == simdjson::NUMBER_ERROR) {
+    // Numbers beyond int64/double are valid JSON: check them by the grammar,
+    // then let simdjson check the rest with each number replaced by 0.
+    std::string copy(e.payload, e.payload_len);
+    bool numbers_ok = true;
+    evdb::json::for_each_number_token(copy, [&](size_t at, size_t len) {
+      if (!evdb::json::is_number(std::string_view(copy).substr(at, len))) numbers_ok = false;
+      copy[at] = '0';
+      for (size_t k = 1; k < len; ++k) copy[at + k] = ' ';
+    });
+    if (!numbers_ok) return "the event payload is not valid JSON: a number is malformed";
+    error = parser.parse(copy.data(), copy.size(), true).error();
+  }
+  if (error != simdjson::SUCCESS)
+    return std::string("the event payload is not valid JSON: ") + simdjson::error_message(error);
   return {};
 }
 

@@ -293,8 +293,17 @@ TEST(Validation, BadInputNeverReachesTheDriver) {
   EXPECT_EQ(append("T", 1, "{}", 2, 0, -5), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(evdb_append_event(tx, nullptr, 0, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(td_append_calls(), before) << "the driver saw invalid input";
+  // Numbers beyond int64/double are valid JSON (RFC 8259) and are accepted;
+  // malformed numbers are not.
+  const std::string big = "[1" + std::string(300, '0') + ", 1e400, -0.5E-999]";
+  EXPECT_EQ(append("T", 1, big.c_str(), big.size(), 0), EVDB_OK) << err.message;
+  EXPECT_EQ(append("T", 1, "[01]", 4), EVDB_INVALID_ARGUMENT);
+  EXPECT_TRUE(contains(err.message, "a number is malformed")) << err.message;
+  EXPECT_EQ(append("T", 1, "[1e400, 1.]", 11), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(append("T", 1, "[1e400 x]", 9), EVDB_INVALID_ARGUMENT);
+  before += 1;
   // A valid one does reach it.
-  EXPECT_EQ(append("T", 1, " [1, 2] ", 8), EVDB_OK);
+  EXPECT_EQ(append("T", 1, " [1, 2] ", 8, 1), EVDB_OK);
   EXPECT_EQ(td_append_calls(), before + 1);
 
   evdb_event out{};
