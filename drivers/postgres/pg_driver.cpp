@@ -1,6 +1,7 @@
 // pg_driver.cpp — the PostgreSQL driver: open (layout creation), the
 // connection pool, transactions and error mapping. The listener is in
 // pg_listener.cpp. Decisions: docs/postgres-driver.md.
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -263,8 +264,9 @@ class PgTx final : public drv::Tx {
                         : static_cast<int64_t>(n);
     run(ctx, "reading events",
         [&] { last_ = tx_->exec_prepared(reverse ? stmt::kDesc : stmt::kAsc, at, limit); });
-    for (pqxx::result::size_type i = 0; i < last_.size(); ++i) fill(last_[i], buf[i]);
-    return static_cast<size_t>(last_.size());
+    size_t i = 0;
+    for (const auto& row : last_) fill(row, buf[i++]);
+    return i;
   }
 
   std::optional<int64_t> read_projection_version(drv::Ctx& ctx, int32_t id) override {
@@ -362,15 +364,28 @@ class PgTx final : public drv::Tx {
     return true;
   }
 
+  // Points out at the row's fields (they live as long as last_). The two
+  // integers are parsed with from_chars, cheaper than libpqxx's as<>.
   static void fill(const pqxx::row& r, evdb_event& out) {
-    out.version = r[0].as<int64_t>();
-    out.type_name = r[1].c_str();
-    out.type_name_len = r[1].size();
-    out.payload = r[2].c_str();
-    out.payload_len = r[2].size();
-    out.time_us = r[3].as<int64_t>();
-    out.revision_vcs = r[4].c_str();
-    out.revision_vcs_len = r[4].size();
+    const pqxx::field version = r[0], type = r[1], payload = r[2], time = r[3], rev = r[4];
+    out.version = to_int64(version);
+    out.type_name = type.c_str();
+    out.type_name_len = type.size();
+    out.payload = payload.c_str();
+    out.payload_len = payload.size();
+    out.time_us = to_int64(time);
+    out.revision_vcs = rev.c_str();
+    out.revision_vcs_len = rev.size();
+  }
+
+  static int64_t to_int64(const pqxx::field& f) {
+    const char* p = f.c_str();
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(p, p + f.size(), v);
+    if (ec != std::errc() || end != p + f.size())
+      drv::fail(EVDB_INTERNAL, "the server sent a non-integer where a bigint was expected: " +
+                                   std::string(p, f.size()));
+    return v;
   }
 
   // Ends the PostgreSQL transaction (aborting unless committed) and gives the
