@@ -5,8 +5,8 @@
 //     evdb::drv::Tx (a transaction), throwing evdb::drv::Error on failure;
 //   * a traits struct with: static constexpr name, version, capabilities, a
 //     static `const char* const schemes[]` (NULL-terminated), and
-//     `static std::unique_ptr<evdb::drv::Db> open(const evdb::drv::Uri&,
-//     evdb::drv::Ctx&)`;
+//     `static std::unique_ptr<evdb::drv::Db> open(evdb::drv::Uri&,
+//     evdb::drv::Ctx&)` (it takes parameters out of the Uri as it reads them);
 //   * EVDB_DRIVER_DEFINE_ENTRY(evdb_driver_entry_NAME, Traits) in its library
 //     and EVDB_DRIVER_EXPORT(evdb_driver_entry_NAME) in the file that is only
 //     compiled into the shared object.

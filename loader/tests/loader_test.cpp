@@ -332,7 +332,9 @@ TEST(Validation, BadInputNeverReachesTheDriver) {
   EXPECT_EQ(evdb_begin(db, nullptr, static_cast<evdb_tx_kind>(7), &tx, &err),
             EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, nullptr, &err), EVDB_INVALID_ARGUMENT);
-  EXPECT_EQ(evdb_open(nullptr, nullptr, &db, &err), EVDB_INVALID_ARGUMENT);
+  evdb_db* none = nullptr;
+  EXPECT_EQ(evdb_open(nullptr, nullptr, &none, &err), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(none, nullptr);
   EXPECT_EQ(evdb_listen(nullptr, nullptr, nullptr, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
   evdb_error_release(&err);
   evdb_close(db);
