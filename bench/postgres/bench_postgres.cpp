@@ -35,26 +35,27 @@
 
 #include "pg_internal.hpp"
 
+#include "../bench_common.hpp"
+
 namespace {
+
+using evdb::bench::check;
+using evdb::bench::driver_append;
+using evdb::bench::kPayload;
+using evdb::bench::kRev;
+using evdb::bench::kTime;
+using evdb::bench::kType;
+using evdb::bench::make_event;
 
 namespace pg = evdb::postgres;
 
 constexpr int kBatch = 100;
 constexpr int kReadN = 1000;
 constexpr int kLogSize = 2000;
-constexpr int64_t kTime = 1'700'000'000'000'000;
-const std::string kType = "OrderPlaced";
-const std::string kPayload =
-    R"({"order":12345,"customer":"c-778","items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":59.90})";
-const std::string kRev = "3f2a9c1";
 
 std::string base_uri() {
   const char* u = std::getenv("EVDB_PG_URI");
   return u ? u : "postgres://evdb:evdb-test-pw@127.0.0.1:55432/evdb";
-}
-
-void check(evdb_status s, const char* what) {
-  if (s != EVDB_OK) throw std::runtime_error(std::string(what) + ": " + evdb_status_name(s));
 }
 
 std::string fresh_schema(const char* kind) {
@@ -106,38 +107,6 @@ class Schema {
 };
 
 // ---- driver side ------------------------------------------------------------
-
-evdb_event make_event() {
-  return evdb_event{
-      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
-      kRev.data(), kRev.size()};
-}
-
-// One transaction appending n events; false on a lost race (retry).
-bool driver_append(evdb_db* db, int n) {
-  evdb_event e = make_event();
-  evdb_tx* tx = nullptr;
-  check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
-  int64_t head = 0;
-  evdb_status hs = evdb_read_system_version(tx, nullptr, &head, nullptr);
-  if (hs != EVDB_OK) {
-    evdb_rollback(tx);
-    if (evdb_status_is_retryable(hs)) return false;
-    check(hs, "head");
-  }
-  for (int i = 0; i < n; ++i) {
-    evdb_status s = evdb_append_event(tx, nullptr, head, &e, &head, nullptr);
-    if (s != EVDB_OK) {
-      evdb_rollback(tx);
-      if (evdb_status_is_retryable(s)) return false;
-      check(s, "append");
-    }
-  }
-  evdb_status s = evdb_commit(tx, nullptr, nullptr);
-  if (evdb_status_is_retryable(s)) return false;
-  check(s, "commit");
-  return true;
-}
 
 // ---- raw side: the same statements over libpqxx ------------------------------
 

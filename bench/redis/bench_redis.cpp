@@ -31,7 +31,17 @@
 
 #include "redis_driver.hpp"
 
+#include "../bench_common.hpp"
+
 namespace {
+
+using evdb::bench::check;
+using evdb::bench::driver_append;
+using evdb::bench::kPayload;
+using evdb::bench::kRev;
+using evdb::bench::kTime;
+using evdb::bench::kType;
+using evdb::bench::make_event;
 
 using Clock = std::chrono::steady_clock;
 
@@ -44,20 +54,11 @@ std::string g_password = "evdb-test-pw";
 constexpr int kBatch = 1000;
 constexpr int kReadN = 1000;
 constexpr int kLogSize = 10000;
-constexpr int64_t kTime = 1'700'000'000'000'000;
-const std::string kType = "OrderPlaced";
-const std::string kPayload =
-    R"({"order":12345,"customer":"c-778","items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":59.90})";
-const std::string kRev = "3f2a9c1";
 
 std::string fresh_prefix(const char* what) {
   static std::atomic<int> n{0};
   return std::string("bench-") + what + "-" + std::to_string(::getpid()) + "-" +
          std::to_string(n.fetch_add(1));
-}
-
-void check(evdb_status s, const char* what) {
-  if (s != EVDB_OK) throw std::runtime_error(std::string(what) + ": " + evdb_status_name(s));
 }
 
 // ---- raw hiredis --------------------------------------------------------------
@@ -134,27 +135,6 @@ bool raw_append(RawConn& rc, const std::string& sha, const std::string& p, int n
 }
 
 // ---- driver -------------------------------------------------------------------
-
-evdb_event make_event() {
-  return evdb_event{
-      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
-      kRev.data(), kRev.size()};
-}
-
-// One transaction appending n events; false on VERSION_MISMATCH.
-bool driver_append(evdb_db* db, int n) {
-  evdb_event e = make_event();
-  evdb_tx* tx = nullptr;
-  check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
-  int64_t head = 0;
-  check(evdb_read_system_version(tx, nullptr, &head, nullptr), "head");
-  for (int i = 0; i < n; ++i)
-    check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
-  evdb_status s = evdb_commit(tx, nullptr, nullptr);
-  if (s == EVDB_VERSION_MISMATCH) return false;
-  check(s, "commit");
-  return true;
-}
 
 evdb_db* open_db(const std::string& prefix) {
   evdb_db* db = nullptr;

@@ -26,18 +26,23 @@
 
 #include "sqlite_driver.hpp"
 
+#include "../bench_common.hpp"
+
 namespace {
+
+using evdb::bench::check;
+using evdb::bench::driver_append;
+using evdb::bench::kPayload;
+using evdb::bench::kRev;
+using evdb::bench::kTime;
+using evdb::bench::kType;
+using evdb::bench::make_event;
 
 std::string g_sync = "normal";
 
 constexpr int kBatch = 1000;
 constexpr int kReadN = 1000;
 constexpr int kLogSize = 10000;
-constexpr int64_t kTime = 1'700'000'000'000'000;
-const std::string kType = "OrderPlaced";
-const std::string kPayload =
-    R"({"order":12345,"customer":"c-778","items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":59.90})";
-const std::string kRev = "3f2a9c1";
 
 // A temporary folder with one database file, removed afterwards.
 class TempFile {
@@ -58,28 +63,7 @@ class TempFile {
   std::string dir_;
 };
 
-void check(evdb_status s, const char* what) {
-  if (s != EVDB_OK) throw std::runtime_error(std::string(what) + ": " + evdb_status_name(s));
-}
-
 // ---- driver side ------------------------------------------------------------
-
-evdb_event make_event() {
-  return evdb_event{
-      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
-      kRev.data(), kRev.size()};
-}
-
-void driver_append(evdb_db* db, int n) {
-  evdb_event e = make_event();
-  evdb_tx* tx = nullptr;
-  check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
-  int64_t head = 0;
-  check(evdb_read_system_version(tx, nullptr, &head, nullptr), "head");
-  for (int i = 0; i < n; ++i)
-    check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
-  check(evdb_commit(tx, nullptr, nullptr), "commit");
-}
 
 void BM_Driver_AppendBatch(benchmark::State& st) {
   TempFile f;
