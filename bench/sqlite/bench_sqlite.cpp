@@ -30,13 +30,7 @@
 
 namespace {
 
-using evdb::bench::check;
-using evdb::bench::driver_append;
-using evdb::bench::kPayload;
-using evdb::bench::kRev;
-using evdb::bench::kTime;
-using evdb::bench::kType;
-using evdb::bench::make_event;
+using namespace evdb::bench;  // NOLINT: the shared sample event and helpers
 
 std::string g_sync = "normal";
 

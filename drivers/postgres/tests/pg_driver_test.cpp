@@ -481,59 +481,6 @@ TEST(PgCancel, DeadlineInterruptsAConductorWriterWaitingForTheLock) {
 // Listener
 // ---------------------------------------------------------------------------
 
-// Runs a listener on its own thread and records what it is told.
-class Listening {
- public:
-  explicit Listening(DB& db) : db_(db) {
-    thread_ = std::thread([this] {
-      Status st = db_.listen(
-          ctx_,
-          [this] {
-            std::lock_guard l(mu_);
-            ready_ = true;
-            cv_.notify_all();
-          },
-          [this](int64_t v) {
-            std::lock_guard l(mu_);
-            got_.push_back(v);
-            cv_.notify_all();
-          });
-      std::lock_guard l(mu_);
-      result_ = st;
-      ended_ = true;
-      cv_.notify_all();
-    });
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(30), [this] { return ready_ || ended_; });
-  }
-  ~Listening() { stop(); }
-  bool ready() {
-    std::lock_guard l(mu_);
-    return ready_;
-  }
-  // Waits until `n` versions arrived (or 30 s), returns them.
-  std::vector<int64_t> wait_for(size_t n) {
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(30), [&] { return got_.size() >= n || ended_; });
-    return got_;
-  }
-  Status stop() {
-    ctx_.cancel();
-    if (thread_.joinable()) thread_.join();
-    return result_;
-  }
-
- private:
-  DB& db_;
-  Context ctx_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool ready_ = false, ended_ = false;
-  std::vector<int64_t> got_;
-  Status result_;
-};
-
 TEST(PgListener, EachCommitOnceInOrderRollbacksSilent) {
   Store s;
   Listening l(s.db());

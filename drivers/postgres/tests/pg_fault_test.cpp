@@ -63,68 +63,10 @@ int64_t append_retrying(DB& db, const std::string& type) {
   }
 }
 
-// Records a listener's deliveries (see pg_driver_test.cpp's Listening).
-class Recorder {
- public:
-  Recorder(DB& db) : db_(db) {
-    thread_ = std::thread([this] {
-      Status st = db_.listen(
-          ctx_,
-          [this] {
-            std::lock_guard l(mu_);
-            ready_ = true;
-            cv_.notify_all();
-          },
-          [this](int64_t v) {
-            std::lock_guard l(mu_);
-            got_.push_back(v);
-            cv_.notify_all();
-          });
-      std::lock_guard l(mu_);
-      result_ = st;
-      ended_ = true;
-      cv_.notify_all();
-    });
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(30), [this] { return ready_ || ended_; });
-  }
-  ~Recorder() { stop(); }
-  std::vector<int64_t> wait_for(size_t n) {
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(60), [&] { return got_.size() >= n || ended_; });
-    return got_;
-  }
-  // Waits for listen to end on its own (up to 60 s), returns its status.
-  Status wait_end() {
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(60), [&] { return ended_; });
-    return result_;
-  }
-  Status stop() {
-    ctx_.cancel();
-    if (thread_.joinable()) thread_.join();
-    return result_;
-  }
-  bool ready() {
-    std::lock_guard l(mu_);
-    return ready_;
-  }
-
- private:
-  DB& db_;
-  Context ctx_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool ready_ = false, ended_ = false;
-  std::vector<int64_t> got_;
-  Status result_;
-};
-
 TEST(PgFault, ServerRestartWhileListening) {
   server("start");
   Store s("listen_reconnect_backoff_max_ms=200");
-  Recorder r(s.db());
+  Listening r(s.db());
   ASSERT_TRUE(r.ready());
   append_retrying(s.db(), "before1");
   append_retrying(s.db(), "before2");
@@ -144,7 +86,7 @@ TEST(PgFault, ServerRestartWhileListening) {
 TEST(PgFault, ListenerGivesUpAfterItsReconnectTimeout) {
   server("start");
   Store s("listen_reconnect_timeout_ms=300&listen_reconnect_backoff_max_ms=50");
-  Recorder r(s.db());
+  Listening r(s.db());
   ASSERT_TRUE(r.ready());
   server("stop");
   Status st = r.wait_end();
