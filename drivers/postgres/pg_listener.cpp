@@ -120,8 +120,10 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
         catch_up(*conn, head);
       }
       for (;;) {
-        conn->get_notifs();
-        if (rx.any) {
+        // A query run by catch_up (conductor layout) can take notifications
+        // off the socket into libpq's queue; drain that queue again before
+        // waiting on the socket, or they would sit there until the next one.
+        for (conn->get_notifs(); rx.any; conn->get_notifs()) {
           rx.any = false;
           catch_up(*conn, rx.max);
         }
