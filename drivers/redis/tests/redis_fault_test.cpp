@@ -34,30 +34,48 @@ evdb::Event ev(std::string type, std::string payload) {
   return evdb::Event{0, 0, std::move(type), std::move(payload), ""};
 }
 
-// A server of our own on `port`, stopped at the end of the test.
+// A server of our own on `port`, stopped at the end of the test. When the
+// test failed, the server's log and data folder are printed first.
 class OwnServer {
  public:
   explicit OwnServer(int port, bool aof) : port_(port), aof_(aof) {
     redis_local("stop", port_);
-    std::system(("rm -rf /tmp/evdb-redis-" + std::to_string(port_)).c_str());
+    std::system(("rm -rf " + dir()).c_str());
     start();
   }
-  ~OwnServer() { redis_local("stop", port_); }
+  ~OwnServer() {
+    if (::testing::Test::HasFailure())
+      std::system(("echo '--- " + dir() + ":'; ls -lR " + dir() + "; echo '--- server log:'; cat " +
+                   dir() + "/redis.log")
+                      .c_str());
+    redis_local("stop", port_);
+  }
   void start() { ASSERT_EQ(redis_local("start", port_, aof_), 0) << "start on " << port_; }
   void stop() { ASSERT_EQ(redis_local("stop", port_), 0) << "stop on " << port_; }
-  // SIGKILL: no shutdown, no final save.
+  // SIGKILL: no shutdown, no final save. Returns once the process is gone or
+  // a zombie (which holds no socket or file any more).
   void kill9() {
-    std::ifstream f("/tmp/evdb-redis-" + std::to_string(port_) + "/redis.pid");
+    std::ifstream f(dir() + "/redis.pid");
     pid_t pid = 0;
     f >> pid;
     ASSERT_GT(pid, 0);
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
-    for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i)
+    for (int i = 0; i < 3000 && alive(pid); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_FALSE(alive(pid)) << "redis-server " << pid << " still running 30 s after SIGKILL";
   }
   int port() const { return port_; }
 
  private:
+  std::string dir() const { return "/tmp/evdb-redis-" + std::to_string(port_); }
+  static bool alive(pid_t pid) {
+    std::ifstream st("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(st, line)) return false;
+    // "pid (comm) S ...": the state follows the last ')'.
+    size_t close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+  }
   int port_;
   bool aof_;
 };
