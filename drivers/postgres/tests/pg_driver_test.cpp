@@ -584,6 +584,30 @@ TEST(PgConductor, TimesRoundTripExactly) {
   });
 }
 
+// In the conductor layout a notification only wakes the listener, which then
+// reads the log. A commit whose notification arrives while that read runs
+// (and after its snapshot) must still be delivered: bursts of back-to-back
+// commits from two handles, each burst caught up within a few seconds.
+TEST(PgConductor, ListenerDeliversCommitsNotifiedDuringItsCatchUpRead) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  DB other = s.open_again();
+  Listening l(s.db());
+  ASSERT_TRUE(l.ready());
+  auto append_on = [](DB& db) {
+    db.tx_rw([](TxRW& tx) { tx.append_event(tx.read_system_version(), ev("Burst")); });
+  };
+  constexpr size_t kBursts = 40;
+  for (size_t b = 1; b <= kBursts; ++b) {
+    append_on(s.db());
+    append_on(other);
+    append_on(s.db());
+    auto got = l.wait_for(3 * b, std::chrono::seconds(5));
+    ASSERT_EQ(got.size(), 3 * b) << "burst " << b << ": the last commit was not delivered";
+  }
+  auto got = l.wait_for(3 * kBursts);
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_LT(got[i - 1], got[i]);
+}
+
 TEST(PgConductor, BesideAGoWriter) {
   Store s("layout=conductor&create_layout=1", "cnd");
   // What dbpgx does: a plain INSERT taking a version from the sequence.

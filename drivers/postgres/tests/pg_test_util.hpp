@@ -139,10 +139,11 @@ class Listening {
     cv_.wait_for(l, std::chrono::seconds(30), [this] { return ready_ || ended_; });
   }
   ~Listening() { stop(); }
-  // Waits until `n` versions arrived (or 60 s), returns them.
-  std::vector<int64_t> wait_for(size_t n) {
+  // Waits until `n` versions arrived (or `limit`), returns them.
+  std::vector<int64_t> wait_for(size_t n,
+                                std::chrono::milliseconds limit = std::chrono::seconds(60)) {
     std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(60), [&] { return got_.size() >= n || ended_; });
+    cv_.wait_for(l, limit, [&] { return got_.size() >= n || ended_; });
     return got_;
   }
   // Waits for listen to end on its own (up to 60 s), returns its status.
