@@ -8,7 +8,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "pg_internal.hpp"
 
@@ -44,6 +46,46 @@ struct Lost {
   std::string why;
 };
 
+// Conductor layout: versions come from a sequence, so a version can be
+// missing because its transaction rolled back (a gap for ever) or because it
+// has not committed yet while a later one has (Go writers do not take our
+// table lock). The listener delivers in order, so it holds everything after a
+// missing version until that version's fate is known:
+//  1. the gap has been seen for kGapGrace (a writer takes its version and
+//     its transaction id in the same INSERT; the grace covers the instant
+//     between the two);
+//  2. then the transactions in progress at that moment are recorded;
+//  3. once none of them is in progress any more, the log is read again: what
+//     they committed is now visible; versions still missing never will be,
+//     and are skipped.
+constexpr std::chrono::milliseconds kGapGrace{100};
+// How often a pending gap is looked at again while no notification arrives.
+constexpr int kGapRecheckMs = 20;
+
+struct Gap {
+  int64_t first = 0;  // the missing version (last delivered + 1)
+  std::chrono::steady_clock::time_point since;
+  bool have_xids = false;
+  std::string xids;  // transactions in progress after the grace, as "{1,2}"
+};
+
+// The transactions in progress now, as a PostgreSQL array literal.
+std::string in_progress_xids(pqxx::connection& c) {
+  pqxx::nontransaction t(c);
+  return t.exec("SELECT coalesce(array_agg(x)::text, '{}') FROM "
+                "txid_snapshot_xip(txid_current_snapshot()) AS x")[0][0]
+      .as<std::string>();
+}
+
+// Whether any of `xids` (an array literal) is still in progress.
+bool any_in_progress(pqxx::connection& c, const std::string& xids) {
+  pqxx::nontransaction t(c);
+  return t.exec_params("SELECT count(*) FROM unnest($1::bigint[]) AS x "
+                       "WHERE txid_status(x) = 'in progress'",
+                       xids)[0][0]
+             .as<int64_t>() > 0;
+}
+
 }  // namespace
 
 void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
@@ -54,23 +96,44 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
   bool started = false;
   std::string lost_why;
 
-  // Delivers every committed version in (last, up_to] (evdb layout), or every
-  // version > last found in the log (conductor layout).
+  std::optional<Gap> gap;  // conductor layout: a missing version being waited on
+
+  // Delivers every committed version in (last, up_to] (evdb layout), or, in
+  // the conductor layout, the versions > last found in the log, in order,
+  // stopping before a missing version until its fate is known (see Gap).
   auto catch_up = [&](pqxx::connection& c, int64_t up_to) {
     if (gapless) {
       while (last < up_to) sink.inserted(++last);
       return;
     }
-    pqxx::result r;
-    {
+    auto read_after = [&] {
+      std::vector<int64_t> vs;
       pqxx::nontransaction t(c);
-      r = t.exec_params(after_sql, last);
-    }
-    for (const auto& row : r) {
-      int64_t v = row[0].as<int64_t>();
-      if (v <= last) continue;
-      last = v;
-      sink.inserted(v);
+      for (const auto& row : t.exec_params(after_sql, last)) vs.push_back(row[0].as<int64_t>());
+      return vs;
+    };
+    std::vector<int64_t> vs = read_after();
+    for (;;) {
+      size_t i = 0;
+      while (i < vs.size() && vs[i] == last + 1) sink.inserted(last = vs[i++]);
+      if (i == vs.size()) {
+        gap.reset();
+        return;
+      }
+      // vs[i] > last + 1: last + 1 … vs[i] - 1 are missing.
+      auto now = std::chrono::steady_clock::now();
+      if (!gap || gap->first != last + 1) gap = Gap{last + 1, now, false, {}};
+      if (now - gap->since < kGapGrace) return;
+      if (!gap->have_xids) {
+        gap->xids = in_progress_xids(c);
+        gap->have_xids = true;
+      }
+      if (any_in_progress(c, gap->xids)) return;
+      // Every transaction that could hold a missing version has ended; a
+      // read started now sees whatever they committed.
+      vs = read_after();
+      if (!vs.empty() && vs.front() > last + 1) last = vs.front() - 1;  // never committed
+      gap.reset();
     }
   };
 
@@ -132,7 +195,8 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
         int sock = conn->sock();
         if (sock < 0) throw Lost{"the connection was closed"};
         pollfd fds[2] = {{sock, POLLIN, 0}, {ctx.cancel_fd(), POLLIN, 0}};
-        int n = ::poll(fds, fds[1].fd >= 0 ? 2 : 1, ctx.poll_timeout_ms(-1));
+        int n = ::poll(fds, fds[1].fd >= 0 ? 2 : 1, ctx.poll_timeout_ms(gap ? kGapRecheckMs : -1));
+        if (n == 0 && gap) rx.any = true;  // look at the pending gap again
         if (n < 0 && errno != EINTR)
           drv::fail(EVDB_INTERNAL, std::string("poll failed: ") + std::strerror(errno));
         if (n > 0 && fds[1].fd >= 0 && (fds[1].revents & POLLIN) != 0) ctx.check("listening");

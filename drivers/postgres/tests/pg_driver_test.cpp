@@ -608,6 +608,58 @@ TEST(PgConductor, ListenerDeliversCommitsNotifiedDuringItsCatchUpRead) {
   for (size_t i = 1; i < got.size(); ++i) EXPECT_LT(got[i - 1], got[i]);
 }
 
+// Go writers (dbpgx) take versions from the sequence without our lock, so a
+// later version can commit before an earlier one. The listener delivers in
+// order: it holds version 2 while the transaction holding 1 is open, then
+// delivers 1, 2.
+TEST(PgConductor, ListenerHoldsLaterVersionsUntilAnEarlierGoTransactionEnds) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  Listening l(s.db());
+  ASSERT_TRUE(l.ready());
+  auto insert = [&](pqxx::work& t, const std::string& type) {
+    return t.exec1("INSERT INTO " + t.quote_name(s.schema()) + ".events (type, payload) VALUES (" +
+                   t.quote(type) + ", '{}') RETURNING version")[0]
+        .as<int64_t>();
+  };
+  pqxx::connection ca(raw_conninfo()), cb(raw_conninfo());
+  pqxx::work slow(ca), fast(cb);
+  ASSERT_EQ(insert(slow, "Slow"), 1);
+  ASSERT_EQ(insert(fast, "Fast"), 2);
+  fast.commit();
+  EXPECT_EQ(l.wait_for(1, std::chrono::milliseconds(600)), std::vector<int64_t>{})
+      << "version 2 must wait while version 1 may still commit";
+  slow.commit();
+  EXPECT_EQ(l.wait_for(2), (std::vector<int64_t>{1, 2}));
+}
+
+// A version whose transaction rolled back never commits: the listener skips
+// it once no transaction that could hold it is in progress (Go rollbacks and
+// evdb rollbacks, which burn sequence values too).
+TEST(PgConductor, ListenerSkipsVersionsThatNeverCommit) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  Listening l(s.db());
+  ASSERT_TRUE(l.ready());
+  {
+    pqxx::connection ca(raw_conninfo()), cb(raw_conninfo());
+    pqxx::work gone(ca), kept(cb);
+    gone.exec0("INSERT INTO " + gone.quote_name(s.schema()) +
+               ".events (type, payload) VALUES ('Gone', '{}')");
+    kept.exec0("INSERT INTO " + kept.quote_name(s.schema()) +
+               ".events (type, payload) VALUES ('Kept', '{}')");
+    kept.commit();
+    gone.abort();
+  }
+  EXPECT_EQ(l.wait_for(1), std::vector<int64_t>{2});
+  Status rolled = s.db().tx_rw([](TxRW& tx) {
+    tx.append_event(tx.read_system_version(), ev("RolledBack"));
+    return Status(EVDB_CONFLICT, "deliberate rollback");
+  });
+  ASSERT_EQ(rolled.code(), EVDB_CONFLICT);
+  int64_t v = 0;
+  s.db().tx_rw([&](TxRW& tx) { v = tx.append_event(tx.read_system_version(), ev("After")); });
+  EXPECT_EQ(l.wait_for(2), (std::vector<int64_t>{2, v}));
+}
+
 TEST(PgConductor, BesideAGoWriter) {
   Store s("layout=conductor&create_layout=1", "cnd");
   // What dbpgx does: a plain INSERT taking a version from the sequence.
