@@ -38,7 +38,7 @@ void Canceller::wake() {
   (void)r;
 }
 
-Canceller::Watch Canceller::watch(pqxx::connection& conn, const drv::Ctx& ctx) {
+Canceller::Watch Canceller::watch(Connection& conn, const drv::Ctx& ctx) {
   if (ctx.raw() == nullptr) return Watch();
   int fd = ctx.cancel_fd();
   int64_t rem_us = ctx.remaining_us();

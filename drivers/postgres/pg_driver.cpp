@@ -1,6 +1,11 @@
 // pg_driver.cpp — the PostgreSQL driver: open (layout creation), the
 // connection pool, transactions and error mapping. The listener is in
 // pg_listener.cpp. Decisions: docs/postgres-driver.md.
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -136,11 +141,86 @@ drv::Error translate_current(const char* doing, bool appended, const drv::Ctx& c
 // Connections and the pool
 // ---------------------------------------------------------------------------
 
-std::unique_ptr<pqxx::connection> connect_raw(const Config& cfg) {
-  std::unique_ptr<pqxx::connection> c;
+namespace {
+
+// The context of the connect_raw() running on this thread, for CtxConnect
+// (libpqxx constructs the policy from the conninfo alone).
+thread_local const drv::Ctx* t_connect_ctx = nullptr;
+
+// connect_timeout of a conninfo in milliseconds, -1 when absent or <= 0
+// (libpq: "zero, negative, or not specified means wait indefinitely"; 1
+// means 2 s).
+int64_t connect_timeout_ms(const std::string& conninfo) {
+  int64_t ms = -1;
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err != nullptr) PQfreemem(err);
+  if (opts == nullptr) return ms;
+  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+    if (std::strcmp(o->keyword, "connect_timeout") != 0 || o->val == nullptr) continue;
+    int64_t sec = 0;
+    auto [p, ec] = std::from_chars(o->val, o->val + std::strlen(o->val), sec);
+    if (ec == std::errc() && sec > 0) ms = std::max<int64_t>(sec, 2) * 1000;
+  }
+  PQconninfoFree(opts);
+  return ms;
+}
+
+[[noreturn]] void connect_failed(PGconn* c, const std::string& why) {
+  std::string what = why.empty() && c != nullptr ? PQerrorMessage(c) : why;
+  if (c != nullptr) PQfinish(c);
+  throw pqxx::broken_connection(what);
+}
+
+}  // namespace
+
+CtxConnect::handle CtxConnect::do_startconnect(handle orig) {
+  if (orig != nullptr) return orig;
+  const drv::Ctx no_ctx(nullptr, nullptr);
+  const drv::Ctx& ctx = t_connect_ctx != nullptr ? *t_connect_ctx : no_ctx;
+  const int64_t limit_ms = connect_timeout_ms(options());
+  const auto t0 = std::chrono::steady_clock::now();
+  PGconn* c = PQconnectStart(options().c_str());
+  if (c == nullptr) throw std::bad_alloc();
+  if (PQstatus(c) == CONNECTION_BAD) connect_failed(c, "");
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  for (;;) {
+    if (st == PGRES_POLLING_OK) return c;
+    if (st == PGRES_POLLING_FAILED) connect_failed(c, "");
+    if (ctx.status() != EVDB_OK) {
+      PQfinish(c);
+      ctx.check("connecting");
+    }
+    int timeout = ctx.poll_timeout_ms(-1);
+    if (limit_ms >= 0) {
+      int64_t left = limit_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - t0)
+                                    .count();
+      if (left <= 0)
+        connect_failed(c, "timeout expired (connect_timeout=" + std::to_string(limit_ms / 1000) +
+                              " s)");
+      if (timeout < 0 || left < timeout) timeout = static_cast<int>(left);
+    }
+    pollfd fds[2] = {{PQsocket(c), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0},
+                     {ctx.cancel_fd(), POLLIN, 0}};
+    int n = ::poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout);
+    if (n < 0 && errno != EINTR) connect_failed(c, std::string("poll: ") + std::strerror(errno));
+    if (n > 0 && fds[0].revents != 0) st = PQconnectPoll(c);
+  }
+}
+
+std::unique_ptr<Connection> connect_raw(const Config& cfg, const drv::Ctx& ctx) {
+  std::unique_ptr<Connection> c;
+  const drv::Ctx* outer = t_connect_ctx;
+  t_connect_ctx = &ctx;
   try {
-    c = std::make_unique<pqxx::connection>(cfg.conninfo);
+    c = std::make_unique<Connection>(cfg.conninfo);
+    t_connect_ctx = outer;
+  } catch (const drv::Error&) {
+    t_connect_ctx = outer;
+    throw;  // the context ended
   } catch (const std::exception& e) {
+    t_connect_ctx = outer;
     std::string what = e.what();
     while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
     drv::fail(EVDB_CONNECTION,
@@ -164,20 +244,20 @@ uint64_t PgDb::capabilities() const {
   return cfg_.layout == Layout::Evdb ? kCapabilities : kConductorCapabilities;
 }
 
-std::unique_ptr<pqxx::connection> PgDb::connect() const {
-  auto c = connect_raw(cfg_);
+std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx) const {
+  auto c = connect_raw(cfg_, ctx);
   for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
   return c;
 }
 
-void PgDb::adopt(std::unique_ptr<pqxx::connection> conn) {
+void PgDb::adopt(std::unique_ptr<Connection> conn) {
   for (const auto& [name, sql] : stmts_.all) conn->prepare(name, sql);
   std::lock_guard lock(mu_);
   ++open_;
   idle_.push_back(std::move(conn));
 }
 
-std::unique_ptr<pqxx::connection> PgDb::acquire(drv::Ctx& ctx) {
+std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx) {
   {
     std::unique_lock lock(mu_);
     for (;;) {
@@ -195,7 +275,7 @@ std::unique_ptr<pqxx::connection> PgDb::acquire(drv::Ctx& ctx) {
     }
   }
   try {
-    return connect();
+    return connect(ctx);
   } catch (...) {
     std::lock_guard lock(mu_);
     --open_;
@@ -204,7 +284,7 @@ std::unique_ptr<pqxx::connection> PgDb::acquire(drv::Ctx& ctx) {
   }
 }
 
-void PgDb::release(std::unique_ptr<pqxx::connection> conn, bool healthy) noexcept {
+void PgDb::release(std::unique_ptr<Connection> conn, bool healthy) noexcept {
   bool keep = healthy && conn && conn->is_open();
   if (!keep) conn.reset();
   std::lock_guard lock(mu_);
@@ -229,7 +309,7 @@ constexpr const char* kRoBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONL
 
 class PgTx final : public drv::Tx {
  public:
-  PgTx(PgDb& db, std::unique_ptr<pqxx::connection> conn, bool read_only)
+  PgTx(PgDb& db, std::unique_ptr<Connection> conn, bool read_only)
       : db_(db), conn_(std::move(conn)), read_only_(read_only) {}
   ~PgTx() override { finish(false); }
 
@@ -409,7 +489,7 @@ class PgTx final : public drv::Tx {
   }
 
   PgDb& db_;
-  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Connection> conn_;
   std::unique_ptr<pqxx::nontransaction> tx_;
   bool in_tx_ = false;  // BEGIN sent, no COMMIT/ROLLBACK yet
   bool read_only_;
@@ -482,7 +562,7 @@ const char* layout_name(Layout l) {
 std::unique_ptr<drv::Db> Traits::open(drv::Uri& uri, drv::Ctx& ctx) {
   Config cfg = parse_uri(uri);
   ctx.check("connecting");
-  auto conn = connect_raw(cfg);
+  auto conn = connect_raw(cfg, ctx);
   const std::string quoted = conn->quote_name(cfg.schema);
   const Found want = cfg.layout == Layout::Evdb ? Found::Evdb : Found::Conductor;
   std::string channel;

@@ -16,6 +16,21 @@
 
 namespace evdb::postgres {
 
+// libpqxx connection policy that connects without blocking: libpq's
+// PQconnectStart/PQconnectPoll, waiting with poll() on the socket and the
+// cancel fd of the context given to connect_raw(), bounded by the context's
+// deadline and by the conninfo's connect_timeout (which libpq itself ignores
+// for non-blocking connects). A cancelled or expired context ends the attempt
+// with CANCELED / DEADLINE_EXCEEDED at once.
+class CtxConnect final : public pqxx::connectionpolicy {
+ public:
+  explicit CtxConnect(const std::string& opts) : pqxx::connectionpolicy(opts) {}
+  handle do_startconnect(handle orig) override;
+};
+
+// Every connection the driver opens (pool, listener, open).
+using Connection = pqxx::basic_connection_base<CtxConnect>;
+
 // Names of the prepared statements every connection of a store has.
 namespace stmt {
 inline constexpr const char* kHead = "evdb_head";
@@ -80,11 +95,11 @@ class Canceller {
 
   // Starts watching (no-op for a context that can neither be cancelled nor
   // expire).
-  Watch watch(pqxx::connection& conn, const drv::Ctx& ctx);
+  Watch watch(Connection& conn, const drv::Ctx& ctx);
 
  private:
   struct Entry {
-    pqxx::connection* conn;
+    Connection* conn;
     drv::Ctx ctx;
     int fd;
     int64_t deadline_ms;  // steady clock, -1 = none
@@ -112,14 +127,14 @@ class PgDb final : public drv::Db {
 
   // A new connection with the store's statements prepared; CONNECTION on
   // failure (message without password).
-  std::unique_ptr<pqxx::connection> connect() const;
+  std::unique_ptr<Connection> connect(const drv::Ctx& ctx) const;
   // Prepares the store's statements on conn and puts it in the pool.
-  void adopt(std::unique_ptr<pqxx::connection> conn);
+  void adopt(std::unique_ptr<Connection> conn);
   // A connection from the pool (waits while pool_max are in use).
-  std::unique_ptr<pqxx::connection> acquire(drv::Ctx& ctx);
+  std::unique_ptr<Connection> acquire(drv::Ctx& ctx);
   // Gives a connection back; a broken one (or one with `healthy` false) is
   // closed instead.
-  void release(std::unique_ptr<pqxx::connection> conn, bool healthy) noexcept;
+  void release(std::unique_ptr<Connection> conn, bool healthy) noexcept;
 
   const Config& config() const { return cfg_; }
   Canceller& canceller() { return canceller_; }
@@ -131,12 +146,14 @@ class PgDb final : public drv::Db {
   std::string channel_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;
   Canceller canceller_;  // destroyed first: its thread uses no pool state
 };
 
-// Opens a plain connection to conninfo (no statements prepared).
-std::unique_ptr<pqxx::connection> connect_raw(const Config& cfg);
+// Opens a plain connection to conninfo (no statements prepared), interrupted
+// by ctx (see CtxConnect). CONNECTION on failure (message without password),
+// CANCELED / DEADLINE_EXCEEDED when ctx ends first.
+std::unique_ptr<Connection> connect_raw(const Config& cfg, const drv::Ctx& ctx);
 
 }  // namespace evdb::postgres

@@ -70,7 +70,7 @@ struct Gap {
 };
 
 // The transactions in progress now, as a PostgreSQL array literal.
-std::string in_progress_xids(pqxx::connection& c) {
+std::string in_progress_xids(Connection& c) {
   pqxx::nontransaction t(c);
   return t.exec("SELECT coalesce(array_agg(x)::text, '{}') FROM "
                 "txid_snapshot_xip(txid_current_snapshot()) AS x")[0][0]
@@ -78,7 +78,7 @@ std::string in_progress_xids(pqxx::connection& c) {
 }
 
 // Whether any of `xids` (an array literal) is still in progress.
-bool any_in_progress(pqxx::connection& c, const std::string& xids) {
+bool any_in_progress(Connection& c, const std::string& xids) {
   pqxx::nontransaction t(c);
   return t.exec_params("SELECT count(*) FROM unnest($1::bigint[]) AS x "
                        "WHERE txid_status(x) = 'in progress'",
@@ -101,7 +101,7 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
   // Delivers every committed version in (last, up_to] (evdb layout), or, in
   // the conductor layout, the versions > last found in the log, in order,
   // stopping before a missing version until its fate is known (see Gap).
-  auto catch_up = [&](pqxx::connection& c, int64_t up_to) {
+  auto catch_up = [&](Connection& c, int64_t up_to) {
     if (gapless) {
       while (last < up_to) sink.inserted(++last);
       return;
@@ -138,10 +138,10 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
   };
 
   for (;;) {
-    std::unique_ptr<pqxx::connection> conn;
+    std::unique_ptr<Connection> conn;
     if (!started) {
       ctx.check("connecting the listener");
-      conn = connect_raw(cfg_);
+      conn = connect_raw(cfg_, ctx);
     } else {
       // Reconnect with exponential backoff, up to the configured time.
       auto t0 = std::chrono::steady_clock::now();
@@ -149,7 +149,7 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
       for (;;) {
         ctx.check("reconnecting the listener");
         try {
-          conn = connect_raw(cfg_);
+          conn = connect_raw(cfg_, ctx);
           break;
         } catch (const drv::Error& e) {
           lost_why = e.what();

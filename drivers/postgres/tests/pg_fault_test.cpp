@@ -153,6 +153,69 @@ TEST(PgFault, ServerDownAtOpenIsConnectionWithoutPassword) {
   EXPECT_NE(msg.find("***"), std::string::npos) << msg;  // the redacted URI
 }
 
+// A "server" that completes the TCP handshake (the kernel does, from the
+// listen backlog) and then never says a word: libpq waits for its answer to
+// the startup packet.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~SilentServer() { ::close(fd_); }
+  std::string uri(const std::string& params) const {
+    return "postgres://evdb:pw@127.0.0.1:" + std::to_string(port_) + "/evdb?schema=x" + params;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// Connecting waits on a socket, so a context interrupts it (DESIGN §2:
+// cancellation interrupts waits, not only between calls); libpq's own
+// connect_timeout still bounds it without a context.
+TEST(PgFault, OpenAgainstASilentServerEndsWithItsContext) {
+  register_driver();
+  SilentServer silent;
+  auto open_status = [](const std::string& u, evdb_ctx* ctx, std::string* msg) {
+    evdb_db* db = nullptr;
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status st = evdb_open(u.c_str(), ctx, &db, &err);
+    if (msg != nullptr && err.message != nullptr) *msg = err.message;
+    evdb_error_release(&err);
+    evdb_close(db);
+    return st;
+  };
+  {
+    Context ctx(std::chrono::milliseconds(300));
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(open_status(silent.uri(""), ctx.raw(), nullptr), EVDB_DEADLINE_EXCEEDED);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20))
+        << "the deadline must end the connect, not a TCP or libpq timeout";
+  }
+  {
+    Context ctx;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      ctx.cancel();
+    });
+    EXPECT_EQ(open_status(silent.uri(""), ctx.raw(), nullptr), EVDB_CANCELED);
+    canceller.join();
+  }
+  std::string msg;
+  EXPECT_EQ(open_status(silent.uri("&connect_timeout=2"), nullptr, &msg), EVDB_CONNECTION);
+  EXPECT_NE(msg.find("connect_timeout"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(":pw@"), std::string::npos) << msg;
+}
+
 TEST(PgFault, WrongPasswordIsConnectionWithoutPassword) {
   server("start");
   register_driver();
