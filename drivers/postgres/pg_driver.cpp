@@ -197,12 +197,13 @@ CtxConnect::handle CtxConnect::do_startconnect(handle orig) {
                                     std::chrono::steady_clock::now() - t0)
                                     .count();
       if (left <= 0)
-        connect_failed(c, "timeout expired (connect_timeout=" + std::to_string(limit_ms / 1000) +
-                              " s)");
+        connect_failed(
+            c, "timeout expired (connect_timeout=" + std::to_string(limit_ms / 1000) + " s)");
       if (timeout < 0 || left < timeout) timeout = static_cast<int>(left);
     }
-    pollfd fds[2] = {{PQsocket(c), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0},
-                     {ctx.cancel_fd(), POLLIN, 0}};
+    pollfd fds[2] = {
+        {PQsocket(c), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0},
+        {ctx.cancel_fd(), POLLIN, 0}};
     int n = ::poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout);
     if (n < 0 && errno != EINTR) connect_failed(c, std::string("poll: ") + std::strerror(errno));
     if (n > 0 && fds[0].revents != 0) st = PQconnectPoll(c);

@@ -72,17 +72,20 @@ struct Gap {
 // The transactions in progress now, as a PostgreSQL array literal.
 std::string in_progress_xids(Connection& c) {
   pqxx::nontransaction t(c);
-  return t.exec("SELECT coalesce(array_agg(x)::text, '{}') FROM "
-                "txid_snapshot_xip(txid_current_snapshot()) AS x")[0][0]
+  return t
+      .exec(
+          "SELECT coalesce(array_agg(x)::text, '{}') FROM "
+          "txid_snapshot_xip(txid_current_snapshot()) AS x")[0][0]
       .as<std::string>();
 }
 
 // Whether any of `xids` (an array literal) is still in progress.
 bool any_in_progress(Connection& c, const std::string& xids) {
   pqxx::nontransaction t(c);
-  return t.exec_params("SELECT count(*) FROM unnest($1::bigint[]) AS x "
-                       "WHERE txid_status(x) = 'in progress'",
-                       xids)[0][0]
+  return t.exec_params(
+              "SELECT count(*) FROM unnest($1::bigint[]) AS x "
+              "WHERE txid_status(x) = 'in progress'",
+              xids)[0][0]
              .as<int64_t>() > 0;
 }
 

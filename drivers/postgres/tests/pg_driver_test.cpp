@@ -617,8 +617,9 @@ TEST(PgConductor, ListenerHoldsLaterVersionsUntilAnEarlierGoTransactionEnds) {
   Listening l(s.db());
   ASSERT_TRUE(l.ready());
   auto insert = [&](pqxx::work& t, const std::string& type) {
-    return t.exec1("INSERT INTO " + t.quote_name(s.schema()) + ".events (type, payload) VALUES (" +
-                   t.quote(type) + ", '{}') RETURNING version")[0]
+    return t
+        .exec1("INSERT INTO " + t.quote_name(s.schema()) + ".events (type, payload) VALUES (" +
+               t.quote(type) + ", '{}') RETURNING version")[0]
         .as<int64_t>();
   };
   pqxx::connection ca(raw_conninfo()), cb(raw_conninfo());
