@@ -57,18 +57,18 @@ typedef struct evdb_host_api {
   uint32_t abi_version;
 
   /** EVDB_OK, EVDB_CANCELED or EVDB_DEADLINE_EXCEEDED. NULL ctx: EVDB_OK. */
-  evdb_status (*ctx_status)(const evdb_ctx *ctx);
+  evdb_status (*ctx_status)(const evdb_ctx* ctx);
   /** Microseconds left before the deadline: -1 when there is none (or ctx is
    *  NULL), 0 when it has passed. */
-  int64_t (*ctx_remaining_us)(const evdb_ctx *ctx);
+  int64_t (*ctx_remaining_us)(const evdb_ctx* ctx);
   /** A file descriptor that becomes readable (POLLIN) when the context is
    *  cancelled, for poll()ing together with sockets; -1 for a NULL ctx. It
    *  does not fire at the deadline: use ctx_remaining_us as poll's timeout.
    *  Owned by the context; never read from or close it. */
-  int (*ctx_cancel_fd)(evdb_ctx *ctx);
+  int (*ctx_cancel_fd)(evdb_ctx* ctx);
   /** Blocks until the context is cancelled, its deadline passes, or
    *  `timeout_us` (>= 0) elapses; returns ctx_status afterwards. */
-  evdb_status (*ctx_sleep)(evdb_ctx *ctx, int64_t timeout_us);
+  evdb_status (*ctx_sleep)(evdb_ctx* ctx, int64_t timeout_us);
 } evdb_host_api;
 
 /* ---------------------------------------------------------------------------
@@ -77,8 +77,8 @@ typedef struct evdb_host_api {
 
 /** A URI query parameter, percent-decoded. */
 typedef struct evdb_uri_param {
-  const char *key;
-  const char *value; /**< "" for a key without '=' */
+  const char* key;
+  const char* value; /**< "" for a key without '=' */
 } evdb_uri_param;
 
 /** A connection URI parsed by the host (RFC 3986, uriparser). Every string
@@ -88,23 +88,23 @@ typedef struct evdb_uri {
   /** sizeof(evdb_uri) as the host built it. */
   uint32_t size;
   /** The URI exactly as given (may contain a password: never print it). */
-  const char *text;
+  const char* text;
   /** The URI with any password replaced by "***": use it in messages. */
-  const char *redacted;
+  const char* redacted;
   /** Lower-case scheme, without ':'. */
-  const char *scheme;
+  const char* scheme;
   /** Non-zero when the URI has an authority ("//…"). */
   int has_authority;
-  const char *user;
-  const char *password;
-  const char *host;
+  const char* user;
+  const char* password;
+  const char* host;
   /** Port number, or 0 when absent. */
   int port;
   /** The path: "/a/b" when absolute, "a/b" when relative ("memory:NAME" gives
    *  "NAME", "sqlite:///tmp/x.db" gives "/tmp/x.db"). */
-  const char *path;
+  const char* path;
   /** The query parameters in order (keys may repeat). */
-  const evdb_uri_param *params;
+  const evdb_uri_param* params;
   size_t param_count;
 } evdb_uri;
 
@@ -121,97 +121,85 @@ typedef struct evdb_driver {
   uint32_t abi_version;
   /** Driver name ("memory"), its version text, and a NULL-terminated list of
    *  lower-case schemes it serves. Static strings. */
-  const char *name;
-  const char *version;
-  const char *const *schemes;
+  const char* name;
+  const char* version;
+  const char* const* schemes;
   /** EVDB_CAP_* the driver offers in general. */
   uint64_t capabilities;
 
   /* ---- ABI 1 functions -------------------------------------------------- */
   /** Opens the store named by uri; *out is freed by close. Unknown URI
    *  parameters must be refused with EVDB_INVALID_ARGUMENT. */
-  evdb_status (*open)(const evdb_uri *uri, evdb_ctx *ctx, evdb_driver_db **out,
-                      evdb_error *err);
+  evdb_status (*open)(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out, evdb_error* err);
   /** Frees db. No transaction or listen is running on it. */
-  void (*close)(evdb_driver_db *db);
+  void (*close)(evdb_driver_db* db);
   /** The EVDB_CAP_* of this store (may be fewer than the driver's). */
-  uint64_t (*db_capabilities)(evdb_driver_db *db);
+  uint64_t (*db_capabilities)(evdb_driver_db* db);
 
   /** Begins a transaction (read_only non-zero for read-only); *out is freed by
    *  commit or rollback. */
-  evdb_status (*begin)(evdb_driver_db *db, evdb_ctx *ctx, int read_only,
-                       evdb_driver_tx **out, evdb_error *err);
+  evdb_status (*begin)(evdb_driver_db* db, evdb_ctx* ctx, int read_only, evdb_driver_tx** out,
+                       evdb_error* err);
   /** Commits and frees tx, whatever the outcome. */
-  evdb_status (*commit)(evdb_driver_tx *tx, evdb_ctx *ctx, evdb_error *err);
+  evdb_status (*commit)(evdb_driver_tx* tx, evdb_ctx* ctx, evdb_error* err);
   /** Rolls back and frees tx. */
-  void (*rollback)(evdb_driver_tx *tx);
+  void (*rollback)(evdb_driver_tx* tx);
 
   /** Reads, with the semantics of the same-named functions in evdb.h. */
-  evdb_status (*read_system_version)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                                     int64_t *out, evdb_error *err);
-  evdb_status (*read_event_at)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                               int64_t version, evdb_event *out,
-                               evdb_error *err);
-  evdb_status (*read_event_after)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                                  int64_t version, evdb_event *out,
-                                  evdb_error *err);
-  evdb_status (*read_events)(evdb_driver_tx *tx, evdb_ctx *ctx, int64_t at,
-                             int reverse, evdb_event *buf, size_t n,
-                             size_t *n_out, evdb_error *err);
-  evdb_status (*read_projection_version)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                                         int32_t id, int64_t *out,
-                                         evdb_error *err);
+  evdb_status (*read_system_version)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t* out,
+                                     evdb_error* err);
+  evdb_status (*read_event_at)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t version, evdb_event* out,
+                               evdb_error* err);
+  evdb_status (*read_event_after)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t version,
+                                  evdb_event* out, evdb_error* err);
+  evdb_status (*read_events)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t at, int reverse,
+                             evdb_event* buf, size_t n, size_t* n_out, evdb_error* err);
+  evdb_status (*read_projection_version)(evdb_driver_tx* tx, evdb_ctx* ctx, int32_t id,
+                                         int64_t* out, evdb_error* err);
 
   /** Writes; only ever called on read-write transactions. */
-  evdb_status (*append_event)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                              int64_t assumed_version, const evdb_event *event,
-                              int64_t *new_version, evdb_error *err);
-  evdb_status (*init_projection_version)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                                         int32_t id, int64_t *out,
-                                         evdb_error *err);
-  evdb_status (*set_projection_version)(evdb_driver_tx *tx, evdb_ctx *ctx,
-                                        int32_t id, int64_t version,
-                                        evdb_error *err);
+  evdb_status (*append_event)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t assumed_version,
+                              const evdb_event* event, int64_t* new_version, evdb_error* err);
+  evdb_status (*init_projection_version)(evdb_driver_tx* tx, evdb_ctx* ctx, int32_t id,
+                                         int64_t* out, evdb_error* err);
+  evdb_status (*set_projection_version)(evdb_driver_tx* tx, evdb_ctx* ctx, int32_t id,
+                                        int64_t version, evdb_error* err);
 
   /** The driver's listener (may be NULL when the driver lacks
    *  EVDB_CAP_LISTENER: the host then polls). Semantics of evdb_listen. */
-  evdb_status (*listen)(evdb_driver_db *db, evdb_ctx *ctx,
-                        evdb_on_ready_fn on_ready,
-                        evdb_on_inserted_fn on_inserted, void *user,
-                        evdb_error *err);
+  evdb_status (*listen)(evdb_driver_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
+                        evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
 
   /* ---- ABI 1, optional entries appended later (a table may stop before
    *      them: the host then answers EVDB_UNSUPPORTED) ------------------- */
   /** Checks that the store is reachable and usable (a round trip to the
    *  server for networked drivers). Semantics of evdb_ping. */
-  evdb_status (*ping)(evdb_driver_db *db, evdb_ctx *ctx, evdb_error *err);
+  evdb_status (*ping)(evdb_driver_db* db, evdb_ctx* ctx, evdb_error* err);
   /* ---- later fields are appended here ----------------------------------- */
 } evdb_driver;
 
 /** The smallest table the host accepts: the ABI 1 header and functions up to
  *  and including set_projection_version. */
-#define EVDB_DRIVER_TABLE_MIN_SIZE                                             \
-  ((uint32_t)(offsetof(evdb_driver, set_projection_version) +                \
-              sizeof(((evdb_driver *)0)->set_projection_version)))
+#define EVDB_DRIVER_TABLE_MIN_SIZE                            \
+  ((uint32_t)(offsetof(evdb_driver, set_projection_version) + \
+              sizeof(((evdb_driver*)0)->set_projection_version)))
 
 /** True when table `t` (its size field read) contains field `f`. */
-#define EVDB_DRIVER_HAS(t, f)                                                  \
-  ((t)->size >= offsetof(evdb_driver, f) + sizeof((t)->f))
+#define EVDB_DRIVER_HAS(t, f) ((t)->size >= offsetof(evdb_driver, f) + sizeof((t)->f))
 
 /** The entry point. `host_abi_version` is the highest ABI the host speaks;
  *  `host` lives for the life of the process. Returns the driver's table
  *  (static, never freed) or NULL when the driver cannot work at all. A driver
  *  that speaks several ABI versions returns the table of the highest one
  *  <= host_abi_version; otherwise it returns its own and the host decides. */
-typedef const evdb_driver *(*evdb_driver_entry_fn)(uint32_t host_abi_version,
-                                                   const evdb_host_api *host);
+typedef const evdb_driver* (*evdb_driver_entry_fn)(uint32_t host_abi_version,
+                                                   const evdb_host_api* host);
 
 /** Registers a driver linked into the process (static builds, tests) by its
  *  entry point: it then serves its schemes ahead of any driver file, exactly
  *  as if it had been loaded. Registering the same entry twice is a no-op.
  *  Errors: those of evdb_driver_load_file for a bad table. Thread-safe. */
-EVDB_API evdb_status evdb_register_driver(evdb_driver_entry_fn entry,
-                                          evdb_error *err);
+EVDB_API evdb_status evdb_register_driver(evdb_driver_entry_fn entry, evdb_error* err);
 
 #ifdef __cplusplus
 }

@@ -82,7 +82,7 @@ typedef enum evdb_status {
 
 /** Returns the constant name of a status ("EVDB_NOT_FOUND"); never NULL.
  *  Unknown values give "EVDB_UNKNOWN_STATUS". Thread-safe. */
-EVDB_API const char *evdb_status_name(evdb_status status);
+EVDB_API const char* evdb_status_name(evdb_status status);
 
 /** True (non-zero) for the statuses a caller may retry the whole transaction
  *  on: EVDB_VERSION_MISMATCH and EVDB_CONFLICT. */
@@ -95,26 +95,26 @@ typedef struct evdb_error {
   /** Same value as the status the failing function returned. */
   evdb_status code;
   /** NUL-terminated message, or NULL. Owned by the error; see release. */
-  char *message;
+  char* message;
   /** Frees message (and private_data); set by whoever filled the error.
    *  Call it through evdb_error_release(), never directly. */
-  void (*release)(struct evdb_error *error);
+  void (*release)(struct evdb_error* error);
   /** Reserved for whoever filled the error. */
-  void *private_data;
+  void* private_data;
 } evdb_error;
 
 /** Initialiser for an empty error: `evdb_error err = EVDB_ERROR_INIT;` */
-#define EVDB_ERROR_INIT {EVDB_OK, NULL, NULL, NULL}
+#define EVDB_ERROR_INIT \
+  { EVDB_OK, NULL, NULL, NULL }
 
 /** Frees the message held by err (if any) and resets it to EVDB_ERROR_INIT.
  *  Safe on NULL and on an already empty error. */
-EVDB_API void evdb_error_release(evdb_error *err);
+EVDB_API void evdb_error_release(evdb_error* err);
 
 /** Fills err with code and a copy of message (which may be NULL), releasing
  *  what err held. For callbacks that report an error to the library (listen's
  *  on_inserted, transaction functions). Does nothing when err is NULL. */
-EVDB_API void evdb_error_set(evdb_error *err, evdb_status code,
-                             const char *message);
+EVDB_API void evdb_error_set(evdb_error* err, evdb_status code, const char* message);
 
 /* ---------------------------------------------------------------------------
  * Contexts: cancellation and deadlines.
@@ -124,24 +124,24 @@ typedef struct evdb_ctx evdb_ctx;
 /** Creates a context with no deadline, not cancelled. Caller owns it and
  *  frees it with evdb_ctx_free() once no call uses it any more. Returns NULL
  *  only when out of memory. */
-EVDB_API evdb_ctx *evdb_ctx_new(void);
+EVDB_API evdb_ctx* evdb_ctx_new(void);
 
 /** Frees a context. The caller must make sure no call is still using it. */
-EVDB_API void evdb_ctx_free(evdb_ctx *ctx);
+EVDB_API void evdb_ctx_free(evdb_ctx* ctx);
 
 /** Cancels the context: every call using it returns EVDB_CANCELED promptly
  *  (within 100 ms for listen). Idempotent; callable from any thread, also
  *  from a signal handler's helper thread; never blocks for long. */
-EVDB_API void evdb_ctx_cancel(evdb_ctx *ctx);
+EVDB_API void evdb_ctx_cancel(evdb_ctx* ctx);
 
 /** Sets the deadline to `timeout_ms` milliseconds from now (monotonic clock);
  *  a negative value removes the deadline. Calls still running past it fail
  *  with EVDB_DEADLINE_EXCEEDED. Callable from any thread. */
-EVDB_API void evdb_ctx_set_timeout_ms(evdb_ctx *ctx, int64_t timeout_ms);
+EVDB_API void evdb_ctx_set_timeout_ms(evdb_ctx* ctx, int64_t timeout_ms);
 
 /** EVDB_OK while the context is live, EVDB_CANCELED once cancelled,
  *  EVDB_DEADLINE_EXCEEDED once its deadline has passed. NULL gives EVDB_OK. */
-EVDB_API evdb_status evdb_ctx_status(const evdb_ctx *ctx);
+EVDB_API evdb_status evdb_ctx_status(const evdb_ctx* ctx);
 
 /* ---------------------------------------------------------------------------
  * Events.
@@ -155,15 +155,15 @@ typedef struct evdb_event {
    *  exactly. Must not be negative. */
   int64_t time_us;
   /** Event type: non-empty UTF-8, type_name_len bytes. */
-  const char *type_name;
+  const char* type_name;
   size_t type_name_len;
   /** JSON text (any JSON value), payload_len bytes; returned byte for byte
    *  when the driver has EVDB_CAP_BYTE_EXACT_PAYLOAD. */
-  const char *payload;
+  const char* payload;
   size_t payload_len;
   /** VCS revision of the writer: UTF-8, may be empty (NULL with length 0 is
    *  accepted on input; output is never NULL). */
-  const char *revision_vcs;
+  const char* revision_vcs;
   size_t revision_vcs_len;
 } evdb_event;
 
@@ -199,26 +199,25 @@ typedef struct evdb_db evdb_db;
  *  EVDB_DRIVER_NOT_FOUND (the message lists every place searched),
  *  EVDB_DRIVER_ABI_MISMATCH, EVDB_CONNECTION, EVDB_CANCELED, … from the driver.
  *  Thread-safe: any number of threads may open at once. */
-EVDB_API evdb_status evdb_open(const char *uri, evdb_ctx *ctx, evdb_db **out,
-                               evdb_error *err);
+EVDB_API evdb_status evdb_open(const char* uri, evdb_ctx* ctx, evdb_db** out, evdb_error* err);
 
 /** Closes a handle. Every transaction and listen on it must have ended.
  *  Safe on NULL. The driver stays loaded for the life of the process. */
-EVDB_API void evdb_close(evdb_db *db);
+EVDB_API void evdb_close(evdb_db* db);
 
 /** The capability flags (EVDB_CAP_*) of this store, which may depend on the
  *  URI (e.g. a Postgres layout). Thread-safe. */
-EVDB_API uint64_t evdb_db_capabilities(const evdb_db *db);
+EVDB_API uint64_t evdb_db_capabilities(const evdb_db* db);
 
 /** Checks that the store is reachable and usable: a round trip to the server
  *  for networked drivers, a read for embedded ones. Errors: EVDB_CONNECTION,
  *  EVDB_CANCELED, EVDB_DEADLINE_EXCEEDED, EVDB_UNSUPPORTED when the driver's
  *  table predates this entry. Thread-safe. */
-EVDB_API evdb_status evdb_ping(evdb_db *db, evdb_ctx *ctx, evdb_error *err);
+EVDB_API evdb_status evdb_ping(evdb_db* db, evdb_ctx* ctx, evdb_error* err);
 
 /** The name of the driver serving this handle ("memory", "sqlite", …). The
  *  string lives as long as the process. */
-EVDB_API const char *evdb_db_driver_name(const evdb_db *db);
+EVDB_API const char* evdb_db_driver_name(const evdb_db* db);
 
 /* ---------------------------------------------------------------------------
  * Transactions.
@@ -236,74 +235,69 @@ typedef enum evdb_tx_kind {
  *  exactly one evdb_commit() or evdb_rollback().
  *  Errors: EVDB_INVALID_ARGUMENT, EVDB_CANCELED, EVDB_DEADLINE_EXCEEDED,
  *  EVDB_CONNECTION, driver errors. Thread-safe on db. */
-EVDB_API evdb_status evdb_begin(evdb_db *db, evdb_ctx *ctx, evdb_tx_kind kind,
-                                evdb_tx **out, evdb_error *err);
+EVDB_API evdb_status evdb_begin(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out,
+                                evdb_error* err);
 
 /** Commits and frees tx (tx is invalid afterwards, whatever the result).
  *  Errors: EVDB_VERSION_MISMATCH (the transaction appended and lost a race),
  *  EVDB_CONFLICT (it did not append and lost a race), EVDB_CONNECTION, …
  *  On any error nothing of the transaction was applied. */
-EVDB_API evdb_status evdb_commit(evdb_tx *tx, evdb_ctx *ctx, evdb_error *err);
+EVDB_API evdb_status evdb_commit(evdb_tx* tx, evdb_ctx* ctx, evdb_error* err);
 
 /** Rolls back and frees tx; leaves no trace (no event, no projection change,
  *  no notification). Safe on NULL. Never fails. */
-EVDB_API void evdb_rollback(evdb_tx *tx);
+EVDB_API void evdb_rollback(evdb_tx* tx);
 
 /** The kind the transaction was begun with. */
-EVDB_API evdb_tx_kind evdb_tx_get_kind(const evdb_tx *tx);
+EVDB_API evdb_tx_kind evdb_tx_get_kind(const evdb_tx* tx);
 
 /** A transaction body for evdb_tx_read_only()/evdb_tx_rw(). Return EVDB_OK to
  *  commit; any other status rolls back and is returned by the caller. To give
  *  a message, fill err with evdb_error_set(). The body must not commit or
  *  roll back tx itself. */
-typedef evdb_status (*evdb_tx_fn)(evdb_tx *tx, void *user, evdb_error *err);
+typedef evdb_status (*evdb_tx_fn)(evdb_tx* tx, void* user, evdb_error* err);
 
 /** Begins a read-only transaction, runs fn, then commits when fn returns
  *  EVDB_OK; otherwise rolls back and returns fn's status and error unchanged.
  *  Errors: those of evdb_begin/evdb_commit, or fn's. */
-EVDB_API evdb_status evdb_tx_read_only(evdb_db *db, evdb_ctx *ctx,
-                                       evdb_tx_fn fn, void *user,
-                                       evdb_error *err);
+EVDB_API evdb_status evdb_tx_read_only(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn fn, void* user,
+                                       evdb_error* err);
 
 /** Like evdb_tx_read_only(), with a read-write transaction. */
-EVDB_API evdb_status evdb_tx_rw(evdb_db *db, evdb_ctx *ctx, evdb_tx_fn fn,
-                                void *user, evdb_error *err);
+EVDB_API evdb_status evdb_tx_rw(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn fn, void* user,
+                                evdb_error* err);
 
 /* ---------------------------------------------------------------------------
  * Reads (both kinds of transaction).
  * ------------------------------------------------------------------------- */
 
 /** *out = version of the last event visible to tx; 0 when the log is empty. */
-EVDB_API evdb_status evdb_read_system_version(evdb_tx *tx, evdb_ctx *ctx,
-                                              int64_t *out, evdb_error *err);
+EVDB_API evdb_status evdb_read_system_version(evdb_tx* tx, evdb_ctx* ctx, int64_t* out,
+                                              evdb_error* err);
 
 /** *out = the event with version `version`. EVDB_NOT_FOUND for 0 and for
  *  versions past the head; EVDB_INVALID_ARGUMENT for negative versions.
  *  Strings in *out live until the next call on tx or its end. */
-EVDB_API evdb_status evdb_read_event_at(evdb_tx *tx, evdb_ctx *ctx,
-                                        int64_t version, evdb_event *out,
-                                        evdb_error *err);
+EVDB_API evdb_status evdb_read_event_at(evdb_tx* tx, evdb_ctx* ctx, int64_t version,
+                                        evdb_event* out, evdb_error* err);
 
 /** *out = the event with the smallest version greater than `version`;
  *  EVDB_NOT_FOUND when there is none. Negative versions: INVALID_ARGUMENT. */
-EVDB_API evdb_status evdb_read_event_after(evdb_tx *tx, evdb_ctx *ctx,
-                                           int64_t version, evdb_event *out,
-                                           evdb_error *err);
+EVDB_API evdb_status evdb_read_event_after(evdb_tx* tx, evdb_ctx* ctx, int64_t version,
+                                           evdb_event* out, evdb_error* err);
 
 /** Fills buf with up to n events starting at `at` inclusive: ascending over
  *  version >= at, or (reverse != 0) descending over version <= at. `at` past
  *  the head gives 0 events ascending and starts at the head descending.
  *  n = 0 gives 0 events (buf may then be NULL). *n_out = events written.
  *  Strings live until the next call on tx or its end. at < 0 is invalid. */
-EVDB_API evdb_status evdb_read_events(evdb_tx *tx, evdb_ctx *ctx, int64_t at,
-                                      int reverse, evdb_event *buf, size_t n,
-                                      size_t *n_out, evdb_error *err);
+EVDB_API evdb_status evdb_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse,
+                                      evdb_event* buf, size_t n, size_t* n_out, evdb_error* err);
 
 /** *out = the version of projection `id`; EVDB_NOT_FOUND if never
  *  initialised. */
-EVDB_API evdb_status evdb_read_projection_version(evdb_tx *tx, evdb_ctx *ctx,
-                                                  int32_t id, int64_t *out,
-                                                  evdb_error *err);
+EVDB_API evdb_status evdb_read_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id,
+                                                  int64_t* out, evdb_error* err);
 
 /* ---------------------------------------------------------------------------
  * Writes (read-write transactions; EVDB_READ_ONLY otherwise).
@@ -315,22 +309,19 @@ EVDB_API evdb_status evdb_read_projection_version(evdb_tx *tx, evdb_ctx *ctx,
  *  ignored. Appends in one transaction chain (assumed, assumed+1, …).
  *  Errors: EVDB_INVALID_ARGUMENT (empty/non-UTF-8 type, payload not JSON,
  *  negative assumed or time), EVDB_READ_ONLY, EVDB_VERSION_MISMATCH. */
-EVDB_API evdb_status evdb_append_event(evdb_tx *tx, evdb_ctx *ctx,
-                                       int64_t assumed_version,
-                                       const evdb_event *event,
-                                       int64_t *new_version, evdb_error *err);
+EVDB_API evdb_status evdb_append_event(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed_version,
+                                       const evdb_event* event, int64_t* new_version,
+                                       evdb_error* err);
 
 /** Creates projection `id` at version 0 if absent; *out (may be NULL) = its
  *  current version. Idempotent, never resets. */
-EVDB_API evdb_status evdb_init_projection_version(evdb_tx *tx, evdb_ctx *ctx,
-                                                  int32_t id, int64_t *out,
-                                                  evdb_error *err);
+EVDB_API evdb_status evdb_init_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id,
+                                                  int64_t* out, evdb_error* err);
 
 /** Sets projection `id` to `version` (backwards too). EVDB_NOT_FOUND if never
  *  initialised; EVDB_INVALID_ARGUMENT if version < 0. */
-EVDB_API evdb_status evdb_set_projection_version(evdb_tx *tx, evdb_ctx *ctx,
-                                                 int32_t id, int64_t version,
-                                                 evdb_error *err);
+EVDB_API evdb_status evdb_set_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id,
+                                                 int64_t version, evdb_error* err);
 
 /* ---------------------------------------------------------------------------
  * Listening for new events.
@@ -338,14 +329,13 @@ EVDB_API evdb_status evdb_set_projection_version(evdb_tx *tx, evdb_ctx *ctx,
 
 /** Called once, when the subscription is active: every event committed after
  *  it returns is delivered. Runs on the listening thread. */
-typedef void (*evdb_on_ready_fn)(void *user);
+typedef void (*evdb_on_ready_fn)(void* user);
 
 /** Called once per committed event, in version order, after commit. Return
  *  EVDB_OK to go on; any other status ends evdb_listen(), which returns it
  *  (with the message set through evdb_error_set(err, …), if any). Runs on the
  *  listening thread; must not close db. */
-typedef evdb_status (*evdb_on_inserted_fn)(void *user, int64_t version,
-                                           evdb_error *err);
+typedef evdb_status (*evdb_on_inserted_fn)(void* user, int64_t version, evdb_error* err);
 
 /** Blocks, delivering new versions, until ctx is cancelled (EVDB_CANCELED,
  *  within 100 ms), its deadline passes (EVDB_DEADLINE_EXCEEDED), on_inserted
@@ -354,10 +344,8 @@ typedef evdb_status (*evdb_on_inserted_fn)(void *user, int64_t version,
  *  Uses the driver's listener when it has EVDB_CAP_LISTENER; otherwise polls
  *  read_system_version every 50 ms. Thread-safe: many listens may run at once
  *  on one db, each on its own thread. */
-EVDB_API evdb_status evdb_listen(evdb_db *db, evdb_ctx *ctx,
-                                 evdb_on_ready_fn on_ready,
-                                 evdb_on_inserted_fn on_inserted, void *user,
-                                 evdb_error *err);
+EVDB_API evdb_status evdb_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
+                                 evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
 
 /* ---------------------------------------------------------------------------
  * Drivers.
@@ -366,13 +354,13 @@ EVDB_API evdb_status evdb_listen(evdb_db *db, evdb_ctx *ctx,
 /** Information about one driver, as listed by evdb_drivers_list(). */
 typedef struct evdb_driver_info {
   /** Driver name, e.g. "sqlite". */
-  const char *name;
+  const char* name;
   /** Driver's own version text. */
-  const char *version;
+  const char* version;
   /** File the driver was loaded from; "(in-process)" for registered ones. */
-  const char *file;
+  const char* file;
   /** NULL-terminated list of URI schemes the driver serves. */
-  const char *const *schemes;
+  const char* const* schemes;
   /** ABI version the driver speaks. */
   uint32_t abi_version;
   /** EVDB_CAP_* the driver offers in general (a store may have fewer). */
@@ -381,22 +369,21 @@ typedef struct evdb_driver_info {
 
 /** Called once per driver by evdb_drivers_list(); the pointers live for the
  *  life of the process. */
-typedef void (*evdb_driver_info_fn)(void *user, const evdb_driver_info *info);
+typedef void (*evdb_driver_info_fn)(void* user, const evdb_driver_info* info);
 
 /** Loads every driver file found on the search path (see evdb_open) and calls
  *  fn for each usable driver, then reports files that could not be loaded
  *  through `problem` (may be NULL) with a message each. Returns EVDB_OK. */
-EVDB_API evdb_status evdb_drivers_list(evdb_driver_info_fn fn, void *user,
-                                       void (*problem)(void *user,
-                                                       const char *file,
-                                                       const char *message));
+EVDB_API evdb_status evdb_drivers_list(evdb_driver_info_fn fn, void* user,
+                                       void (*problem)(void* user, const char* file,
+                                                       const char* message));
 
 /** The folders the loader searches, in order, separated by '\n', as a string
  *  the caller frees with evdb_string_free(). */
-EVDB_API char *evdb_driver_search_path(void);
+EVDB_API char* evdb_driver_search_path(void);
 
 /** Frees a string handed out by this library. Safe on NULL. */
-EVDB_API void evdb_string_free(char *s);
+EVDB_API void evdb_string_free(char* s);
 
 /** Loads the driver in file `path` (absolute or relative to the current
  *  directory: the caller names it explicitly) and makes it serve its schemes,
@@ -406,7 +393,7 @@ EVDB_API void evdb_string_free(char *s);
  *  EVDB_DRIVER_ABI_MISMATCH (an ABI this library cannot speak, a table too
  *  small or missing required functions; both versions are in the message).
  *  Thread-safe. */
-EVDB_API evdb_status evdb_driver_load_file(const char *path, evdb_error *err);
+EVDB_API evdb_status evdb_driver_load_file(const char* path, evdb_error* err);
 
 #ifdef __cplusplus
 }

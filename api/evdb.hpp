@@ -52,11 +52,11 @@ class Error : public std::runtime_error {
   evdb_status code_;
 };
 
-#define EVDB_HPP_ERROR_CLASS(NAME, CODE)                                       \
-  class NAME : public Error {                                                  \
-   public:                                                                     \
-    static constexpr evdb_status kCode = CODE;                                 \
-    explicit NAME(const std::string& message) : Error(CODE, message) {}        \
+#define EVDB_HPP_ERROR_CLASS(NAME, CODE)                                \
+  class NAME : public Error {                                           \
+   public:                                                              \
+    static constexpr evdb_status kCode = CODE;                          \
+    explicit NAME(const std::string& message) : Error(CODE, message) {} \
   };
 // The head was not the assumed version (append or commit).
 EVDB_HPP_ERROR_CLASS(VersionMismatch, EVDB_VERSION_MISMATCH)
@@ -79,18 +79,30 @@ EVDB_HPP_ERROR_CLASS(InternalError, EVDB_INTERNAL)
 // Throws the Error subclass that matches `code`.
 [[noreturn]] inline void throw_error(evdb_status code, const std::string& message) {
   switch (code) {
-    case EVDB_VERSION_MISMATCH: throw VersionMismatch(message);
-    case EVDB_NOT_FOUND: throw NotFound(message);
-    case EVDB_CONFLICT: throw Conflict(message);
-    case EVDB_READ_ONLY: throw ReadOnly(message);
-    case EVDB_INVALID_ARGUMENT: throw InvalidArgument(message);
-    case EVDB_CANCELED: throw Canceled(message);
-    case EVDB_DEADLINE_EXCEEDED: throw DeadlineExceeded(message);
-    case EVDB_CONNECTION: throw ConnectionError(message);
-    case EVDB_UNSUPPORTED: throw Unsupported(message);
-    case EVDB_DRIVER_NOT_FOUND: throw DriverNotFound(message);
-    case EVDB_DRIVER_ABI_MISMATCH: throw DriverAbiMismatch(message);
-    default: throw InternalError(message);
+    case EVDB_VERSION_MISMATCH:
+      throw VersionMismatch(message);
+    case EVDB_NOT_FOUND:
+      throw NotFound(message);
+    case EVDB_CONFLICT:
+      throw Conflict(message);
+    case EVDB_READ_ONLY:
+      throw ReadOnly(message);
+    case EVDB_INVALID_ARGUMENT:
+      throw InvalidArgument(message);
+    case EVDB_CANCELED:
+      throw Canceled(message);
+    case EVDB_DEADLINE_EXCEEDED:
+      throw DeadlineExceeded(message);
+    case EVDB_CONNECTION:
+      throw ConnectionError(message);
+    case EVDB_UNSUPPORTED:
+      throw Unsupported(message);
+    case EVDB_DRIVER_NOT_FOUND:
+      throw DriverNotFound(message);
+    case EVDB_DRIVER_ABI_MISMATCH:
+      throw DriverAbiMismatch(message);
+    default:
+      throw InternalError(message);
   }
 }
 
@@ -232,16 +244,15 @@ class TxRO {
   }
   // Up to `limit` events from `at` inclusive, ascending (version >= at) or
   // descending (version <= at).
-  std::vector<Event> read_events(int64_t at, size_t limit,
-                                 Direction dir = Direction::Ascending) {
+  std::vector<Event> read_events(int64_t at, size_t limit, Direction dir = Direction::Ascending) {
     std::vector<Event> out;
     std::vector<evdb_event> buf(limit < 256 ? limit : 256);
     while (out.size() < limit) {
       size_t want = std::min(buf.size(), limit - out.size());
       size_t got = 0;
       evdb_error err = EVDB_ERROR_INIT;
-      detail::check(evdb_read_events(tx_, ctx_, at, dir == Direction::Descending, buf.data(),
-                                     want, &got, &err),
+      detail::check(evdb_read_events(tx_, ctx_, at, dir == Direction::Descending, buf.data(), want,
+                                     &got, &err),
                     err);
       for (size_t i = 0; i < got; ++i) out.push_back(Event::from_c(buf[i]));
       if (got < want) break;

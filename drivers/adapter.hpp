@@ -40,8 +40,7 @@ namespace evdb::drv {
 // adds the driver name and operation in front. Never put a password in it.
 class Error : public std::exception {
  public:
-  Error(evdb_status code, std::string message)
-      : code_(code), message_(std::move(message)) {}
+  Error(evdb_status code, std::string message) : code_(code), message_(std::move(message)) {}
   evdb_status code() const noexcept { return code_; }
   const char* what() const noexcept override { return message_.c_str(); }
 
@@ -98,20 +97,16 @@ class Ctx {
 
   evdb_ctx* raw() const { return raw_; }
   // EVDB_OK, EVDB_CANCELED or EVDB_DEADLINE_EXCEEDED.
-  evdb_status status() const {
-    return (raw_ && host_) ? host_->ctx_status(raw_) : EVDB_OK;
-  }
+  evdb_status status() const { return (raw_ && host_) ? host_->ctx_status(raw_) : EVDB_OK; }
   // Throws Error(CANCELED / DEADLINE_EXCEEDED) once the context is done.
   void check(std::string_view doing) const {
     evdb_status s = status();
     if (s != EVDB_OK)
-      fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") +
-                  " while " + std::string(doing));
+      fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") + " while " +
+                  std::string(doing));
   }
   // Microseconds before the deadline; -1 none; 0 passed.
-  int64_t remaining_us() const {
-    return (raw_ && host_) ? host_->ctx_remaining_us(raw_) : -1;
-  }
+  int64_t remaining_us() const { return (raw_ && host_) ? host_->ctx_remaining_us(raw_) : -1; }
   // Readable once cancelled; -1 for no context.
   int cancel_fd() const { return (raw_ && host_) ? host_->ctx_cancel_fd(raw_) : -1; }
   // Sleeps up to timeout_us, less if the context ends; returns status().
@@ -140,7 +135,8 @@ class Ctx {
 class Uri {
  public:
   explicit Uri(const evdb_uri& u) : u_(u) {
-    for (size_t i = 0; i < u.param_count; ++i) pending_.emplace_back(u.params[i].key, u.params[i].value);
+    for (size_t i = 0; i < u.param_count; ++i)
+      pending_.emplace_back(u.params[i].key, u.params[i].value);
   }
   const evdb_uri& raw() const { return u_; }
   std::string_view scheme() const { return u_.scheme; }
@@ -173,14 +169,12 @@ class Uri {
     auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
     if (ec != std::errc() || p != v->data() + v->size() || n < min || n > max)
       fail(EVDB_INVALID_ARGUMENT, "parameter " + std::string(key) + "=" + *v +
-                                      " is not an integer in [" + std::to_string(min) +
-                                      ", " + std::to_string(max) + "]");
+                                      " is not an integer in [" + std::to_string(min) + ", " +
+                                      std::to_string(max) + "]");
     return n;
   }
   // Parameters not taken yet, in order.
-  const std::vector<std::pair<std::string, std::string>>& remaining() const {
-    return pending_;
-  }
+  const std::vector<std::pair<std::string, std::string>>& remaining() const { return pending_; }
   // Throws INVALID_ARGUMENT naming every parameter not taken, and the ones
   // that are known, when any is left.
   void reject_unknown(std::string_view known) const {
@@ -212,8 +206,7 @@ class Tx {
   // false when there is no such event.
   virtual bool read_event_at(Ctx& ctx, int64_t version, evdb_event& out) = 0;
   virtual bool read_event_after(Ctx& ctx, int64_t version, evdb_event& out) = 0;
-  virtual size_t read_events(Ctx& ctx, int64_t at, bool reverse, evdb_event* buf,
-                             size_t n) = 0;
+  virtual size_t read_events(Ctx& ctx, int64_t at, bool reverse, evdb_event* buf, size_t n) = 0;
   virtual std::optional<int64_t> read_projection_version(Ctx& ctx, int32_t id) = 0;
   // Only called on read-write transactions (the host checks). Throw
   // Error(EVDB_VERSION_MISMATCH, …) when the head is not `assumed`.
@@ -301,15 +294,20 @@ evdb_status guard(const char* op, evdb_error* err, auto&& body) noexcept {
     set_error(err, EVDB_INTERNAL, std::string(Traits::name) + ": " + op + ": " + e.what());
     return EVDB_INTERNAL;
   } catch (...) {
-    set_error(err, EVDB_INTERNAL,
-              std::string(Traits::name) + ": " + op + ": unknown exception");
+    set_error(err, EVDB_INTERNAL, std::string(Traits::name) + ": " + op + ": unknown exception");
     return EVDB_INTERNAL;
   }
 }
 
-inline Db* db_of(evdb_driver_db* d) { return reinterpret_cast<Db*>(d); }
-inline Tx* tx_of(evdb_driver_tx* t) { return reinterpret_cast<Tx*>(t); }
-inline Ctx ctx_of(evdb_ctx* c) { return Ctx(c, host_slot().load(std::memory_order_acquire)); }
+inline Db* db_of(evdb_driver_db* d) {
+  return reinterpret_cast<Db*>(d);
+}
+inline Tx* tx_of(evdb_driver_tx* t) {
+  return reinterpret_cast<Tx*>(t);
+}
+inline Ctx ctx_of(evdb_ctx* c) {
+  return Ctx(c, host_slot().load(std::memory_order_acquire));
+}
 
 template <class Traits>
 const evdb_driver* build_table() {
@@ -377,9 +375,8 @@ const evdb_driver* build_table() {
           fail(EVDB_NOT_FOUND, "no event after version " + std::to_string(v));
       });
     };
-    t.read_events = [](evdb_driver_tx* x, evdb_ctx* c, int64_t at, int reverse,
-                       evdb_event* buf, size_t n, size_t* n_out,
-                       evdb_error* err) -> evdb_status {
+    t.read_events = [](evdb_driver_tx* x, evdb_ctx* c, int64_t at, int reverse, evdb_event* buf,
+                       size_t n, size_t* n_out, evdb_error* err) -> evdb_status {
       *n_out = 0;
       return guard<Traits>("read_events", err, [&] {
         Ctx ctx = ctx_of(c);
@@ -418,8 +415,7 @@ const evdb_driver* build_table() {
     };
     if constexpr ((Traits::capabilities & EVDB_CAP_LISTENER) != 0) {
       t.listen = [](evdb_driver_db* d, evdb_ctx* c, evdb_on_ready_fn on_ready,
-                    evdb_on_inserted_fn on_inserted, void* user,
-                    evdb_error* err) -> evdb_status {
+                    evdb_on_inserted_fn on_inserted, void* user, evdb_error* err) -> evdb_status {
         return guard<Traits>("listen", err, [&] {
           Ctx ctx = ctx_of(c);
           ListenSink sink(on_ready, on_inserted, user, err);
@@ -444,32 +440,35 @@ const evdb_driver* build_table() {
 
 inline evdb_status Ctx::sleep_us(int64_t timeout_us) const {
   if (raw_ && host_) return host_->ctx_sleep(raw_, timeout_us);
-  struct timespec ts{static_cast<time_t>(timeout_us / 1000000),
-                     static_cast<long>((timeout_us % 1000000) * 1000)};
+  struct timespec ts {
+    static_cast<time_t>(timeout_us / 1000000), static_cast<long>((timeout_us % 1000000) * 1000)
+  };
   while (nanosleep(&ts, &ts) != 0) {
   }
   return EVDB_OK;
 }
 
 // The host services given at entry (NULL before the first entry call).
-inline const evdb_host_api* host() { return detail::host_slot().load(std::memory_order_acquire); }
+inline const evdb_host_api* host() {
+  return detail::host_slot().load(std::memory_order_acquire);
+}
 
 }  // namespace evdb::drv
 
 // Defines `extern "C" const evdb_driver* FN(uint32_t, const evdb_host_api*)`
 // returning the table of Traits. FN must be unique per driver
 // (evdb_driver_entry_<name>) so drivers can be linked into one process.
-#define EVDB_DRIVER_DEFINE_ENTRY(FN, Traits)                                              \
-  extern "C" EVDB_API const evdb_driver* FN(uint32_t host_abi_version,                    \
-                                            const evdb_host_api* host_api) {              \
-    (void)host_abi_version;                                                               \
-    if (host_api != nullptr) ::evdb::drv::detail::host_slot().store(host_api);            \
-    return ::evdb::drv::detail::build_table<Traits>();                                    \
+#define EVDB_DRIVER_DEFINE_ENTRY(FN, Traits)                                   \
+  extern "C" EVDB_API const evdb_driver* FN(uint32_t host_abi_version,         \
+                                            const evdb_host_api* host_api) {   \
+    (void)host_abi_version;                                                    \
+    if (host_api != nullptr) ::evdb::drv::detail::host_slot().store(host_api); \
+    return ::evdb::drv::detail::build_table<Traits>();                         \
   }
 
 // Exports the generic entry point of a driver shared object, forwarding to FN.
-#define EVDB_DRIVER_EXPORT(FN)                                                            \
-  extern "C" EVDB_API const evdb_driver* evdb_driver_entry(uint32_t host_abi_version,     \
+#define EVDB_DRIVER_EXPORT(FN)                                                              \
+  extern "C" EVDB_API const evdb_driver* evdb_driver_entry(uint32_t host_abi_version,       \
                                                            const evdb_host_api* host_api) { \
-    return FN(host_abi_version, host_api);                                                \
+    return FN(host_abi_version, host_api);                                                  \
   }

@@ -35,10 +35,10 @@ typedef struct td_event {
 } td_event;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
-static td_event *g_log;
+static td_event* g_log;
 static int64_t g_head, g_cap;
 static long g_append_calls;
-static const evdb_host_api *g_host;
+static const evdb_host_api* g_host;
 
 /* Number of append_event calls the driver saw (tests check validation). */
 EVDB_API long td_append_calls(void) {
@@ -53,17 +53,17 @@ typedef struct td_tx {
   int read_only;
   int64_t base;      /* head at begin */
   int64_t assumed;   /* head assumed by the first append, -1 none */
-  td_event *pending; /* appended, not committed */
+  td_event* pending; /* appended, not committed */
   int64_t n_pending, cap_pending;
 } td_tx;
 
-static void free_msg(evdb_error *e) {
+static void free_msg(evdb_error* e) {
   free(e->message);
   e->message = NULL;
   e->release = NULL;
 }
 
-static evdb_status fail(evdb_error *err, evdb_status code, const char *msg) {
+static evdb_status fail(evdb_error* err, evdb_status code, const char* msg) {
   size_t n = strlen(msg);
   if (err == NULL) return code;
   if (err->release) err->release(err);
@@ -74,35 +74,38 @@ static evdb_status fail(evdb_error *err, evdb_status code, const char *msg) {
   return code;
 }
 
-static char *dup_n(const char *s, size_t n) {
-  char *d = malloc(n + 1);
+static char* dup_n(const char* s, size_t n) {
+  char* d = malloc(n + 1);
   if (n) memcpy(d, s, n);
   d[n] = '\0';
   return d;
 }
 
-static void free_event(td_event *e) {
+static void free_event(td_event* e) {
   free(e->type);
   free(e->payload);
   free(e->rev);
 }
 
-static evdb_status td_open(const evdb_uri *uri, evdb_ctx *ctx, evdb_driver_db **out,
-                           evdb_error *err) {
+static evdb_status td_open(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out,
+                           evdb_error* err) {
   (void)ctx;
-  if (uri->param_count > 0) return fail(err, EVDB_INVALID_ARGUMENT, TD_NAME ": open: unknown URI parameter");
-  *out = (evdb_driver_db *)malloc(1);
+  if (uri->param_count > 0)
+    return fail(err, EVDB_INVALID_ARGUMENT, TD_NAME ": open: unknown URI parameter");
+  *out = (evdb_driver_db*)malloc(1);
   return EVDB_OK;
 }
-static void td_close(evdb_driver_db *db) { free(db); }
-static uint64_t td_caps(evdb_driver_db *db) {
+static void td_close(evdb_driver_db* db) {
+  free(db);
+}
+static uint64_t td_caps(evdb_driver_db* db) {
   (void)db;
   return EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD;
 }
 
-static evdb_status td_begin(evdb_driver_db *db, evdb_ctx *ctx, int ro, evdb_driver_tx **out,
-                            evdb_error *err) {
-  td_tx *tx = calloc(1, sizeof *tx);
+static evdb_status td_begin(evdb_driver_db* db, evdb_ctx* ctx, int ro, evdb_driver_tx** out,
+                            evdb_error* err) {
+  td_tx* tx = calloc(1, sizeof *tx);
   (void)db;
   (void)ctx;
   (void)err;
@@ -111,19 +114,19 @@ static evdb_status td_begin(evdb_driver_db *db, evdb_ctx *ctx, int ro, evdb_driv
   pthread_mutex_lock(&g_mu);
   tx->base = g_head;
   pthread_mutex_unlock(&g_mu);
-  *out = (evdb_driver_tx *)tx;
+  *out = (evdb_driver_tx*)tx;
   return EVDB_OK;
 }
 
-static void td_free_tx(td_tx *tx) {
+static void td_free_tx(td_tx* tx) {
   int64_t i;
   for (i = 0; i < tx->n_pending; ++i) free_event(&tx->pending[i]);
   free(tx->pending);
   free(tx);
 }
 
-static evdb_status td_commit(evdb_driver_tx *t, evdb_ctx *ctx, evdb_error *err) {
-  td_tx *tx = (td_tx *)t;
+static evdb_status td_commit(evdb_driver_tx* t, evdb_ctx* ctx, evdb_error* err) {
+  td_tx* tx = (td_tx*)t;
   evdb_status s = EVDB_OK;
   (void)ctx;
   pthread_mutex_lock(&g_mu);
@@ -144,12 +147,16 @@ static evdb_status td_commit(evdb_driver_tx *t, evdb_ctx *ctx, evdb_error *err) 
   td_free_tx(tx);
   return s;
 }
-static void td_rollback(evdb_driver_tx *t) { td_free_tx((td_tx *)t); }
+static void td_rollback(evdb_driver_tx* t) {
+  td_free_tx((td_tx*)t);
+}
 
-static int64_t td_view_head(td_tx *tx) { return tx->base + tx->n_pending; }
+static int64_t td_view_head(td_tx* tx) {
+  return tx->base + tx->n_pending;
+}
 
-static int td_get(td_tx *tx, int64_t v, evdb_event *out) {
-  td_event *e;
+static int td_get(td_tx* tx, int64_t v, evdb_event* out) {
+  td_event* e;
   if (v < 1 || v > td_view_head(tx)) return 0;
   pthread_mutex_lock(&g_mu);
   e = v > tx->base ? &tx->pending[v - tx->base - 1] : &g_log[v - 1];
@@ -165,26 +172,26 @@ static int td_get(td_tx *tx, int64_t v, evdb_event *out) {
   return 1;
 }
 
-static evdb_status td_sysver(evdb_driver_tx *t, evdb_ctx *c, int64_t *out, evdb_error *err) {
+static evdb_status td_sysver(evdb_driver_tx* t, evdb_ctx* c, int64_t* out, evdb_error* err) {
   (void)c;
   (void)err;
-  *out = td_view_head((td_tx *)t);
+  *out = td_view_head((td_tx*)t);
   return EVDB_OK;
 }
-static evdb_status td_at(evdb_driver_tx *t, evdb_ctx *c, int64_t v, evdb_event *out,
-                         evdb_error *err) {
+static evdb_status td_at(evdb_driver_tx* t, evdb_ctx* c, int64_t v, evdb_event* out,
+                         evdb_error* err) {
   (void)c;
-  return td_get((td_tx *)t, v, out) ? EVDB_OK : fail(err, EVDB_NOT_FOUND, TD_NAME ": no such event");
+  return td_get((td_tx*)t, v, out) ? EVDB_OK : fail(err, EVDB_NOT_FOUND, TD_NAME ": no such event");
 }
-static evdb_status td_after(evdb_driver_tx *t, evdb_ctx *c, int64_t v, evdb_event *out,
-                            evdb_error *err) {
+static evdb_status td_after(evdb_driver_tx* t, evdb_ctx* c, int64_t v, evdb_event* out,
+                            evdb_error* err) {
   (void)c;
-  return td_get((td_tx *)t, v + 1, out) ? EVDB_OK
-                                        : fail(err, EVDB_NOT_FOUND, TD_NAME ": no event after");
+  return td_get((td_tx*)t, v + 1, out) ? EVDB_OK
+                                       : fail(err, EVDB_NOT_FOUND, TD_NAME ": no event after");
 }
-static evdb_status td_events(evdb_driver_tx *t, evdb_ctx *c, int64_t at, int reverse,
-                             evdb_event *buf, size_t n, size_t *n_out, evdb_error *err) {
-  td_tx *tx = (td_tx *)t;
+static evdb_status td_events(evdb_driver_tx* t, evdb_ctx* c, int64_t at, int reverse,
+                             evdb_event* buf, size_t n, size_t* n_out, evdb_error* err) {
+  td_tx* tx = (td_tx*)t;
   int64_t head = td_view_head(tx), v;
   size_t k = 0;
   (void)c;
@@ -197,23 +204,24 @@ static evdb_status td_events(evdb_driver_tx *t, evdb_ctx *c, int64_t at, int rev
   *n_out = k;
   return EVDB_OK;
 }
-static evdb_status td_proj(evdb_driver_tx *t, evdb_ctx *c, int32_t id, int64_t *out,
-                           evdb_error *err) {
+static evdb_status td_proj(evdb_driver_tx* t, evdb_ctx* c, int32_t id, int64_t* out,
+                           evdb_error* err) {
   (void)t;
   (void)c;
   (void)id;
   (void)out;
   return fail(err, EVDB_NOT_FOUND, TD_NAME ": no projections here");
 }
-static evdb_status td_append(evdb_driver_tx *t, evdb_ctx *c, int64_t assumed,
-                             const evdb_event *e, int64_t *nv, evdb_error *err) {
-  td_tx *tx = (td_tx *)t;
-  td_event *p;
+static evdb_status td_append(evdb_driver_tx* t, evdb_ctx* c, int64_t assumed, const evdb_event* e,
+                             int64_t* nv, evdb_error* err) {
+  td_tx* tx = (td_tx*)t;
+  td_event* p;
   (void)c;
   pthread_mutex_lock(&g_mu);
   ++g_append_calls;
   pthread_mutex_unlock(&g_mu);
-  if (assumed != td_view_head(tx)) return fail(err, EVDB_VERSION_MISMATCH, TD_NAME ": version mismatch");
+  if (assumed != td_view_head(tx))
+    return fail(err, EVDB_VERSION_MISMATCH, TD_NAME ": version mismatch");
   if (tx->assumed < 0) tx->assumed = assumed;
   if (tx->n_pending == tx->cap_pending) {
     tx->cap_pending = tx->cap_pending ? tx->cap_pending * 2 : 8;
@@ -227,15 +235,15 @@ static evdb_status td_append(evdb_driver_tx *t, evdb_ctx *c, int64_t assumed,
   *nv = assumed + 1;
   return EVDB_OK;
 }
-static evdb_status td_init(evdb_driver_tx *t, evdb_ctx *c, int32_t id, int64_t *out,
-                           evdb_error *err) {
+static evdb_status td_init(evdb_driver_tx* t, evdb_ctx* c, int32_t id, int64_t* out,
+                           evdb_error* err) {
   (void)t;
   (void)c;
   (void)id;
   (void)out;
   return fail(err, EVDB_UNSUPPORTED, TD_NAME ": no projections here");
 }
-static evdb_status td_set(evdb_driver_tx *t, evdb_ctx *c, int32_t id, int64_t v, evdb_error *err) {
+static evdb_status td_set(evdb_driver_tx* t, evdb_ctx* c, int32_t id, int64_t v, evdb_error* err) {
   (void)t;
   (void)c;
   (void)id;
@@ -243,14 +251,14 @@ static evdb_status td_set(evdb_driver_tx *t, evdb_ctx *c, int32_t id, int64_t v,
   return fail(err, EVDB_UNSUPPORTED, TD_NAME ": no projections here");
 }
 
-static evdb_status td_ping(evdb_driver_db *db, evdb_ctx *c, evdb_error *err) {
+static evdb_status td_ping(evdb_driver_db* db, evdb_ctx* c, evdb_error* err) {
   (void)db;
   (void)c;
   (void)err;
   return EVDB_OK;
 }
 
-static const char *const td_schemes[] = {TD_SCHEME,
+static const char* const td_schemes[] = {TD_SCHEME,
 #ifdef TD_ALIAS
                                          TD_ALIAS,
 #endif
@@ -265,12 +273,14 @@ typedef struct td_table {
 #endif
 } td_table;
 
-static evdb_status td_future(void) { return EVDB_OK; }
+static evdb_status td_future(void) {
+  return EVDB_OK;
+}
 
 static td_table g_table;
 
-EVDB_API const evdb_driver *TD_ENTRY(uint32_t host_abi, const evdb_host_api *host) {
-  evdb_driver *t = &g_table.known;
+EVDB_API const evdb_driver* TD_ENTRY(uint32_t host_abi, const evdb_host_api* host) {
+  evdb_driver* t = &g_table.known;
   (void)host_abi;
   (void)td_future;
   g_host = host;
