@@ -34,8 +34,8 @@ void server(const std::string& cmd) {
   ASSERT_EQ(std::system(line.c_str()), 0) << line;
 }
 
-// A TCP port on loopback nobody listens on (bound, then released).
-int free_port() {
+// A new TCP socket bound to a free port on loopback; sets `port`.
+int bound_socket(int& port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -44,8 +44,14 @@ int free_port() {
   ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   socklen_t len = sizeof a;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+// A TCP port on loopback nobody listens on (bound, then released).
+int free_port() {
+  int port = 0;
+  ::close(bound_socket(port));
   return port;
 }
 
@@ -158,25 +164,15 @@ TEST(PgFault, ServerDownAtOpenIsConnectionWithoutPassword) {
 // the startup packet.
 class SilentServer {
  public:
-  SilentServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
+  SilentServer() : fd_(bound_socket(port_)) { ::listen(fd_, 16); }
   ~SilentServer() { ::close(fd_); }
   std::string uri(const std::string& params) const {
     return "postgres://evdb:pw@127.0.0.1:" + std::to_string(port_) + "/evdb?schema=x" + params;
   }
 
  private:
+  int port_ = 0;  // set by bound_socket() while fd_ is initialised
   int fd_ = -1;
-  int port_ = 0;
 };
 
 // Connecting waits on a socket, so a context interrupts it (DESIGN §2:
