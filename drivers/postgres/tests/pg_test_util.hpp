@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "pg_driver.hpp"
+#include "test_support/listening.hpp"
 
 namespace evdb::postgres::test {
 
@@ -113,64 +114,6 @@ inline Event ev(const std::string& type, const std::string& payload = "{}", int6
   return e;
 }
 
-// Runs a listener on its own thread and records what it is told.
-class Listening {
- public:
-  explicit Listening(DB& db) : db_(db) {
-    thread_ = std::thread([this] {
-      Status st = db_.listen(
-          ctx_,
-          [this] {
-            std::lock_guard l(mu_);
-            ready_ = true;
-            cv_.notify_all();
-          },
-          [this](int64_t v) {
-            std::lock_guard l(mu_);
-            got_.push_back(v);
-            cv_.notify_all();
-          });
-      std::lock_guard l(mu_);
-      result_ = st;
-      ended_ = true;
-      cv_.notify_all();
-    });
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(30), [this] { return ready_ || ended_; });
-  }
-  ~Listening() { stop(); }
-  // Waits until `n` versions arrived (or `limit`), returns them.
-  std::vector<int64_t> wait_for(size_t n,
-                                std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, limit, [&] { return got_.size() >= n || ended_; });
-    return got_;
-  }
-  // Waits for listen to end on its own (up to 60 s), returns its status.
-  Status wait_end() {
-    std::unique_lock l(mu_);
-    cv_.wait_for(l, std::chrono::seconds(60), [&] { return ended_; });
-    return result_;
-  }
-  Status stop() {
-    ctx_.cancel();
-    if (thread_.joinable()) thread_.join();
-    return result_;
-  }
-  bool ready() {
-    std::lock_guard l(mu_);
-    return ready_;
-  }
-
- private:
-  DB& db_;
-  Context ctx_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool ready_ = false, ended_ = false;
-  std::vector<int64_t> got_;
-  Status result_;
-};
+using evdb::test_support::Listening;
 
 }  // namespace evdb::postgres::test

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "redis_test_util.hpp"
+#include "test_support/listening.hpp"
 
 namespace {
 
 using namespace evdb::redis::test;
+using evdb::test_support::Listening;
 
 evdb::Event ev(std::string type, std::string payload, int64_t time_us = 0) {
   return evdb::Event{0, time_us, std::move(type), std::move(payload), "rev-1"};
@@ -211,17 +213,14 @@ TEST(RedisTx, ReadsSeeOwnWritesAcrossServerAndPending) {
   });
 }
 
+// What the server executed for this store is read with MONITOR and filtered
+// by the store's prefix, so other tests using the server at the same time do
+// not disturb the count.
 TEST(RedisTx, RollbackSendsNothing) {
   std::string p = unique_prefix("rollback");
   evdb::DB db = evdb::DB::open(uri(p));
-  Raw raw;
-  auto calls = [&](const std::string& cmd) {
-    std::string info = raw.str({"INFO", "commandstats"});
-    auto at = info.find("cmdstat_" + cmd + ":calls=");
-    if (at == std::string::npos) return 0LL;
-    return std::stoll(info.substr(at + cmd.size() + 15));
-  };
-  long long evalsha = calls("evalsha"), eval = calls("eval");
+  Raw monitor;
+  ASSERT_EQ(monitor.str({"MONITOR"}), "OK");
   evdb::Status s = db.tx_rw([&](evdb::TxRW& tx) {
     tx.append_event(0, ev("A", "{}"));
     tx.init_projection_version(3);
@@ -234,9 +233,18 @@ TEST(RedisTx, RollbackSendsNothing) {
     throw std::runtime_error("boom");
   }),
                std::runtime_error);
-  EXPECT_EQ(calls("evalsha"), evalsha);
-  EXPECT_EQ(calls("eval"), eval);
-  EXPECT_EQ(raw.integer({"EXISTS", "{" + p + "}:log", "{" + p + "}:proj"}), 0);
+  const std::string end = "end-of-" + p;
+  Raw().str({"ECHO", end});
+  std::vector<std::string> seen;  // every command naming the store
+  for (std::string line = monitor.next_pushed(); line.find(end) == std::string::npos;
+       line = monitor.next_pushed())
+    if (line.find(p) != std::string::npos) seen.push_back(line);
+  EXPECT_FALSE(seen.empty()) << "the snapshots at begin name the store's keys";
+  for (const std::string& line : seen) {
+    EXPECT_EQ(line.find("\"EVAL"), std::string::npos) << "a rolled-back tx ran a script: " << line;
+    EXPECT_EQ(line.find("lua]"), std::string::npos) << "a rolled-back tx wrote: " << line;
+  }
+  EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:log", "{" + p + "}:proj"}), 0);
 }
 
 TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
@@ -362,20 +370,8 @@ TEST(RedisListener, DeliversEachCommitOnceInOrderAndCancels) {
   std::string p = unique_prefix("listen");
   evdb::DB db = evdb::DB::open(uri(p, "&listen_block_ms=50"));
   evdb::DB other = evdb::DB::open(uri(p));
-  evdb::Context ctx;
-  std::atomic<bool> ready{false};
-  std::vector<int64_t> got;
-  std::mutex mu;
-  evdb::Status st;
-  std::thread listener([&] {
-    st = db.listen(
-        ctx, [&] { ready = true; },
-        [&](int64_t v) {
-          std::lock_guard<std::mutex> l(mu);
-          got.push_back(v);
-        });
-  });
-  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Listening l(db);
+  ASSERT_TRUE(l.ready());
   db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
   (void)db.tx_rw([&](evdb::TxRW& tx) {
     tx.append_event(1, ev("Rolled", "1"));
@@ -385,17 +381,9 @@ TEST(RedisListener, DeliversEachCommitOnceInOrderAndCancels) {
     tx.append_event(1, ev("B", "2"));
     tx.append_event(2, ev("C", "3"));
   });
-  for (int i = 0; i < 2000; ++i) {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      if (got.size() >= 3) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ctx.cancel();
-  listener.join();
-  EXPECT_EQ(st.code(), EVDB_CANCELED);
-  EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(l.wait_for(3), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(l.stop().code(), EVDB_CANCELED);
+  EXPECT_EQ(l.versions(), (std::vector<int64_t>{1, 2, 3}));
 }
 
 TEST(RedisListener, CallbackErrorEndsListen) {

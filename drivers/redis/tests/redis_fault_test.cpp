@@ -23,12 +23,14 @@
 #include <vector>
 
 #include "redis_test_util.hpp"
+#include "test_support/listening.hpp"
 
 extern char** environ;
 
 namespace {
 
 using namespace evdb::redis::test;
+using evdb::test_support::Listening;
 
 evdb::Event ev(std::string type, std::string payload) {
   return evdb::Event{0, 0, std::move(type), std::move(payload), ""};
@@ -173,35 +175,14 @@ TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
   std::string p = unique_prefix("restart");
   std::string u = uri_for(srv.port(), p, "&listen_block_ms=100&listen_reconnect_timeout_ms=20000");
   evdb::DB db = evdb::DB::open(u);
-  evdb::Context ctx;
-  std::atomic<bool> ready{false};
-  std::mutex mu;
-  std::vector<int64_t> got;
-  evdb::Status st;
-  std::thread listener([&] {
-    st = db.listen(
-        ctx, [&] { ready = true; },
-        [&](int64_t v) {
-          std::lock_guard<std::mutex> l(mu);
-          got.push_back(v);
-        });
-  });
-  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Listening l(db);
+  ASSERT_TRUE(l.ready());
   auto append = [&](evdb::DB& d, int n) {
     for (int i = 0; i < n; ++i)
       d.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("E", "1")); });
   };
-  auto wait_for = [&](size_t n) {
-    for (int i = 0; i < 3000; ++i) {
-      {
-        std::lock_guard<std::mutex> l(mu);
-        if (got.size() >= n) return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  };
   append(db, 3);
-  wait_for(3);
+  l.wait_for(3, std::chrono::seconds(15));
   evdb::DB pinger = evdb::DB::open(u);  // its pooled connection dies with the server
   pinger.ping();
   srv.stop();
@@ -215,30 +196,23 @@ TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
   }
   append(db, 2);  // the pooled connections died: begin reconnects
   pinger.ping();  // and so does ping
-  wait_for(9);
+  l.wait_for(9, std::chrono::seconds(15));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for duplicates
-  ctx.cancel();
-  listener.join();
+  evdb::Status st = l.stop();
   EXPECT_EQ(st.code(), EVDB_CANCELED) << st.message();
   std::vector<int64_t> want;
   for (int64_t v = 1; v <= 9; ++v) want.push_back(v);
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(l.versions(), want);
 }
 
 TEST(RedisFault, ListenerGivesUpAfterItsReconnectLimit) {
   OwnServer srv(test_port() + 2, false);
   evdb::DB db = evdb::DB::open(uri_for(srv.port(), unique_prefix("giveup"),
                                        "&listen_block_ms=50&listen_reconnect_timeout_ms=300"));
-  evdb::Context ctx;
-  std::atomic<bool> ready{false};
-  evdb::Status st;
-  std::thread listener([&] {
-    st = db.listen(
-        ctx, [&] { ready = true; }, [](int64_t) {});
-  });
-  while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  Listening l(db);
+  ASSERT_TRUE(l.ready());
   srv.stop();
-  listener.join();
+  evdb::Status st = l.wait_end();
   EXPECT_EQ(st.code(), EVDB_CONNECTION) << st.message();
   EXPECT_NE(st.message().find("listen_reconnect_timeout_ms"), std::string::npos) << st.message();
   EXPECT_EQ(st.message().find(password()), std::string::npos) << st.message();

@@ -86,6 +86,16 @@ class Raw {
     if (r->type == REDIS_REPLY_NIL) return "(nil)";
     return std::string(r->str, r->len);
   }
+  // The next reply the server pushes without a command (after MONITOR),
+  // waiting up to 10 s.
+  std::string next_pushed() {
+    redisSetTimeout(c_.get(), timeval{10, 0});
+    void* r = nullptr;
+    if (redisGetReply(c_.get(), &r) != REDIS_OK || r == nullptr)
+      throw std::runtime_error("no reply within 10 s");
+    RawReply reply(static_cast<redisReply*>(r));
+    return std::string(reply->str, reply->len);
+  }
 
  private:
   std::unique_ptr<redisContext, ContextFree> c_;
