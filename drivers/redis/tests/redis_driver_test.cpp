@@ -255,11 +255,7 @@ TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
   evdb_tx* b = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
-  evdb_event e{};
-  e.type_name = "X";
-  e.type_name_len = 1;
-  e.payload = "1";
-  e.payload_len = 1;
+  const evdb_event e = c_event("X", "1");
   ASSERT_EQ(evdb_append_event(a, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_append_event(b, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_commit(a, nullptr, nullptr), EVDB_OK);
@@ -308,11 +304,7 @@ TEST(RedisTx, ReadOnlySnapshotIgnoresLaterCommits) {
   });
   evdb_tx* ro = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_ONLY, &ro, nullptr), EVDB_OK);
-  evdb_event e{};
-  e.type_name = "X";
-  e.type_name_len = 1;
-  e.payload = "1";
-  e.payload_len = 1;
+  const evdb_event e = c_event("X", "1");
   EXPECT_EQ(evdb_append_event(ro, nullptr, 2, &e, nullptr, nullptr), EVDB_READ_ONLY);
   evdb_rollback(ro);
 }

@@ -130,11 +130,7 @@ int child_main(const std::string& mode, const std::string& uri) {
   if (mode == "build-and-wait") {
     evdb_tx* tx = nullptr;
     if (evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr) != EVDB_OK) return 2;
-    evdb_event e{};
-    e.type_name = "Built";
-    e.type_name_len = 5;
-    e.payload = "{}";
-    e.payload_len = 2;
+    const evdb_event e = c_event("Built", "{}");
     for (int64_t v = 0; v < 10; ++v)
       if (evdb_append_event(tx, nullptr, v, &e, nullptr, nullptr) != EVDB_OK) return 3;
     if (evdb_init_projection_version(tx, nullptr, 1, nullptr, nullptr) != EVDB_OK) return 4;
@@ -298,11 +294,7 @@ TEST(RedisFault, CancelDeadlineAndIoTimeoutInterruptWaitsForAStalledServer) {
   // A transaction built before the stall, committed during it.
   evdb_tx* tx = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
-  evdb_event e{};
-  e.type_name = "Paused";
-  e.type_name_len = 6;
-  e.payload = "1";
-  e.payload_len = 1;
+  const evdb_event e = c_event("Paused", "1");
   ASSERT_EQ(evdb_append_event(tx, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
   ASSERT_EQ(raw.str({"CLIENT", "PAUSE", "3000", "ALL"}), "OK");
   // Cancel: begin is waiting for the snapshot reply.

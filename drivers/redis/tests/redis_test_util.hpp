@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,16 @@ struct ReplyFreeT {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using RawReply = std::unique_ptr<redisReply, ReplyFreeT>;
+
+// An event for the C API (evdb_append_event); the strings must outlive it.
+inline evdb_event c_event(const char* type, const char* payload) {
+  evdb_event e{};
+  e.type_name = type;
+  e.type_name_len = std::strlen(type);
+  e.payload = payload;
+  e.payload_len = std::strlen(payload);
+  return e;
+}
 
 // A plain hiredis connection, authenticated, for inspecting the server.
 class Raw {
