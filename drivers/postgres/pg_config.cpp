@@ -1,6 +1,7 @@
 // pg_config.cpp — URI to Config, and the SQL of the two layouts.
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <string>
 #include <string_view>
 
@@ -150,6 +151,16 @@ Config parse_uri(drv::Uri& uri) {
   if (!path.empty()) add_kv(conninfo, "dbname", path);
   std::string unknown;
   for (const auto& [k, v] : uri.remaining()) {
+    // libpq checks connect_timeout only when it connects blocking; the driver
+    // connects without blocking (CtxConnect) and applies it itself, so it is
+    // checked here: a whole number of seconds, as libpq requires.
+    if (k == "connect_timeout") {
+      int64_t sec = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), sec);
+      if (v.empty() || ec != std::errc() || p != v.data() + v.size())
+        drv::fail(EVDB_INVALID_ARGUMENT, "parameter connect_timeout=" + std::string(v) +
+                                             " is not a whole number of seconds");
+    }
     if (!is_libpq_param(k)) {
       unknown += (unknown.empty() ? "" : ", ") + k;
       continue;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -147,23 +148,24 @@ namespace {
 // (libpqxx constructs the policy from the conninfo alone).
 thread_local const drv::Ctx* t_connect_ctx = nullptr;
 
-// connect_timeout of a conninfo in milliseconds, -1 when absent or <= 0
-// (libpq: "zero, negative, or not specified means wait indefinitely"; 1
-// means 2 s).
+// connect_timeout of a conninfo (else of $PGCONNECT_TIMEOUT, as libpq) in
+// milliseconds, -1 when absent or <= 0 (libpq: "zero, negative, or not
+// specified means wait indefinitely"; 1 means 2 s).
 int64_t connect_timeout_ms(const std::string& conninfo) {
-  int64_t ms = -1;
+  const char* value = std::getenv("PGCONNECT_TIMEOUT");
+  std::string given;
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
   if (err != nullptr) PQfreemem(err);
-  if (opts == nullptr) return ms;
-  for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
-    if (std::strcmp(o->keyword, "connect_timeout") != 0 || o->val == nullptr) continue;
-    int64_t sec = 0;
-    auto [p, ec] = std::from_chars(o->val, o->val + std::strlen(o->val), sec);
-    if (ec == std::errc() && sec > 0) ms = std::max<int64_t>(sec, 2) * 1000;
-  }
-  PQconninfoFree(opts);
-  return ms;
+  for (PQconninfoOption* o = opts; o != nullptr && o->keyword != nullptr; ++o)
+    if (std::strcmp(o->keyword, "connect_timeout") == 0 && o->val != nullptr) given = o->val;
+  if (opts != nullptr) PQconninfoFree(opts);
+  if (!given.empty()) value = given.c_str();
+  if (value == nullptr) return -1;
+  int64_t sec = 0;
+  auto [p, ec] = std::from_chars(value, value + std::strlen(value), sec);
+  if (ec != std::errc() || sec <= 0) return -1;
+  return std::max<int64_t>(sec, 2) * 1000;
 }
 
 [[noreturn]] void connect_failed(PGconn* c, const std::string& why) {

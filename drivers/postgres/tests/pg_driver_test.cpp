@@ -57,6 +57,11 @@ TEST(PgUri, BadValuesAreRefused) {
   EXPECT_EQ(open_status(uri("schema=" + std::string(64, 'a')), &msg), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(open_status(uri("listen_reconnect_timeout_ms=-1"), &msg), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(msg.find(test_password()), std::string::npos) << msg;
+  // Checked by the driver, which applies it itself (libpq ignores it when
+  // connecting without blocking).
+  EXPECT_EQ(open_status(uri("connect_timeout=abc"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("connect_timeout=abc"), std::string::npos) << msg;
+  EXPECT_EQ(open_status(uri("connect_timeout=5s"), &msg), EVDB_INVALID_ARGUMENT);
 }
 
 TEST(PgUri, LibpqParametersPassThrough) {
