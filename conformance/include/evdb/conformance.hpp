@@ -1,6 +1,6 @@
 // conformance.hpp — the evdb conformance suite as a library.
 //
-// The suite (GoogleTest tests of the whole contract of DESIGN §2, grouped in
+// The suite (GoogleTest tests of the contract, docs/contract.md §1-§4, grouped in
 // one test suite per category: EmptyStore.*, Append.*, …) lives in the static
 // library evdb_conformance (CMake target evdb::conformance). The runner
 // evdb-conformance is just `return evdb::conformance::run_main(argc, argv);`.

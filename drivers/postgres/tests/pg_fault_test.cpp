@@ -175,7 +175,7 @@ class SilentServer {
   int fd_ = -1;
 };
 
-// Connecting waits on a socket, so a context interrupts it (DESIGN §2:
+// Connecting waits on a socket, so a context interrupts it (docs/contract.md §2.6:
 // cancellation interrupts waits, not only between calls); libpq's own
 // connect_timeout still bounds it without a context.
 TEST(PgFault, OpenAgainstASilentServerEndsWithItsContext) {
