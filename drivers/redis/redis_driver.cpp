@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
 #include <unordered_map>
+
+#include "common/clock.hpp"
+#include "common/reconnect.hpp"
 
 namespace evdb::redis {
 namespace {
@@ -17,6 +19,9 @@ constexpr std::string_view kType = "t";
 constexpr std::string_view kPayload = "p";
 constexpr std::string_view kTime = "ts";
 constexpr std::string_view kRevision = "r";
+
+// Longest pause between two reconnect attempts of the listener.
+constexpr int64_t kListenBackoffMaxMs = 1000;
 
 // The commit script. KEYS[1] = log stream, KEYS[2] = projection hash.
 // ARGV: expected head ("-1": not checked), number of projection checks, then
@@ -57,18 +62,6 @@ for _ = 1, nw do
 end
 return {2, na}
 )lua";
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // "12-0" for version 12.
 std::string entry_id(int64_t v) {
@@ -292,7 +285,7 @@ class RedisTx : public drv::Tx {
     p.type.assign(ev.type_name, ev.type_name_len);
     p.payload.assign(ev.payload, ev.payload_len);
     if (ev.revision_vcs != nullptr) p.revision.assign(ev.revision_vcs, ev.revision_vcs_len);
-    p.time_us = ev.time_us != 0 ? ev.time_us : now_us();
+    p.time_us = ev.time_us != 0 ? ev.time_us : common::wall_now_us();
     appends_.push_back(std::move(p));
     return head + 1;
   }
@@ -373,13 +366,13 @@ class RedisTx : public drv::Tx {
     Reply r;
     try {
       conn_->add(args);
-      r = conn_->call(ctx, "committing", true);
+      r = conn_->call(ctx, "committing", Connection::Watch::SocketOnly);
       if (r->type == REDIS_REPLY_ERROR &&
           std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
         args[0] = "EVAL";
         args[1] = commit_script();
         conn_->add(args);
-        r = conn_->call(ctx, "committing", true);
+        r = conn_->call(ctx, "committing", Connection::Watch::SocketOnly);
       }
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION) throw;
@@ -552,7 +545,11 @@ Config parse_uri(drv::Uri& uri) {
 // ---------------------------------------------------------------------------
 
 RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
-    : cfg_(std::move(cfg)), log_key_(cfg_.log_key()), proj_key_(cfg_.proj_key()) {
+    : cfg_(std::move(cfg)),
+      log_key_(cfg_.log_key()),
+      proj_key_(cfg_.proj_key()),
+      pool_({static_cast<size_t>(cfg_.pool_size), 0, "pool_size"},
+            [this](const drv::Ctx& c) { return Connection::open(cfg_.endpoint, c); }) {
   auto conn = Connection::open(cfg_.endpoint, ctx);
   conn->add({"TYPE", log_key_});
   conn->add({"TYPE", proj_key_});
@@ -570,7 +567,7 @@ RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
   check_type(r[1].get(), proj_key_, "hash");
   expect_ok_type(r[2].get(), REDIS_REPLY_STRING, "SCRIPT LOAD");
   sha_.assign(r[2]->str, r[2]->len);
-  release(std::move(conn));
+  pool_.adopt(std::move(conn));
 }
 
 uint64_t RedisDb::capabilities() const {
@@ -578,21 +575,12 @@ uint64_t RedisDb::capabilities() const {
 }
 
 std::unique_ptr<Connection> RedisDb::acquire(const drv::Ctx& ctx) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-  }
-  return Connection::open(cfg_.endpoint, ctx);
+  return pool_.acquire(ctx);
 }
 
 void RedisDb::release(std::unique_ptr<Connection> c) {
-  if (!c || c->broken()) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  if (idle_.size() < static_cast<size_t>(cfg_.pool_size)) idle_.push_back(std::move(c));
+  common::Health health = c && !c->broken() ? common::Health::Reusable : common::Health::Broken;
+  pool_.release(std::move(c), health);
 }
 
 std::unique_ptr<drv::Tx> RedisDb::begin(drv::Ctx& ctx, bool read_only) {
@@ -606,8 +594,7 @@ std::unique_ptr<drv::Tx> RedisDb::begin(drv::Ctx& ctx, bool read_only) {
       return tx;
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION || attempt > 0) throw;
-      std::lock_guard<std::mutex> lock(mu_);
-      idle_.clear();  // the others died with it
+      pool_.drop_idle();  // the others died with it
     }
   }
 }
@@ -624,14 +611,12 @@ void RedisDb::ping(drv::Ctx& ctx) {
       return;
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION || attempt > 0) throw;
-      std::lock_guard<std::mutex> lock(mu_);
-      idle_.clear();
+      pool_.drop_idle();
     }
   }
 }
 
 void RedisDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
-  const int64_t limit_ms = cfg_.listen_reconnect_timeout_ms;
   std::unique_ptr<Connection> conn = Connection::open(cfg_.endpoint, ctx);
   conn->add({"XLEN", log_key_});
   Reply len = conn->call(ctx, "starting to listen");
@@ -639,20 +624,17 @@ void RedisDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
   int64_t last = len->integer;
   sink.ready();
   std::string block = std::to_string(cfg_.listen_block_ms);
-  int64_t lost_since = -1;
-  int64_t backoff_ms = 20;
-  std::string last_error;
+  common::Reconnect reconnect(cfg_.listen_reconnect_timeout_ms, kListenBackoffMaxMs);
   for (;;) {
     ctx.check("listening");
     try {
       if (!conn) {
         conn = Connection::open(cfg_.endpoint, ctx);
-        lost_since = -1;
-        backoff_ms = 20;
+        reconnect.connected();
       }
       std::string from = entry_id(last);
       conn->add({"XREAD", "COUNT", "1000", "BLOCK", block, "STREAMS", log_key_, from});
-      Reply r = conn->call(ctx, "listening", false, cfg_.listen_block_ms);
+      Reply r = conn->call(ctx, "listening", Connection::Watch::Context, cfg_.listen_block_ms);
       if (r->type == REDIS_REPLY_NIL) continue;
       expect_ok_type(r.get(), REDIS_REPLY_ARRAY, "XREAD " + log_key_);
       for (size_t s = 0; s < r->elements; ++s) {
@@ -671,15 +653,7 @@ void RedisDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION) throw;
       conn.reset();
-      last_error = e.what();
-      int64_t now = steady_ms();
-      if (lost_since < 0) lost_since = now;
-      if (now - lost_since >= limit_ms)
-        drv::fail(EVDB_CONNECTION, "could not reconnect within " + std::to_string(limit_ms) +
-                                       " ms (listen_reconnect_timeout_ms): " + last_error);
-      int64_t wait = std::min<int64_t>(backoff_ms, limit_ms - (now - lost_since));
-      ctx.sleep_us(wait * 1000);
-      backoff_ms = std::min<int64_t>(backoff_ms * 2, 1000);
+      reconnect.failed(ctx, e.what());
     }
   }
 }

@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.hpp"
+#include "common/pool.hpp"
+#include "common/wait.hpp"
 #include "connection.hpp"
 #include "file_state.hpp"
 
@@ -38,7 +41,7 @@ constexpr size_t kMaxKeptBuffer = size_t{16} << 20;
 // URI and path checks
 // ---------------------------------------------------------------------------
 
-Options parse_uri(drv::Uri& uri) {
+Config parse_uri(drv::Uri& uri) {
   std::string shown(uri.redacted());
   if (!uri.host().empty())
     fail(EVDB_INVALID_ARGUMENT, "URI " + shown + " names a host ('" + std::string(uri.host()) +
@@ -48,7 +51,7 @@ Options parse_uri(drv::Uri& uri) {
     fail(EVDB_INVALID_ARGUMENT, "URI " + shown +
                                     " has a user, password or port; a sqlite URI "
                                     "names a file only");
-  Options o;
+  Config o;
   o.path = std::string(uri.path());
   if (o.path.empty())
     fail(EVDB_INVALID_ARGUMENT, "URI " + shown +
@@ -112,7 +115,7 @@ void check_path(const std::string& path) {
 // ---------------------------------------------------------------------------
 
 // One-shot query returning a single value as text (NULL/no row: "").
-std::string query_text(Conn& c, const char* sql, std::string_view doing) {
+std::string query_text(Connection& c, const char* sql, std::string_view doing) {
   sqlite3_stmt* s = nullptr;
   int rc = sqlite3_prepare_v2(c.handle(), sql, -1, &s, nullptr);
   if (rc != SQLITE_OK) {
@@ -139,7 +142,7 @@ struct Inspection {
   bool has_tables = false;   // events and projection_versions exist
 };
 
-Inspection inspect(Conn& c) {
+Inspection inspect(Connection& c) {
   Inspection r;
   const char* doing = "reading the schema";
   r.application_id = std::stoll("0" + query_text(c, "PRAGMA application_id", doing));
@@ -186,7 +189,7 @@ bool classify(const Inspection& r, const std::string& path) {
 // Runs fn, retrying while SQLite answers SQLITE_BUSY without having waited
 // itself (journal mode changes), within busy_timeout_ms and ctx.
 template <class F>
-void retry_busy(Conn& c, Ctx& ctx, std::string_view doing, F&& fn) {
+void retry_busy(Connection& c, Ctx& ctx, std::string_view doing, F&& fn) {
   auto start = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
     int rc = fn();
@@ -195,13 +198,13 @@ void retry_busy(Conn& c, Ctx& ctx, std::string_view doing, F&& fn) {
       return;
     }
     auto waited = std::chrono::steady_clock::now() - start;
-    if (waited > std::chrono::milliseconds(c.options().busy_timeout_ms)) c.raise(rc, doing);
+    if (waited > std::chrono::milliseconds(c.config().busy_timeout_ms)) c.raise(rc, doing);
     if (ctx.sleep_us(250 << std::min(attempt, 4)) != EVDB_OK) raise_context(ctx, doing);
   }
 }
 
-void init_schema(Conn& c, Ctx& ctx) {
-  const std::string& path = c.options().path;
+void init_schema(Connection& c, Ctx& ctx) {
+  const std::string& path = c.config().path;
   c.arm(&ctx, BusyMode::kReader);
   // 1. Look without writing: a foreign or non-SQLite file stays untouched.
   c.exec("BEGIN", "reading the schema");
@@ -256,11 +259,6 @@ void init_schema(Conn& c, Ctx& ctx) {
   }
 }
 
-int64_t now_us() {
-  using namespace std::chrono;
-  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 // ---------------------------------------------------------------------------
 // Handle and transactions
 // ---------------------------------------------------------------------------
@@ -269,7 +267,7 @@ class SqliteDb;
 
 class SqliteTx final : public drv::Tx {
  public:
-  SqliteTx(SqliteDb& db, std::unique_ptr<Conn> conn, bool read_only)
+  SqliteTx(SqliteDb& db, std::unique_ptr<Connection> conn, bool read_only)
       : db_(db), conn_(std::move(conn)), read_only_(read_only) {}
   ~SqliteTx() override { finish(); }
 
@@ -321,10 +319,10 @@ class SqliteTx final : public drv::Tx {
     sqlite3_bind_text(s, 2, e.type_name, static_cast<int>(e.type_name_len), SQLITE_STATIC);
     sqlite3_bind_text(s, 3, e.payload ? e.payload : "", static_cast<int>(e.payload_len),
                       SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, e.time_us == 0 ? now_us() : e.time_us);
+    sqlite3_bind_int64(s, 4, e.time_us == 0 ? common::wall_now_us() : e.time_us);
     sqlite3_bind_text(s, 5, e.revision_vcs ? e.revision_vcs : "",
                       static_cast<int>(e.revision_vcs_len), SQLITE_STATIC);
-    write_step(ctx, s, true, "appending an event");
+    write_step(ctx, s, Write::Append, "appending an event");
     appended_ = true;
     return ++head_;
   }
@@ -332,7 +330,7 @@ class SqliteTx final : public drv::Tx {
     if (auto v = read_projection_version(ctx, id)) return *v;
     sqlite3_stmt* s = conn_->stmt(Sql::kProjectionInsert);
     sqlite3_bind_int(s, 1, id);
-    write_step(ctx, s, false, "initialising a projection version");
+    write_step(ctx, s, Write::Projection, "initialising a projection version");
     return 0;
   }
   void set_projection_version(Ctx& ctx, int32_t id, int64_t version) override {
@@ -340,7 +338,7 @@ class SqliteTx final : public drv::Tx {
     sqlite3_stmt* s = conn_->stmt(Sql::kProjectionSet);
     sqlite3_bind_int(s, 1, id);
     sqlite3_bind_int64(s, 2, version);
-    write_step(ctx, s, false, "setting a projection version");
+    write_step(ctx, s, Write::Projection, "setting a projection version");
     if (sqlite3_changes(conn_->handle()) == 0)
       fail(EVDB_NOT_FOUND, "projection " + std::to_string(id) + " was never initialised");
   }
@@ -354,13 +352,16 @@ class SqliteTx final : public drv::Tx {
     if (holds_lock_) conn_->file()->lock_touched(std::this_thread::get_id());
   }
   size_t read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::string_view doing);
-  void write_step(Ctx& ctx, sqlite3_stmt* s, bool appending, std::string_view doing);
+  // What a write_step writes: an event (a lost race is VERSION_MISMATCH) or
+  // a projection version (CONFLICT, unless the transaction appended).
+  enum class Write { Append, Projection };
+  void write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_view doing);
   // Ends the transaction (rolling back when still open) and gives the
   // connection back. Never throws.
   void finish() noexcept;
 
   SqliteDb& db_;
-  std::unique_ptr<Conn> conn_;
+  std::unique_ptr<Connection> conn_;
   bool read_only_;
   bool open_ = false;        // between BEGIN and COMMIT/ROLLBACK
   bool holds_lock_ = false;  // this transaction holds SQLite's write lock
@@ -370,48 +371,37 @@ class SqliteTx final : public drv::Tx {
 
 class SqliteDb final : public drv::Db {
  public:
-  SqliteDb(Options opts, std::shared_ptr<FileState> file, std::unique_ptr<Conn> first)
-      : opts_(std::move(opts)), file_(std::move(file)) {
-    idle_.push_back(std::move(first));
+  SqliteDb(Config cfg, std::shared_ptr<FileState> file, std::unique_ptr<Connection> first)
+      : cfg_(std::move(cfg)),
+        file_(std::move(file)),
+        pool_({kMaxIdle, 0, ""}, [this](const Ctx&) { return Connection::open(cfg_, file_); }) {
+    pool_.adopt(std::move(first));
   }
   uint64_t capabilities() const override { return kCapabilities; }
 
   std::unique_ptr<drv::Tx> begin(Ctx& ctx, bool read_only) override {
     ctx.check(read_only ? "beginning a read-only transaction"
                         : "beginning a read-write transaction");
-    auto tx = std::make_unique<SqliteTx>(*this, take(), read_only);
+    auto tx = std::make_unique<SqliteTx>(*this, pool_.acquire(ctx), read_only);
     tx->start(ctx);
     return tx;
   }
 
   void listen(Ctx& ctx, drv::ListenSink& sink) override;
 
-  // A connection from the pool, or a new one.
-  std::unique_ptr<Conn> take() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        return c;
-      }
-    }
-    return Conn::open(opts_, file_);
-  }
-  // Returns a connection that is outside any transaction to the pool.
-  void give_back(std::unique_ptr<Conn> c) {
+  // Gives back a connection: Reusable when it is outside any transaction.
+  // Never throws.
+  void release(std::unique_ptr<Connection> c, common::Health health) noexcept {
     // Do not keep the memory of one huge read forever.
     if (c->text_buffer().capacity() > kMaxKeptBuffer) std::string().swap(c->text_buffer());
-    std::lock_guard lock(mu_);
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(c));
+    pool_.release(std::move(c), health);
   }
   FileState& file() { return *file_; }
 
  private:
-  Options opts_;
+  Config cfg_;
   std::shared_ptr<FileState> file_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Conn>> idle_;
+  common::Pool<Connection> pool_;
 };
 
 void SqliteTx::start(Ctx& ctx) {
@@ -482,8 +472,9 @@ size_t SqliteTx::read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::stri
   return i;
 }
 
-void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, bool appending, std::string_view doing) {
+void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_view doing) {
   using namespace std::chrono;
+  const bool appending = what == Write::Append;
   evdb_status loser = (appending || appended_) ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT;
   steady_clock::time_point start{};  // set at the first wait (no clock read otherwise)
   for (int attempt = 0;; ++attempt) {
@@ -511,13 +502,13 @@ void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, bool appending, std::string
       fail(loser, std::string(doing) +
                       ": another read-write transaction used by this thread holds the write "
                       "lock of " +
-                      conn_->options().path +
+                      conn_->config().path +
                       " (waiting would deadlock); nothing was written (retry after it ends)");
     if (ctx.status() != EVDB_OK) raise_context(ctx, doing);
-    if (steady_clock::now() - start > milliseconds(conn_->options().busy_timeout_ms))
-      fail(loser, std::string(doing) + ": the database " + conn_->options().path +
+    if (steady_clock::now() - start > milliseconds(conn_->config().busy_timeout_ms))
+      fail(loser, std::string(doing) + ": the database " + conn_->config().path +
                       " is locked by another writer (gave up after busy_timeout_ms=" +
-                      std::to_string(conn_->options().busy_timeout_ms) + ")");
+                      std::to_string(conn_->config().busy_timeout_ms) + ")");
     if (wait == FileState::Wait::kNoHolder) {
       if (ctx.sleep_us(250 << std::min(attempt, 3)) != EVDB_OK) raise_context(ctx, doing);
     }
@@ -533,7 +524,7 @@ void SqliteTx::commit(Ctx& ctx) {
   if (rc != SQLITE_DONE) {
     if ((rc & 0xff) == SQLITE_BUSY && !read_only_)
       fail(appended_ ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT,
-           "committing on " + conn_->options().path +
+           "committing on " + conn_->config().path +
                ": the database is locked; nothing was committed");
     conn_->raise(rc, "committing");
   }
@@ -565,13 +556,9 @@ void SqliteTx::finish() noexcept {
   }
   conn_->arm(nullptr, BusyMode::kReader);
   // A connection still inside a transaction (a failed ROLLBACK) is closed.
-  if (sqlite3_get_autocommit(conn_->handle()) != 0) {
-    try {
-      db_.give_back(std::move(conn_));
-    } catch (...) {
-    }
-  }
-  conn_.reset();
+  common::Health health = sqlite3_get_autocommit(conn_->handle()) != 0 ? common::Health::Reusable
+                                                                       : common::Health::Broken;
+  db_.release(std::move(conn_), health);
 }
 
 // ---------------------------------------------------------------------------
@@ -581,7 +568,7 @@ void SqliteTx::finish() noexcept {
 void SqliteDb::listen(Ctx& ctx, drv::ListenSink& sink) {
   // A dedicated connection: PRAGMA data_version changes when any other
   // connection (this process or another) commits.
-  std::unique_ptr<Conn> conn = Conn::open(opts_, file_);
+  std::unique_ptr<Connection> conn = Connection::open(cfg_, file_);
   conn->arm(&ctx, BusyMode::kReader);
   int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd < 0) fail(EVDB_INTERNAL, std::string("eventfd: ") + std::strerror(errno));
@@ -599,13 +586,9 @@ void SqliteDb::listen(Ctx& ctx, drv::ListenSink& sink) {
   int64_t data_version = conn->query_int(Sql::kDataVersion, 0, doing);
   int64_t last = conn->query_int(Sql::kHead, 0, doing);
   sink.ready();
-  int cancel_fd = ctx.cancel_fd();
   for (;;) {
     ctx.check(doing);
-    pollfd fds[2] = {{efd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
-    int nfds = cancel_fd >= 0 ? 2 : 1;
-    int r = ::poll(fds, nfds, ctx.poll_timeout_ms(static_cast<int>(opts_.poll_ms)));
-    if (r < 0 && errno != EINTR) fail(EVDB_INTERNAL, std::string("poll: ") + std::strerror(errno));
+    common::wait_fd(&ctx, efd, POLLIN, static_cast<int>(cfg_.poll_ms), doing);
     bool notified = false;
     uint64_t count = 0;
     while (::read(efd, &count, sizeof count) == static_cast<ssize_t>(sizeof count)) notified = true;
@@ -624,21 +607,20 @@ void SqliteDb::listen(Ctx& ctx, drv::ListenSink& sink) {
 }  // namespace
 
 std::unique_ptr<drv::Db> Traits::open(drv::Uri& uri, drv::Ctx& ctx) {
-  Options opts = parse_uri(uri);
-  ctx.check("opening " + opts.path);
-  check_path(opts.path);
-  std::unique_ptr<Conn> conn = Conn::open(opts, nullptr);
+  Config cfg = parse_uri(uri);
+  ctx.check("opening " + cfg.path);
+  check_path(cfg.path);
+  std::unique_ptr<Connection> conn = Connection::open(cfg, nullptr);
   init_schema(*conn, ctx);
-  char* real = ::realpath(opts.path.c_str(), nullptr);
+  char* real = ::realpath(cfg.path.c_str(), nullptr);
   if (real == nullptr)
-    fail(EVDB_CONNECTION,
-         "cannot resolve database file " + opts.path + ": " + std::strerror(errno));
+    fail(EVDB_CONNECTION, "cannot resolve database file " + cfg.path + ": " + std::strerror(errno));
   std::string canonical(real);
   std::free(real);
   auto file = FileState::get(canonical);
   conn->set_file(file);
   conn->arm(nullptr, BusyMode::kReader);
-  return std::make_unique<SqliteDb>(std::move(opts), std::move(file), std::move(conn));
+  return std::make_unique<SqliteDb>(std::move(cfg), std::move(file), std::move(conn));
 }
 
 }  // namespace evdb::sqlite
