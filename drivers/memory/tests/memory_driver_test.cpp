@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "memory_driver.hpp"
+#include "test_support/events.hpp"
+#include "test_support/fake_host.hpp"
+#include "test_support/names.hpp"
 
 namespace {
 
@@ -23,66 +26,17 @@ using evdb::drv::Error;
 using evdb::memory::MemoryDb;
 using evdb::memory::open_name;
 
-// ---- a fake host: contexts with a cancel flag and a deadline ---------------
-struct FakeCtx {
-  std::atomic<bool> cancelled{false};
-  std::atomic<int64_t> deadline_us{-1};  // steady clock, -1 = none
-};
-int64_t steady_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-FakeCtx* fake(const evdb_ctx* c) {
-  return reinterpret_cast<FakeCtx*>(const_cast<evdb_ctx*>(c));
-}
-evdb_status fake_status(const evdb_ctx* c) {
-  if (c == nullptr) return EVDB_OK;
-  if (fake(c)->cancelled.load()) return EVDB_CANCELED;
-  int64_t d = fake(c)->deadline_us.load();
-  if (d >= 0 && steady_us() >= d) return EVDB_DEADLINE_EXCEEDED;
-  return EVDB_OK;
-}
-int64_t fake_remaining(const evdb_ctx* c) {
-  if (c == nullptr) return -1;
-  int64_t d = fake(c)->deadline_us.load();
-  if (d < 0) return -1;
-  return std::max<int64_t>(0, d - steady_us());
-}
-int fake_cancel_fd(evdb_ctx*) {
-  return -1;
-}
-evdb_status fake_sleep(evdb_ctx* c, int64_t us) {
-  std::this_thread::sleep_for(std::chrono::microseconds(us));
-  return fake_status(c);
-}
-const evdb_host_api kHost = {sizeof(evdb_host_api), EVDB_DRIVER_ABI_VERSION, fake_status,
-                             fake_remaining,        fake_cancel_fd,          fake_sleep};
-evdb_ctx* raw(FakeCtx& c) {
-  return reinterpret_cast<evdb_ctx*>(&c);
-}
+using evdb::test_support::c_event;
+using evdb::test_support::FakeContext;
+using evdb::test_support::unique_name;
 
 const evdb_driver* table() {
-  return evdb_driver_entry_memory(EVDB_DRIVER_ABI_VERSION, &kHost);
+  return evdb_driver_entry_memory(EVDB_DRIVER_ABI_VERSION, FakeContext::host());
 }
 
 // ---- helpers ----------------------------------------------------------------
 Ctx no_ctx() {
   return Ctx(nullptr, nullptr);
-}
-
-// The views must outlive the event: pass literals or named strings.
-evdb_event make_event(std::string_view type, std::string_view payload, std::string_view rev = "",
-                      int64_t time_us = 0) {
-  evdb_event e{};
-  e.time_us = time_us;
-  e.type_name = type.data();
-  e.type_name_len = type.size();
-  e.payload = payload.data();
-  e.payload_len = payload.size();
-  e.revision_vcs = rev.data();
-  e.revision_vcs_len = rev.size();
-  return e;
 }
 
 std::string str(const char* p, size_t n) {
@@ -97,7 +51,7 @@ void append_n(MemoryDb& db, int count, const std::string& tag = "e") {
   for (int i = 0; i < count; ++i) {
     std::string payload = "{\"tag\":\"" + tag + "\",\"i\":" + std::to_string(i) + "}";
     std::string type = "T" + std::to_string(i % 3);
-    head = tx->append_event(ctx, head, make_event(type, payload));
+    head = tx->append_event(ctx, head, c_event(type, payload));
   }
   tx->commit(ctx);
 }
@@ -118,12 +72,6 @@ evdb_status code_of(F&& f) {
     return e.code();
   }
   return EVDB_OK;
-}
-
-std::string unique_name(const char* base) {
-  static std::atomic<int> n{0};
-  return std::string(base) + "-" + std::to_string(n.fetch_add(1)) + "-" +
-         std::to_string(steady_us());
 }
 
 // ---- basics -------------------------------------------------------------------
@@ -154,9 +102,9 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
                     .count();
   {
     auto tx = db->begin(ctx, false);
-    EXPECT_EQ(tx->append_event(ctx, 0, make_event("Created", payload, "abc123", 42)), 1);
-    EXPECT_EQ(tx->append_event(ctx, 1, make_event("Updated", "7", "")), 2);
-    evdb_event nullrev = make_event("Nulled", "[]");
+    EXPECT_EQ(tx->append_event(ctx, 0, c_event("Created", payload, "abc123", 42)), 1);
+    EXPECT_EQ(tx->append_event(ctx, 1, c_event("Updated", "7", "")), 2);
+    evdb_event nullrev = c_event("Nulled", "[]");
     nullrev.revision_vcs = nullptr;
     nullrev.revision_vcs_len = 0;
     EXPECT_EQ(tx->append_event(ctx, 2, nullrev), 3);
@@ -203,13 +151,13 @@ TEST(MemoryDriver, AppendVersionMismatchAppendsNothing) {
   Ctx ctx = no_ctx();
   append_n(*db, 2);
   auto tx = db->begin(ctx, false);
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 1, make_event("T", "{}")); }),
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 1, c_event("T", "{}")); }),
             EVDB_VERSION_MISMATCH);  // stale
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 3, make_event("T", "{}")); }),
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 3, c_event("T", "{}")); }),
             EVDB_VERSION_MISMATCH);  // ahead
   EXPECT_EQ(tx->read_system_version(ctx), 2);
-  EXPECT_EQ(tx->append_event(ctx, 2, make_event("T", "{}")), 3);
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 2, make_event("T", "{}")); }),
+  EXPECT_EQ(tx->append_event(ctx, 2, c_event("T", "{}")), 3);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 2, c_event("T", "{}")); }),
             EVDB_VERSION_MISMATCH);  // must chain on its own append
   tx->commit(ctx);
   EXPECT_EQ(head_of(*db), 3);
@@ -220,7 +168,7 @@ TEST(MemoryDriver, RollbackLeavesNoTrace) {
   Ctx ctx = no_ctx();
   {
     auto tx = db->begin(ctx, false);
-    tx->append_event(ctx, 0, make_event("T", "{}"));
+    tx->append_event(ctx, 0, c_event("T", "{}"));
     tx->init_projection_version(ctx, 7);
     tx->rollback();
   }
@@ -233,7 +181,7 @@ TEST(MemoryDriver, ReadOnlyRefusesWrites) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   auto tx = db->begin(ctx, true);
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 0, make_event("T", "{}")); }), EVDB_READ_ONLY);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 0, c_event("T", "{}")); }), EVDB_READ_ONLY);
   EXPECT_EQ(code_of([&] { tx->init_projection_version(ctx, 1); }), EVDB_READ_ONLY);
   EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 1, 1); }), EVDB_READ_ONLY);
   tx->commit(ctx);
@@ -302,8 +250,8 @@ TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
   Ctx ctx = no_ctx();
   append_n(*db, 3);
   auto tx = db->begin(ctx, false);
-  tx->append_event(ctx, 3, make_event("Own4", "4"));
-  tx->append_event(ctx, 4, make_event("Own5", "5"));
+  tx->append_event(ctx, 3, c_event("Own4", "4"));
+  tx->append_event(ctx, 4, c_event("Own5", "5"));
   EXPECT_EQ(tx->read_system_version(ctx), 5);
   evdb_event e{};
   ASSERT_TRUE(tx->read_event_at(ctx, 5, e));
@@ -381,7 +329,7 @@ TEST(MemoryDriver, ReadOnlySnapshotIsStableWhileWriterCommits) {
       Ctx c = no_ctx();
       auto w = db->begin(c, false);
       int64_t h = w->read_system_version(c);
-      w->append_event(c, h, make_event("W", "{}"));
+      w->append_event(c, h, c_event("W", "{}"));
       w->set_projection_version(c, 1, h + 1);
       w->init_projection_version(c, 2);
       w->commit(c);
@@ -434,8 +382,8 @@ TEST(MemoryDriver, SnapshotReadsConsistentUnderConcurrentCommits) {
   for (int i = 0; i < 300; ++i) {
     auto w = db->begin(ctx, false);
     int64_t h = w->read_system_version(ctx);
-    h = w->append_event(ctx, h, make_event("W", "1"));
-    h = w->append_event(ctx, h, make_event("W", "2"));
+    h = w->append_event(ctx, h, c_event("W", "1"));
+    h = w->append_event(ctx, h, c_event("W", "2"));
     w->set_projection_version(ctx, 1, h);
     w->commit(ctx);
   }
@@ -450,7 +398,7 @@ TEST(MemoryDriver, ReadersAreNotBlockedByAnOpenWriter) {
   Ctx ctx = no_ctx();
   append_n(*db, 1);
   auto w = db->begin(ctx, false);
-  w->append_event(ctx, 1, make_event("Pending", "{}"));
+  w->append_event(ctx, 1, c_event("Pending", "{}"));
   w->init_projection_version(ctx, 9);
   // Same thread: a read-only transaction begins, reads and commits while the
   // writer is open (a lock held by the writer would deadlock here).
@@ -477,8 +425,8 @@ TEST(MemoryDriver, TwoWritersOnOneThreadExactlyOneWins) {
   Ctx ctx = no_ctx();
   auto a = db->begin(ctx, false);
   auto b = db->begin(ctx, false);
-  EXPECT_EQ(a->append_event(ctx, 0, make_event("A", "\"a\"")), 1);
-  EXPECT_EQ(b->append_event(ctx, 0, make_event("B", "\"b\"")), 1);
+  EXPECT_EQ(a->append_event(ctx, 0, c_event("A", "\"a\"")), 1);
+  EXPECT_EQ(b->append_event(ctx, 0, c_event("B", "\"b\"")), 1);
   a->commit(ctx);
   EXPECT_EQ(code_of([&] { b->commit(ctx); }), EVDB_VERSION_MISMATCH);
   b->rollback();
@@ -541,7 +489,7 @@ TEST(MemoryDriver, ProjectionWritersConflict) {
     auto a = db->begin(ctx, false);
     int64_t h = a->read_system_version(ctx);
     a->set_projection_version(ctx, 3, 7);
-    a->append_event(ctx, h, make_event("A", "1"));
+    a->append_event(ctx, h, c_event("A", "1"));
     auto b = db->begin(ctx, false);
     b->set_projection_version(ctx, 3, 8);
     b->commit(ctx);
@@ -568,7 +516,7 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
         int64_t h = tx->read_system_version(ctx);
         std::string payload = "[" + std::to_string(t) + "," + std::to_string(i) + "]";
         try {
-          tx->append_event(ctx, h, make_event("R", payload));
+          tx->append_event(ctx, h, c_event("R", payload));
           tx->commit(ctx);
           ++i;
         } catch (const Error& e) {
@@ -603,7 +551,7 @@ TEST(MemoryDriver, ManyWritersOnOneThreadExactlyOneWinsPerVersion) {
   for (int round = 0; round < 20; ++round) {
     std::vector<std::unique_ptr<evdb::drv::Tx>> txs;
     for (int i = 0; i < 5; ++i) txs.push_back(db->begin(ctx, false));
-    for (auto& tx : txs) tx->append_event(ctx, round, make_event("X", "0"));
+    for (auto& tx : txs) tx->append_event(ctx, round, c_event("X", "0"));
     int won = 0;
     for (auto& tx : txs) {
       evdb_status s = code_of([&] { tx->commit(ctx); });
@@ -695,7 +643,7 @@ TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
   ASSERT_EQ(t->begin(db, nullptr, 0, &a, &err), EVDB_OK);
   ASSERT_EQ(t->begin(db, nullptr, 0, &b, &err), EVDB_OK);
   std::string type = "T", payload = "{}";
-  evdb_event e = make_event(type, payload);
+  evdb_event e = c_event(type, payload);
   int64_t nv = 0;
   ASSERT_EQ(t->append_event(a, nullptr, 0, &e, &nv, &err), EVDB_OK);
   EXPECT_EQ(nv, 1);
@@ -758,7 +706,7 @@ TEST(MemoryDriverListener, DeliversEveryCommitOnceInOrderFromOtherHandles) {
   append_n(*writer, 3);
   {
     auto tx = writer->begin(ctx, false);  // rolled back: silent
-    tx->append_event(ctx, 5, make_event("R", "0"));
+    tx->append_event(ctx, 5, c_event("R", "0"));
     tx->rollback();
   }
   {
@@ -783,14 +731,14 @@ TEST(MemoryDriverListener, ReturnsCanceledAfterCancel) {
   UriBuilder u("memory:", "");
   evdb_driver_db* db = nullptr;
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
-  FakeCtx fctx;
+  FakeContext fctx;
   Collected got;
   std::future<void> ready = got.ready.get_future();
   evdb_error err = EVDB_ERROR_INIT;
   evdb_status result = EVDB_OK;
-  std::thread listener([&] { result = t->listen(db, raw(fctx), on_ready, collect, &got, &err); });
+  std::thread listener([&] { result = t->listen(db, fctx.raw(), on_ready, collect, &got, &err); });
   ready.wait();
-  fctx.cancelled = true;
+  fctx.cancel();
   listener.join();
   EXPECT_EQ(result, EVDB_CANCELED);
   ASSERT_NE(err.message, nullptr);
@@ -806,11 +754,11 @@ TEST(MemoryDriverListener, ReturnsDeadlineExceeded) {
   UriBuilder u("memory:", "");
   evdb_driver_db* db = nullptr;
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
-  FakeCtx fctx;
-  fctx.deadline_us = steady_us() + 30'000;
+  FakeContext fctx;
+  fctx.expire_in_us(30'000);
   Collected got;
   evdb_error err = EVDB_ERROR_INIT;
-  EXPECT_EQ(t->listen(db, raw(fctx), on_ready, collect, &got, &err), EVDB_DEADLINE_EXCEEDED);
+  EXPECT_EQ(t->listen(db, fctx.raw(), on_ready, collect, &got, &err), EVDB_DEADLINE_EXCEEDED);
   err.release(&err);
   t->close(db);
 }
@@ -820,17 +768,17 @@ TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
   UriBuilder u("memory:", "");
   evdb_driver_db* db = nullptr;
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
-  FakeCtx fctx;
+  FakeContext fctx;
   evdb_driver_tx* tx = nullptr;
-  ASSERT_EQ(t->begin(db, raw(fctx), 0, &tx, nullptr), EVDB_OK);
+  ASSERT_EQ(t->begin(db, fctx.raw(), 0, &tx, nullptr), EVDB_OK);
   std::string type = "T", payload = "1";
-  evdb_event e = make_event(type, payload);
+  evdb_event e = c_event(type, payload);
   int64_t nv = 0;
-  ASSERT_EQ(t->append_event(tx, raw(fctx), 0, &e, &nv, nullptr), EVDB_OK);
-  fctx.cancelled = true;
-  EXPECT_EQ(t->commit(tx, raw(fctx), nullptr), EVDB_CANCELED);  // nothing applied
+  ASSERT_EQ(t->append_event(tx, fctx.raw(), 0, &e, &nv, nullptr), EVDB_OK);
+  fctx.cancel();
+  EXPECT_EQ(t->commit(tx, fctx.raw(), nullptr), EVDB_CANCELED);  // nothing applied
   evdb_driver_tx* tx2 = nullptr;
-  EXPECT_EQ(t->begin(db, raw(fctx), 1, &tx2, nullptr), EVDB_CANCELED);
+  EXPECT_EQ(t->begin(db, fctx.raw(), 1, &tx2, nullptr), EVDB_CANCELED);
   ASSERT_EQ(t->begin(db, nullptr, 1, &tx2, nullptr), EVDB_OK);
   int64_t h = -1;
   ASSERT_EQ(t->read_system_version(tx2, nullptr, &h, nullptr), EVDB_OK);

@@ -61,7 +61,7 @@ int64_t append_retrying(DB& db, const std::string& type) {
   for (int attempt = 0;; ++attempt) {
     try {
       return db.tx_rw(
-          [&](TxRW& tx) { return tx.append_event(tx.read_system_version(), ev(type)); });
+          [&](TxRW& tx) { return tx.append_event(tx.read_system_version(), event(type)); });
     } catch (const Error& e) {
       if (attempt > 300 || !(e.retryable() || e.code() == EVDB_CONNECTION)) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -105,7 +105,7 @@ TEST(PgFault, ListenerGivesUpAfterItsReconnectTimeout) {
 TEST(PgFault, ClientKilledMidTransactionLeavesNothing) {
   server("start");
   Store s;
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("committed")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("committed")); });
 
   int out[2];
   ASSERT_EQ(::pipe(out), 0);
