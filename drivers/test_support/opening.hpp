@@ -1,10 +1,12 @@
 // opening.hpp — opening stores through libevdb in the drivers' tests:
 // registering the driver linked into the test, and evdb_open's status and
-// message for a URI. Header-only (links with libevdb). Not installed.
+// message for a URI. Header-only (links with libevdb and GoogleTest). Not
+// installed.
 #pragma once
 
 #include <evdb/driver.h>
 #include <evdb/evdb.h>
+#include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
@@ -29,12 +31,16 @@ struct OpenResult {
   std::string message;  // "" on success
 };
 
-// Opens `uri` through the C API (closing the store again on success).
+// Opens `uri` through the C API (closing the store again on success). A
+// failed open that still gives a handle fails the current test.
 inline OpenResult try_open(const std::string& uri) {
   evdb_db* db = nullptr;
   evdb_error err = EVDB_ERROR_INIT;
   evdb_status s = evdb_open(uri.c_str(), nullptr, &db, &err);
   OpenResult r{s, err.message ? err.message : ""};
+  if (s != EVDB_OK && db != nullptr)
+    ADD_FAILURE() << "contract: a failed evdb_open leaves *out NULL; it gave a handle with "
+                  << evdb_status_name(s);
   evdb_error_release(&err);
   evdb_close(db);
   return r;

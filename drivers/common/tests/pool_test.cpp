@@ -29,6 +29,14 @@ struct PoolTest : ::testing::Test {
   std::atomic<int> opened{0};
   Pool::Open open = [this](const Ctx&) { return std::make_unique<Connection>(alive, ++opened); };
   Ctx none{nullptr, nullptr};
+
+  // Opens two connections at once, then gives both back as reusable.
+  void acquire_two_and_release(Pool& pool) {
+    auto a = pool.acquire(none);
+    auto b = pool.acquire(none);
+    pool.release(std::move(a), Health::Reusable);
+    pool.release(std::move(b), Health::Reusable);
+  }
 };
 
 TEST_F(PoolTest, ReusesAReleasedConnection) {
@@ -49,10 +57,7 @@ TEST_F(PoolTest, ClosesABrokenConnection) {
 
 TEST_F(PoolTest, KeepsAtMostMaxIdle) {
   Pool pool({1, 0, ""}, open);
-  auto a = pool.acquire(none);
-  auto b = pool.acquire(none);
-  pool.release(std::move(a), Health::Reusable);
-  pool.release(std::move(b), Health::Reusable);
+  acquire_two_and_release(pool);
   EXPECT_EQ(alive, 1);
 }
 
@@ -71,10 +76,8 @@ TEST_F(PoolTest, AdoptIntoAPoolThatKeepsNothingClosesIt) {
 
 TEST_F(PoolTest, DropIdleClosesEveryIdleConnection) {
   Pool pool({4, 0, ""}, open);
-  auto a = pool.acquire(none);
-  auto b = pool.acquire(none);
-  pool.release(std::move(a), Health::Reusable);
-  pool.release(std::move(b), Health::Reusable);
+  acquire_two_and_release(pool);
+  EXPECT_EQ(alive, 2);
   pool.drop_idle();
   EXPECT_EQ(alive, 0);
   EXPECT_EQ(pool.acquire(none)->id, 3);
