@@ -303,7 +303,8 @@ TEST(PgConflict, RacingAppendOnTheKeyIsVersionMismatch) {
 // Write skew on projections: each reads what the other writes. The loser of
 // the race fails (at a statement or at commit) with VERSION_MISMATCH when it
 // appended, CONFLICT otherwise.
-void write_skew(Store& s, bool appender_commits_first) {
+enum class FirstToCommit { Appender, Setter };
+void write_skew(Store& s, FirstToCommit first_to_commit) {
   s.db().tx_rw([](TxRW& tx) {
     tx.init_projection_version(1);
     tx.init_projection_version(2);
@@ -317,7 +318,7 @@ void write_skew(Store& s, bool appender_commits_first) {
   evdb_status app_set = app.set_proj(2, 10);
   evdb_status plain_set = plain.set_proj(1, 10);
   evdb_status first, second;
-  if (appender_commits_first) {
+  if (first_to_commit == FirstToCommit::Appender) {
     first = app_set == EVDB_OK ? app.commit() : app_set;
     second = plain_set == EVDB_OK ? plain.commit() : plain_set;
     EXPECT_EQ(first, EVDB_OK);
@@ -332,13 +333,13 @@ void write_skew(Store& s, bool appender_commits_first) {
 
 TEST(PgConflict, CommitTimeLoserWithoutAppendIsConflict) {
   Store s;
-  write_skew(s, true);
+  write_skew(s, FirstToCommit::Appender);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
 }
 
 TEST(PgConflict, CommitTimeLoserThatAppendedIsVersionMismatch) {
   Store s;
-  write_skew(s, false);
+  write_skew(s, FirstToCommit::Setter);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 0); });
 }
 

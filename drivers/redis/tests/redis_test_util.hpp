@@ -40,8 +40,16 @@ inline std::string uri(const std::string& prefix, const std::string& extra = "")
   return uri_for(test_port(), prefix, extra);
 }
 
-// Runs scripts/redis-local `cmd` for `port` (aof: appendonly + fsync always).
-inline int redis_local(const std::string& cmd, int port, bool aof = false) {
+// How a server started by redis_local keeps its data.
+enum class Persistence {
+  Default,          // the script's settings
+  AppendOnlyFsync,  // appendonly yes + appendfsync always
+};
+
+// Runs scripts/redis-local `cmd` for `port`.
+inline int redis_local(const std::string& cmd, int port,
+                       Persistence persistence = Persistence::Default) {
+  const bool aof = persistence == Persistence::AppendOnlyFsync;
   std::string line = std::string("EVDB_REDIS_PASSWORD=") + EVDB_REDIS_TEST_PASSWORD +
                      " EVDB_REDIS_AOF=" + (aof ? "1" : "0") + " " + EVDB_REDIS_LOCAL + " " + cmd +
                      " " + std::to_string(port);
