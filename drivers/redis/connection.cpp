@@ -34,8 +34,20 @@ void append_bulk(std::string& out, std::string_view s) {
 }  // namespace
 
 std::string Endpoint::where() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(port) + (db != 0 ? "/" + std::to_string(db) : "");
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false
+  // positive) on "[" + host.
+  std::string out;
+  const bool ipv6 = host.find(':') != std::string::npos;
+  if (ipv6) out += '[';
+  out += host;
+  if (ipv6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  if (db != 0) {
+    out += '/';
+    out += std::to_string(db);
+  }
+  return out;
 }
 
 std::string reply_text(const redisReply* r) {

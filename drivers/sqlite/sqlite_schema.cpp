@@ -13,8 +13,10 @@ namespace {
 using drv::Ctx;
 using drv::fail;
 
-// One-shot query returning a single value as text (NULL/no row: "").
-std::string query_text(Connection& c, const char* sql, std::string_view doing) {
+// Runs a one-shot query and gives its first row to `read` (not called when
+// there is no row).
+template <class F>
+void query_row(Connection& c, const char* sql, std::string_view doing, F&& read) {
   sqlite3_stmt* s = nullptr;
   int rc = sqlite3_prepare_v2(c.handle(), sql, -1, &s, nullptr);
   if (rc != SQLITE_OK) {
@@ -22,14 +24,28 @@ std::string query_text(Connection& c, const char* sql, std::string_view doing) {
     c.raise(rc, doing);
   }
   rc = sqlite3_step(s);
-  std::string out;
   if (rc == SQLITE_ROW) {
-    const unsigned char* t = sqlite3_column_text(s, 0);
-    if (t != nullptr) out = reinterpret_cast<const char*>(t);
+    read(s);
     rc = SQLITE_DONE;
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) c.raise(rc, doing);
+}
+
+// A one-shot query's single value as text (NULL/no row: "").
+std::string query_text(Connection& c, const char* sql, std::string_view doing) {
+  std::string out;
+  query_row(c, sql, doing, [&](sqlite3_stmt* s) {
+    const unsigned char* t = sqlite3_column_text(s, 0);
+    if (t != nullptr) out = reinterpret_cast<const char*>(t);
+  });
+  return out;
+}
+
+// A one-shot query's single value as an integer (NULL/no row: 0).
+int64_t query_integer(Connection& c, const char* sql, std::string_view doing) {
+  int64_t out = 0;
+  query_row(c, sql, doing, [&](sqlite3_stmt* s) { out = sqlite3_column_int64(s, 0); });
   return out;
 }
 
@@ -44,14 +60,14 @@ struct Inspection {
 Inspection inspect(Connection& c) {
   Inspection r;
   const char* doing = "reading the schema";
-  r.application_id = std::stoll("0" + query_text(c, "PRAGMA application_id", doing));
-  r.user_version = std::stoll("0" + query_text(c, "PRAGMA user_version", doing));
-  r.objects = std::stoll("0" + query_text(c, "SELECT count(*) FROM sqlite_schema", doing));
+  r.application_id = query_integer(c, "PRAGMA application_id", doing);
+  r.user_version = query_integer(c, "PRAGMA user_version", doing);
+  r.objects = query_integer(c, "SELECT count(*) FROM sqlite_schema", doing);
   r.first_object = query_text(c, "SELECT name FROM sqlite_schema ORDER BY name LIMIT 1", doing);
-  r.has_tables = query_text(c,
-                            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
-                            "('events', 'projection_versions')",
-                            doing) == "2";
+  r.has_tables = query_integer(c,
+                               "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                               "name IN ('events', 'projection_versions')",
+                               doing) == 2;
   return r;
 }
 
