@@ -82,7 +82,9 @@ class Pool {
 
   // Takes back a connection from acquire (or adopt); keeps it idle when
   // `health` is Reusable and fewer than max_idle wait, closes it otherwise.
-  // A null connection only frees its place. Never throws.
+  // A null connection only frees its place. Every acquired connection must
+  // come back here (Broken to close it), or its place stays taken. Never
+  // throws.
   void release(std::unique_ptr<Connection> c, Health health) noexcept {
     {
       std::lock_guard lock(mu_);

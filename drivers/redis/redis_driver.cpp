@@ -71,6 +71,7 @@ void RedisDb::ping(drv::Ctx& ctx) {
       release(std::move(c));
       return;
     } catch (const drv::Error& e) {
+      pool_.release(std::move(c), common::Health::Broken);  // its state is unknown
       if (e.code() != EVDB_CONNECTION || attempt > 0) throw;
       pool_.drop_idle();
     }
