@@ -600,6 +600,7 @@ TEST(MemoryDriverTable, DescribesItself) {
   EXPECT_EQ(t->size, sizeof(evdb_driver));
   EXPECT_EQ(t->abi_version, EVDB_DRIVER_ABI_VERSION);
   EXPECT_STREQ(t->name, "memory");
+  EXPECT_STREQ(t->version, EVDB_TEST_PROJECT_VERSION);  // the project's, from CMake
   ASSERT_NE(t->schemes, nullptr);
   EXPECT_STREQ(t->schemes[0], "memory");
   EXPECT_EQ(t->schemes[1], nullptr);
