@@ -21,7 +21,7 @@ inline Event event(std::string type, std::string payload = "{}", int64_t time_us
 // literals or named strings).
 inline evdb_event c_event(std::string_view type, std::string_view payload,
                           std::string_view revision_vcs = "", int64_t time_us = 0) {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.time_us = time_us;
   e.type_name = type.data();
   e.type_name_len = type.size();

@@ -56,7 +56,7 @@ class FakeContext {
   static const evdb_host_api* host() {
     static const evdb_host_api h = [] {
       evdb_host_api a{};
-      a.size = sizeof(evdb_host_api);
+      a.struct_size = sizeof(evdb_host_api);
       a.abi_version = EVDB_DRIVER_ABI_VERSION;
       a.ctx_status = [](const evdb_ctx* c) { return c ? of(c)->status() : EVDB_OK; };
       a.ctx_remaining_us = [](const evdb_ctx* c) -> int64_t {

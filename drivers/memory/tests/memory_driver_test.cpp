@@ -85,11 +85,11 @@ TEST(MemoryDriver, EmptyStore) {
   Ctx ctx = no_ctx();
   auto tx = db->begin(ctx, kReadOnly);
   EXPECT_EQ(tx->read_system_version(ctx), 0);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   EXPECT_FALSE(tx->read_event_at(ctx, 0, e));
   EXPECT_FALSE(tx->read_event_at(ctx, 1, e));
   EXPECT_FALSE(tx->read_event_after(ctx, 0, e));
-  evdb_event buf[4];
+  evdb_event buf[4] = {EVDB_EVENT_INIT};
   EXPECT_EQ(tx->read_events(ctx, 1, kForward, buf, 4), 0u);
   EXPECT_EQ(tx->read_events(ctx, 5, kReverse, buf, 4), 0u);
   EXPECT_FALSE(tx->read_projection_version(ctx, 1).has_value());
@@ -119,7 +119,7 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
                    .count();
   auto tx = db->begin(ctx, kReadOnly);
   EXPECT_EQ(tx->read_system_version(ctx), 3);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   ASSERT_TRUE(tx->read_event_at(ctx, 1, e));
   EXPECT_EQ(e.version, 1);
   EXPECT_EQ(e.time_us, 42);
@@ -144,7 +144,7 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
   EXPECT_FALSE(tx->read_event_after(ctx, 3, e));
   EXPECT_FALSE(tx->read_event_after(ctx, INT64_MAX, e));
   EXPECT_FALSE(tx->read_event_at(ctx, INT64_MAX, e));
-  evdb_event buf[2];
+  evdb_event buf[2] = {EVDB_EVENT_INIT};
   EXPECT_EQ(tx->read_events(ctx, INT64_MAX, kForward, buf, 2), 0u);
   ASSERT_EQ(tx->read_events(ctx, INT64_MAX, kReverse, buf, 2), 2u);
   EXPECT_EQ(buf[0].version, 3);
@@ -222,12 +222,12 @@ TEST(MemoryDriver, ReadEventsEdgesAcrossSegments) {
   auto tx = db->begin(ctx, kReadOnly);
   const int64_t head = 3500;
   ASSERT_EQ(tx->read_system_version(ctx), head);
-  std::vector<evdb_event> buf(4000);
+  std::vector<evdb_event> buf(4000, evdb_event EVDB_EVENT_INIT);
   EXPECT_EQ(tx->read_events(ctx, 1, kForward, buf.data(), 0), 0u);
   ASSERT_EQ(tx->read_events(ctx, 0, kForward, buf.data(), 4000), size_t(head));
   for (int64_t v = 1; v <= head; ++v) {
     ASSERT_EQ(buf[v - 1].version, v);
-    evdb_event one{};
+    evdb_event one = EVDB_EVENT_INIT;
     ASSERT_TRUE(tx->read_event_at(ctx, v, one));
     ASSERT_EQ(std::memcmp(&one, &buf[v - 1], sizeof one), 0);
   }
@@ -257,14 +257,14 @@ TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
   tx->append_event(ctx, 3, c_event("Own4", "4"));
   tx->append_event(ctx, 4, c_event("Own5", "5"));
   EXPECT_EQ(tx->read_system_version(ctx), 5);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   ASSERT_TRUE(tx->read_event_at(ctx, 5, e));
   EXPECT_EQ(str(e.type_name, e.type_name_len), "Own5");
   EXPECT_EQ(e.type_name[e.type_name_len], '\0');
   ASSERT_TRUE(tx->read_event_after(ctx, 3, e));
   EXPECT_EQ(e.version, 4);
   EXPECT_EQ(str(e.payload, e.payload_len), "4");
-  evdb_event buf[10];
+  evdb_event buf[10] = {EVDB_EVENT_INIT};
   ASSERT_EQ(tx->read_events(ctx, 2, kForward, buf, 10), 4u);
   EXPECT_EQ(buf[0].version, 2);
   EXPECT_EQ(buf[3].version, 5);
@@ -341,10 +341,10 @@ TEST(MemoryDriver, ReadOnlySnapshotIsStableWhileWriterCommits) {
   });
   writer.join();
   EXPECT_EQ(ro->read_system_version(ctx), 5);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   EXPECT_FALSE(ro->read_event_at(ctx, 6, e));
   EXPECT_FALSE(ro->read_event_after(ctx, 5, e));
-  evdb_event buf[10];
+  evdb_event buf[10] = {EVDB_EVENT_INIT};
   EXPECT_EQ(ro->read_events(ctx, 1, kForward, buf, 10), 5u);
   EXPECT_EQ(ro->read_events(ctx, 100, kReverse, buf, 10), 5u);
   EXPECT_EQ(buf[0].version, 5);
@@ -372,7 +372,7 @@ TEST(MemoryDriver, SnapshotReadsConsistentUnderConcurrentCommits) {
   std::atomic<int> bad{0};
   std::thread reader([&] {
     Ctx c = no_ctx();
-    std::vector<evdb_event> buf(64);
+    std::vector<evdb_event> buf(64, evdb_event EVDB_EVENT_INIT);
     while (!done.load()) {
       auto ro = db->begin(c, kReadOnly);
       int64_t h = ro->read_system_version(c);
@@ -436,7 +436,7 @@ TEST(MemoryDriver, TwoWritersOnOneThreadExactlyOneWins) {
   b->rollback();
   auto ro = db->begin(ctx, kReadOnly);
   EXPECT_EQ(ro->read_system_version(ctx), 1);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   ASSERT_TRUE(ro->read_event_at(ctx, 1, e));
   EXPECT_EQ(str(e.type_name, e.type_name_len), "A");
 }
@@ -477,7 +477,7 @@ TEST(MemoryDriver, ProjectionWritersConflict) {
   }
   {  // It read only an old event, another transaction appended: no conflict.
     auto a = db->begin(ctx, kReadWrite);
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     ASSERT_TRUE(a->read_event_at(ctx, 1, e));
     a->set_projection_version(ctx, 2, 1);
     append_n(*db, 1);
@@ -535,7 +535,7 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
   Ctx ctx = no_ctx();
   auto ro = db->begin(ctx, kReadOnly);
   ASSERT_EQ(ro->read_system_version(ctx), kThreads * kPerThread);
-  std::vector<evdb_event> buf(kThreads * kPerThread);
+  std::vector<evdb_event> buf(kThreads * kPerThread, evdb_event EVDB_EVENT_INIT);
   ASSERT_EQ(ro->read_events(ctx, 1, kForward, buf.data(), buf.size()), buf.size());
   std::set<std::string> seen;
   std::vector<int> next(kThreads, 0);
@@ -579,7 +579,7 @@ struct UriBuilder {
   std::vector<evdb_uri_param> params;
   evdb_uri uri{};
   explicit UriBuilder(const char* text, const char* path, Authority authority = Authority::No) {
-    uri.size = sizeof(evdb_uri);
+    uri.struct_size = sizeof(evdb_uri);
     uri.text = text;
     uri.redacted = text;
     uri.scheme = "memory";
@@ -597,7 +597,7 @@ struct UriBuilder {
 TEST(MemoryDriverTable, DescribesItself) {
   const evdb_driver* t = table();
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(t->size, sizeof(evdb_driver));
+  EXPECT_EQ(t->struct_size, sizeof(evdb_driver));
   EXPECT_EQ(t->abi_version, EVDB_DRIVER_ABI_VERSION);
   EXPECT_STREQ(t->name, "memory");
   EXPECT_STREQ(t->version, EVDB_TEST_PROJECT_VERSION);  // the project's, from CMake
@@ -606,6 +606,51 @@ TEST(MemoryDriverTable, DescribesItself) {
   EXPECT_EQ(t->schemes[1], nullptr);
   EXPECT_EQ(t->capabilities, EVDB_CAP_LISTENER | EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD);
   EXPECT_NE(t->listen, nullptr);
+}
+
+// A newer host hands the driver events larger than the driver's evdb_event
+// (fields appended after 1.0): the adapter steps the array by the host's
+// struct_size and writes only the fields the driver knows.
+TEST(MemoryDriverTable, NewerHostsLargerEventsAreSteppedAndOnlyKnownFieldsWritten) {
+  struct NewerEvent {
+    evdb_event known;
+    int64_t added_later;  // a field this driver's header does not have
+  };
+  static_assert(sizeof(NewerEvent) > sizeof(evdb_event));
+  const evdb_driver* t = table();
+  const std::string name = unique_name("newer-host");
+  UriBuilder u(("memory:" + name).c_str(), name.c_str());
+  evdb_driver_db* db = nullptr;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
+  evdb_driver_tx* tx = nullptr;
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
+  std::string type = "T", payload = "{}";
+  evdb_event e = c_event(type, payload);
+  int64_t nv = 0;
+  for (int64_t v = 0; v < 3; ++v)
+    ASSERT_EQ(t->append_event(tx, nullptr, v, &e, &nv, nullptr), EVDB_OK);
+  NewerEvent buf[3];
+  for (auto& b : buf) {
+    b.known = evdb_event EVDB_EVENT_INIT;
+    b.known.struct_size = sizeof(NewerEvent);
+    b.added_later = -1;
+  }
+  size_t n = 0;
+  ASSERT_EQ(t->read_events(tx, nullptr, 1, 0, &buf[0].known, 3, &n, nullptr), EVDB_OK);
+  ASSERT_EQ(n, 3u);
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(buf[i].known.version, i + 1) << "element " << i << " at the host's stride";
+    EXPECT_EQ(buf[i].known.struct_size, sizeof(NewerEvent));
+    EXPECT_EQ(buf[i].added_later, -1) << "the driver wrote a field it does not know";
+  }
+  NewerEvent one{evdb_event EVDB_EVENT_INIT, -1};
+  one.known.struct_size = sizeof(NewerEvent);
+  ASSERT_EQ(t->read_event_at(tx, nullptr, 2, &one.known, nullptr), EVDB_OK);
+  EXPECT_EQ(one.known.version, 2);
+  EXPECT_EQ(one.known.struct_size, sizeof(NewerEvent));
+  EXPECT_EQ(one.added_later, -1);
+  t->rollback(tx);
+  t->close(db);
 }
 
 TEST(MemoryDriverTable, UnknownParameterIsRefusedByName) {
@@ -648,8 +693,8 @@ TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
   ASSERT_EQ(t->open(u.get(), nullptr, &db, &err), EVDB_OK);
   EXPECT_EQ(t->db_capabilities(db), t->capabilities);
   evdb_driver_tx *a = nullptr, *b = nullptr;
-  ASSERT_EQ(t->begin(db, nullptr, 0, &a, &err), EVDB_OK);
-  ASSERT_EQ(t->begin(db, nullptr, 0, &b, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_WRITE, &a, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_WRITE, &b, &err), EVDB_OK);
   std::string type = "T", payload = "{}";
   evdb_event e = c_event(type, payload);
   int64_t nv = 0;
@@ -662,7 +707,7 @@ TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
   EXPECT_EQ(std::string(err.message).rfind("memory: commit: ", 0), 0u) << err.message;
   err.release(&err);
   evdb_driver_tx* r = nullptr;
-  ASSERT_EQ(t->begin(db, nullptr, 1, &r, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_ONLY, &r, &err), EVDB_OK);
   EXPECT_EQ(t->read_event_at(r, nullptr, 2, &e, &err), EVDB_NOT_FOUND);
   EXPECT_NE(std::string(err.message).find("no event at version 2"), std::string::npos);
   err.release(&err);
@@ -690,8 +735,9 @@ evdb_status collect(void* user, int64_t v, evdb_error* err) {
   }
   return EVDB_OK;
 }
-void on_ready(void* user) {
+evdb_status on_ready(void* user, evdb_error*) {
   static_cast<Collected*>(user)->ready.set_value();
+  return EVDB_OK;
 }
 
 TEST(MemoryDriverListener, DeliversEveryCommitOnceInOrderFromOtherHandles) {
@@ -778,7 +824,7 @@ TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
   FakeContext fctx;
   evdb_driver_tx* tx = nullptr;
-  ASSERT_EQ(t->begin(db, fctx.raw(), 0, &tx, nullptr), EVDB_OK);
+  ASSERT_EQ(t->begin(db, fctx.raw(), EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
   std::string type = "T", payload = "1";
   evdb_event e = c_event(type, payload);
   int64_t nv = 0;
@@ -786,8 +832,8 @@ TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
   fctx.cancel();
   EXPECT_EQ(t->commit(tx, fctx.raw(), nullptr), EVDB_CANCELED);  // nothing applied
   evdb_driver_tx* tx2 = nullptr;
-  EXPECT_EQ(t->begin(db, fctx.raw(), 1, &tx2, nullptr), EVDB_CANCELED);
-  ASSERT_EQ(t->begin(db, nullptr, 1, &tx2, nullptr), EVDB_OK);
+  EXPECT_EQ(t->begin(db, fctx.raw(), EVDB_TX_READ_ONLY, &tx2, nullptr), EVDB_CANCELED);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_ONLY, &tx2, nullptr), EVDB_OK);
   int64_t h = -1;
   ASSERT_EQ(t->read_system_version(tx2, nullptr, &h, nullptr), EVDB_OK);
   EXPECT_EQ(h, 0);
