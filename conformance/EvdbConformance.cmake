@@ -37,7 +37,7 @@ endif()
 # scope, where this file's variables are not visible.
 set(EVDB_CONFORMANCE_CATEGORIES
   EmptyStore Append RoundTrip Reads Projections Transactions ReadOnly Snapshot
-  RacingWriters TwoHandles Listener Durability CrossProcess BadInput)
+  RacingWriters TwoHandles Listener Durability CrossProcess BadInput Errors)
 set_property(GLOBAL PROPERTY EVDB_CONFORMANCE_CATEGORIES "${EVDB_CONFORMANCE_CATEGORIES}")
 
 set(EVDB_CONFORMANCE_RUNNER "" CACHE FILEPATH

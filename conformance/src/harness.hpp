@@ -169,6 +169,7 @@ using Listener = StoreTest;
 using Durability = StoreTest;
 using CrossProcess = StoreTest;
 using BadInput = StoreTest;
+using Errors = StoreTest;
 
 // Link anchors: each test file defines one; run_main() references them all so
 // a static link keeps every test (GoogleTest registers tests from static
@@ -180,6 +181,7 @@ int link_concurrency();
 int link_listener();
 int link_durability();
 int link_bad_input();
+int link_errors();
 
 // The hidden child mode of run_main: appends `count` events tagged `tag` to
 // the store at `uri` (retrying on VersionMismatch/Conflict). Returns the exit

@@ -23,6 +23,35 @@ TEST_F(EmptyStore, DriverDescribesItself) {
   RecordProperty("capabilities", capability_names(caps_));
 }
 
+// DRV-34: a store's capabilities are those of its driver or fewer, and never
+// change while it is open.
+TEST_F(EmptyStore, CapabilitiesAreTheDriversAndFixed) {
+  struct Found {
+    std::string name;
+    bool seen = false;
+    uint64_t caps = 0;
+  } found{db().driver_name()};
+  evdb_drivers_list(
+      [](void* user, const evdb_driver_info* info) {
+        auto* f = static_cast<Found*>(user);
+        if (info->name != nullptr && f->name == info->name && !f->seen) {
+          f->seen = true;
+          f->caps = info->capabilities;
+        }
+      },
+      &found, nullptr);
+  ASSERT_TRUE(found.seen) << "contract: evdb_drivers_list() lists the driver serving the store ("
+                          << found.name << ")";
+  EXPECT_EQ(caps_ & ~found.caps, 0u)
+      << "contract (DRV-34): a store's capabilities are a subset of its driver's; the store has "
+      << capability_names(caps_) << ", the driver claims " << capability_names(found.caps);
+  EXPECT_EQ(db().capabilities(), caps_)
+      << "contract (DRV-34): a store's capabilities never change while it is open";
+  evdb::DB other = open_again();
+  EXPECT_EQ(other.capabilities(), caps_)
+      << "contract (DRV-34): two handles on one store have the same capabilities";
+}
+
 TEST_F(EmptyStore, HeadIsZero) {
   EXPECT_EQ(head(), 0) << "contract: read_system_version() is 0 when the log is empty";
   int64_t rw_head = db().tx_rw([](evdb::TxRW& tx) { return tx.read_system_version(); });

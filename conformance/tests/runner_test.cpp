@@ -141,7 +141,7 @@ TEST(Runner, ListGroupsTestsByCategory) {
     EXPECT_NE(r.out.find("\n  " + c + ".", at), std::string::npos) << "no tests listed under " << c;
   }
   EXPECT_NE(r.out.find("  Listener.CancelReturnsCanceledWithin100ms\n"), std::string::npos);
-  size_t tail = r.out.find(" tests in 14 categories\n");
+  size_t tail = r.out.find(" tests in 15 categories\n");
   ASSERT_NE(tail, std::string::npos) << r.out;
   size_t line = r.out.rfind('\n', tail);
   EXPECT_TRUE(only(r.out.substr(line + 1, tail - line - 1), "0123456789")) << r.out;
