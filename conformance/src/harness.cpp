@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 
 namespace evdb::conformance {
@@ -353,6 +354,11 @@ std::optional<int64_t> StoreTest::projection(int32_t id) {
       return std::nullopt;
     }
   });
+}
+
+void StoreTest::saw(const std::string& behaviour) {
+  RecordProperty("saw", behaviour);
+  std::cout << "[      SAW ] " << behaviour << std::endl;
 }
 
 }  // namespace evdb::conformance

@@ -147,6 +147,10 @@ class StoreTest : public ::testing::Test {
   std::vector<int64_t> append_n(int n, const std::string& type_name = "Tested");
   // The projection's version, or nullopt when never initialised.
   std::optional<int64_t> projection(int32_t id);
+  // Says which of the behaviours the contract allows this test saw (a writer
+  // waited, or raced and lost, …): printed in the log and recorded as the
+  // XML property "saw", so a pass always says what it was a pass of.
+  void saw(const std::string& behaviour);
 
   std::string uri_;
   std::string store_id_;

@@ -7,14 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
-#include <fstream>
-#include <set>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "harness.hpp"
@@ -346,8 +346,8 @@ std::string death_text(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = ::strsignal(sig);
-    return "the test process died of signal " + std::to_string(sig) + " (" +
-           (name ? name : "?") + ")";
+    return "the test process died of signal " + std::to_string(sig) + " (" + (name ? name : "?") +
+           ")";
   }
   return "the test process exited with status " + std::to_string(WEXITSTATUS(status)) +
          " (a driver must not exit the process: DRV-5)";
@@ -418,11 +418,20 @@ std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -470,7 +479,8 @@ bool write_merged_report(const std::string& format, const std::string& path,
     if (!r.dying_test.empty()) lost.push_back({r.dying_test, TestVerdict::Failed, r.died});
     if (!text.empty() && r.dying_test.empty()) continue;  // died after writing its report
     for (const TestVerdict& v : lost) {
-      std::string suite = v.name.substr(0, v.name.find('.')), test = v.name.substr(suite.size() + 1);
+      std::string suite = v.name.substr(0, v.name.find('.')),
+                  test = v.name.substr(suite.size() + 1);
       bool failed = v.outcome == TestVerdict::Failed;
       if (format == "xml") {
         std::string p = "  <testsuite name=\"" + xml_escape(suite) + "\" tests=\"1\" failures=\"" +
@@ -579,8 +589,7 @@ int run_isolated(Isolation isolate, const std::vector<std::string>& child_base,
       todo = std::move(rest);
     }
   }
-  if (!format.empty() &&
-      !write_merged_report(format, output_path, runs, tests, summary.failed()))
+  if (!format.empty() && !write_merged_report(format, output_path, runs, tests, summary.failed()))
     std::cerr << "evdb-conformance: cannot write " << output_path << ": " << std::strerror(errno)
               << "\n";
   ::rmdir(work);
@@ -689,8 +698,8 @@ int run_main(int argc, char** argv) {
     // prints it); progress goes to the report file.
     int fd = ::open(child_report.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
-      std::cerr << "evdb-conformance: cannot write " << child_report << ": "
-                << std::strerror(errno) << "\n";
+      std::cerr << "evdb-conformance: cannot write " << child_report << ": " << std::strerror(errno)
+                << "\n";
       return 2;
     }
     ::testing::UnitTest::GetInstance()->listeners().Append(new ChildReporter(fd));

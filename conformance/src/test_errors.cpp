@@ -83,9 +83,8 @@ TEST_F(Errors, EveryFailureFillsErrWithCodeAndMessage) {
   for (const DriverFailure& f : driver_failures()) {
     evdb_error err = EVDB_ERROR_INIT;
     evdb_status s = on_tx(db(), f.kind, f.call, &err);
-    EXPECT_EQ(s, f.expected) << "contract: " << f.what << " gives "
-                             << evdb_status_name(f.expected) << "; the driver gave "
-                             << evdb_status_name(s);
+    EXPECT_EQ(s, f.expected) << "contract: " << f.what << " gives " << evdb_status_name(f.expected)
+                             << "; the driver gave " << evdb_status_name(s);
     if (s != EVDB_OK) {
       EXPECT_EQ(err.code, s) << "contract (DRV-29): after " << f.what << ", err->code ("
                              << evdb_status_name(err.code) << ") equals the returned status ("
@@ -107,8 +106,8 @@ TEST_F(Errors, EveryFailureFillsErrWithCodeAndMessage) {
 
 TEST_F(Errors, OpenFailureFillsErr) {
   // An unknown URI parameter: refused by the driver itself (DRV-12).
-  std::string uri = uri_ + (uri_.find('?') == std::string::npos ? "?" : "&") +
-                    "evdb_conformance_unknown=1";
+  std::string uri =
+      uri_ + (uri_.find('?') == std::string::npos ? "?" : "&") + "evdb_conformance_unknown=1";
   evdb_db* other = nullptr;
   evdb_error err = EVDB_ERROR_INIT;
   evdb_status s = evdb_open(uri.c_str(), nullptr, &other, &err);
@@ -143,8 +142,7 @@ TEST_F(Errors, FilledErrIsReleasedBeforeItIsFilledAgain) {
     err.message = strdup("conformance: an earlier error");
     err.release = &Sentinel::release;
     evdb_status s = on_tx(db(), f.kind, f.call, &err);
-    EXPECT_EQ(s, f.expected) << "contract: " << f.what << " gives "
-                             << evdb_status_name(f.expected);
+    EXPECT_EQ(s, f.expected) << "contract: " << f.what << " gives " << evdb_status_name(f.expected);
     EXPECT_EQ(Sentinel::released, 1)
         << "contract (DRV-29): a failing call releases what err held (through err->release) "
            "exactly once before filling it; after "

@@ -110,9 +110,9 @@ evdb_status f_open(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out, evd
       rest.push_back(uri->params[i]);
   }
   static const char* const known[] = {
-      "none",        "after_head",  "set_uninit_ok", "ignore_assumed", "rollback_commits",
-      "snapshot_leak", "notify_twice", "slow_cancel", "crash",        "exits",
-      "no_err",      "caps_superset", "loser_mismatch", "serial_writers"};
+      "none",          "after_head",    "set_uninit_ok",  "ignore_assumed", "rollback_commits",
+      "snapshot_leak", "notify_twice",  "slow_cancel",    "crash",          "exits",
+      "no_err",        "caps_superset", "loser_mismatch", "serial_writers"};
   bool ok = false;
   for (const char* k : known) ok = ok || fault == k;
   if (!ok) return fail(err, EVDB_INVALID_ARGUMENT, "faulty: open: unknown fault '" + fault + "'");
