@@ -102,6 +102,49 @@ TEST_F(Append, FirstEventIsVersionOne) {
   EXPECT_EQ(head(), v) << "contract: the head is the appended version after commit";
 }
 
+// What a transaction may still do after one of its writes failed (DRV-51):
+// the failed call changed nothing; the driver either keeps the transaction
+// usable, or fails every later call with the same code; either way commit
+// applies exactly the successful writes or nothing.
+TEST_F(Append, TransactionAfterAFailedAppend) {
+  evdb_tx* tx = nullptr;
+  ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err));
+  evdb_event e{};
+  e.type_name = "Kept";
+  e.type_name_len = 4;
+  e.payload = "{}";
+  e.payload_len = 2;
+  int64_t v = 0, head_after = -1;
+  EXPECT_C_CODE(EVDB_OK, evdb_append_event(tx, nullptr, 0, &e, &v, err));
+  EXPECT_C_CODE(EVDB_VERSION_MISMATCH, evdb_append_event(tx, nullptr, 7, &e, nullptr, err));
+  Outcome read = c_outcome_of(
+      [&](evdb_error* err) { return evdb_read_system_version(tx, nullptr, &head_after, err); });
+  Outcome commit = c_outcome_of([&](evdb_error* err) { return evdb_commit(tx, nullptr, err); });
+  auto all = all_events();
+  if (read.code == EVDB_OK) {
+    EXPECT_EQ(head_after, 1) << "contract (DRV-51): a failed append changes nothing; the "
+                                "transaction's head stays at its own first append";
+  } else {
+    EXPECT_EQ(read.code, EVDB_VERSION_MISMATCH)
+        << "contract (DRV-51): a driver that stops a transaction after a failed write fails "
+           "every later call with that write's code; read_system_version gave "
+        << evdb_status_name(read.code);
+  }
+  if (commit.code == EVDB_OK) {
+    saw("the transaction stayed usable after the failed append and committed its first append");
+    ASSERT_EQ(all.size(), 1u) << "contract (DRV-51): commit applies the successful append and "
+                                 "nothing of the failed one";
+    EXPECT_EQ(all[0].type_name, "Kept");
+  } else {
+    saw("the driver failed the transaction after its failed append");
+    EXPECT_EQ(commit.code, EVDB_VERSION_MISMATCH)
+        << "contract (DRV-51): after a failed write, commit either applies the successful "
+           "writes or fails with the failed write's code; it gave "
+        << evdb_status_name(commit.code);
+    EXPECT_TRUE(all.empty()) << "contract (DRV-19): a failed commit applies nothing";
+  }
+}
+
 TEST_F(Append, ReturnsAssumedPlusOne) {
   for (int i = 0; i < 5; ++i) {
     int64_t h = head();
