@@ -610,10 +610,14 @@ TEST_F(Reads, EventsCBufferExactlyFilled) {
 TEST_F(Reads, ReadsWorkInReadWriteTransactions) {
   auto v = ReadsFixture::fill(db());
   db().tx_rw([&](evdb::TxRW& tx) {
-    EXPECT_EQ(tx.read_system_version(), v.back());
-    EXPECT_EQ(tx.read_event_at(v[1]).version, v[1]);
-    EXPECT_EQ(tx.read_event_after(v[1]).version, v[2]);
-    EXPECT_EQ(versions_of(tx.read_events(0, 100)), v);
+    EXPECT_EQ(tx.read_system_version(), v.back())
+        << "contract: in a read-write transaction, read_system_version() is the head";
+    EXPECT_EQ(tx.read_event_at(v[1]).version, v[1])
+        << "contract: in a read-write transaction, read_event_at(v) is event v";
+    EXPECT_EQ(tx.read_event_after(v[1]).version, v[2])
+        << "contract: in a read-write transaction, read_event_after(v) is the smallest version > v";
+    EXPECT_EQ(versions_of(tx.read_events(0, 100)), v)
+        << "contract: in a read-write transaction, read_events(0) gives every event ascending";
     EXPECT_CODE(EVDB_NOT_FOUND, tx.read_event_at(0));
   });
 }
