@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -346,8 +347,13 @@ std::string death_text(int status) {
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     const char* name = ::strsignal(sig);
-    return "the test process died of signal " + std::to_string(sig) + " (" + (name ? name : "?") +
-           ")";
+    std::string text =
+        "the test process died of signal " + std::to_string(sig) + " (" + (name ? name : "?") + ")";
+    if (sig == SIGABRT)
+      text +=
+          ": an abort, a C++ exception that escaped the driver (DRV-5) or a sanitizer "
+          "report; see the log above";
+    return text;
   }
   return "the test process exited with status " + std::to_string(WEXITSTATUS(status)) +
          " (a driver must not exit the process: DRV-5)";
