@@ -51,6 +51,18 @@ set_property(GLOBAL PROPERTY EVDB_CONFORMANCE_CATEGORIES "${EVDB_CONFORMANCE_CAT
 set(EVDB_CONFORMANCE_RUNNER "" CACHE FILEPATH
   "evdb-conformance executable to use when neither the evdb-conformance target nor evdb::evdb-conformance exists")
 
+# In evdb_add_conformance_test: when ARG_<option> is set, checks it against
+# `pattern` and appends "<flag>=<value>" to driver_args.
+macro(_evdb_conformance_flag option pattern expected flag)
+  if(ARG_${option})
+    if(NOT ARG_${option} MATCHES "${pattern}")
+      message(FATAL_ERROR "evdb_add_conformance_test(${ARG_NAME}): ${option} takes ${expected}, "
+                          "not '${ARG_${option}}'")
+    endif()
+    list(APPEND driver_args "${flag}=${ARG_${option}}")
+  endif()
+endmacro()
+
 function(evdb_add_conformance_test)
   cmake_parse_arguments(ARG "SHUFFLE" "NAME;URI;DRIVER;REPEAT;ISOLATE"
                         "FIXTURES;ENVIRONMENT;SANITIZE;ARGS" ${ARGN})
@@ -84,23 +96,11 @@ function(evdb_add_conformance_test)
   if(ARG_DRIVER)
     set(driver_args --driver "${ARG_DRIVER}")
   endif()
-  if(ARG_REPEAT)
-    if(NOT ARG_REPEAT MATCHES "^[1-9][0-9]*$")
-      message(FATAL_ERROR "evdb_add_conformance_test(${ARG_NAME}): REPEAT takes a positive "
-                          "number, not '${ARG_REPEAT}'")
-    endif()
-    list(APPEND driver_args "--gtest_repeat=${ARG_REPEAT}")
-  endif()
+  _evdb_conformance_flag(REPEAT "^[1-9][0-9]*$" "a positive number" --gtest_repeat)
   if(ARG_SHUFFLE)
     list(APPEND driver_args --gtest_shuffle)
   endif()
-  if(ARG_ISOLATE)
-    if(NOT ARG_ISOLATE MATCHES "^(category|test|none)$")
-      message(FATAL_ERROR "evdb_add_conformance_test(${ARG_NAME}): ISOLATE takes category, test "
-                          "or none, not '${ARG_ISOLATE}'")
-    endif()
-    list(APPEND driver_args "--isolate=${ARG_ISOLATE}")
-  endif()
+  _evdb_conformance_flag(ISOLATE "^(category|test|none)$" "category, test or none" --isolate)
   list(APPEND driver_args ${ARG_ARGS})
 
   # SANITIZE: the runtimes to preload, and options that make a finding fail

@@ -51,6 +51,15 @@ RunResult run_runner(const std::vector<std::string>& args) {
   return r;
 }
 
+// The whole file, or "" when it cannot be read; the file is removed.
+std::string take_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(path.c_str());
+  return ss.str();
+}
+
 bool file_exists(const std::string& path) {
   return ::access(path.c_str(), R_OK) == 0;
 }
@@ -241,12 +250,8 @@ TEST(Runner, RunsSuiteWithSummaryAndXml) {
       << r.out;
   EXPECT_EQ(r.out.find("\nReads "), std::string::npos) << "only selected categories are tallied";
 
-  std::ifstream in(xml);
-  ASSERT_TRUE(in.good()) << "--gtest_output=xml did not write " << xml;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string report = ss.str();
-  std::remove(xml.c_str());
+  ASSERT_TRUE(file_exists(xml)) << "--gtest_output=xml did not write " << xml;
+  std::string report = take_file(xml);
   // Each test records the URI it used: all different (a fresh store per test).
   const std::string key = "name=\"uri\" value=\"";
   std::set<std::string> uris;
@@ -341,14 +346,10 @@ TEST(Runner, CrashFailsOnlyItsTestAndTheSummaryStillPrints) {
   ASSERT_EQ(row.size(), 3u) << r.out;
   EXPECT_EQ(row[0], 8) << r.out;
   EXPECT_EQ(row[2], 4) << r.out;
-  std::ifstream in(xml);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::remove(xml.c_str());
-  EXPECT_NE(ss.str().find("<testsuites tests=\"12\" failures=\"4\""), std::string::npos)
-      << ss.str();
-  EXPECT_NE(ss.str().find("name=\"EventsLimit\""), std::string::npos) << ss.str();
-  EXPECT_NE(ss.str().find("died of signal 11"), std::string::npos) << ss.str();
+  std::string report = take_file(xml);
+  EXPECT_NE(report.find("<testsuites tests=\"12\" failures=\"4\""), std::string::npos) << report;
+  EXPECT_NE(report.find("name=\"EventsLimit\""), std::string::npos) << report;
+  EXPECT_NE(report.find("died of signal 11"), std::string::npos) << report;
 }
 
 TEST(Runner, ExitingDriverIsReportedPerTest) {
