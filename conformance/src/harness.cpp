@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <sstream>
 
 namespace evdb::conformance {
@@ -27,7 +28,7 @@ const std::vector<std::string>& categories() {
   static const std::vector<std::string> c = {
       "EmptyStore",   "Append",     "RoundTrip",    "Reads",         "Projections",
       "Transactions", "ReadOnly",   "Snapshot",     "RacingWriters", "TwoHandles",
-      "Listener",     "Durability", "CrossProcess", "BadInput"};
+      "Listener",     "Durability", "CrossProcess", "BadInput",      "Errors"};
   return c;
 }
 
@@ -73,6 +74,13 @@ std::string redact_uri(std::string_view uri) {
 }
 
 ::testing::AssertionResult code_is(evdb_status expected, const Outcome& got, const char* what) {
+  // The C++ layer (evdb.hpp) uses the status name as the message when the
+  // evdb_error came back without one: the driver did not fill it.
+  if (got.code == expected && expected != EVDB_OK && got.c_error_problem.empty() &&
+      (got.message.empty() || got.message == evdb_status_name(got.code)))
+    return ::testing::AssertionFailure()
+           << "contract (DRV-29): `" << what << "` gives " << evdb_status_name(expected)
+           << " with err filled (code and a message); the driver returned it with no message";
   if (got.code == expected && got.c_error_problem.empty()) return ::testing::AssertionSuccess();
   auto r = ::testing::AssertionFailure();
   r << "contract: `" << what << "` gives " << evdb_status_name(expected) << "; the driver gave "
@@ -315,6 +323,11 @@ std::optional<int64_t> StoreTest::projection(int32_t id) {
       return std::nullopt;
     }
   });
+}
+
+void StoreTest::saw(const std::string& behaviour) {
+  RecordProperty("saw", behaviour);
+  std::cout << "[      SAW ] " << behaviour << std::endl;
 }
 
 }  // namespace evdb::conformance

@@ -147,6 +147,10 @@ class StoreTest : public ::testing::Test {
   std::vector<int64_t> append_n(int n, const std::string& type_name = "Tested");
   // The projection's version, or nullopt when never initialised.
   std::optional<int64_t> projection(int32_t id);
+  // Says which of the behaviours the contract allows this test saw (a writer
+  // waited, or raced and lost, …): printed in the log and recorded as the
+  // XML property "saw", so a pass always says what it was a pass of.
+  void saw(const std::string& behaviour);
 
   std::string uri_;
   std::string store_id_;
@@ -169,6 +173,7 @@ using Listener = StoreTest;
 using Durability = StoreTest;
 using CrossProcess = StoreTest;
 using BadInput = StoreTest;
+using Errors = StoreTest;
 
 // Link anchors: each test file defines one; run_main() references them all so
 // a static link keeps every test (GoogleTest registers tests from static
@@ -180,6 +185,7 @@ int link_concurrency();
 int link_listener();
 int link_durability();
 int link_bad_input();
+int link_errors();
 
 // The hidden child mode of run_main: appends `count` events tagged `tag` to
 // the store at `uri` (retrying on VersionMismatch/Conflict). Returns the exit

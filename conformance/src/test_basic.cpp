@@ -23,6 +23,35 @@ TEST_F(EmptyStore, DriverDescribesItself) {
   RecordProperty("capabilities", capability_names(caps_));
 }
 
+// DRV-34: a store's capabilities are those of its driver or fewer, and never
+// change while it is open.
+TEST_F(EmptyStore, CapabilitiesAreTheDriversAndFixed) {
+  struct Found {
+    std::string name;
+    bool seen = false;
+    uint64_t caps = 0;
+  } found{db().driver_name()};
+  evdb_drivers_list(
+      [](void* user, const evdb_driver_info* info) {
+        auto* f = static_cast<Found*>(user);
+        if (info->name != nullptr && f->name == info->name && !f->seen) {
+          f->seen = true;
+          f->caps = info->capabilities;
+        }
+      },
+      &found, nullptr);
+  ASSERT_TRUE(found.seen) << "contract: evdb_drivers_list() lists the driver serving the store ("
+                          << found.name << ")";
+  EXPECT_EQ(caps_ & ~found.caps, 0u)
+      << "contract (DRV-34): a store's capabilities are a subset of its driver's; the store has "
+      << capability_names(caps_) << ", the driver claims " << capability_names(found.caps);
+  EXPECT_EQ(db().capabilities(), caps_)
+      << "contract (DRV-34): a store's capabilities never change while it is open";
+  evdb::DB other = open_again();
+  EXPECT_EQ(other.capabilities(), caps_)
+      << "contract (DRV-34): two handles on one store have the same capabilities";
+}
+
 TEST_F(EmptyStore, HeadIsZero) {
   EXPECT_EQ(head(), 0) << "contract: read_system_version() is 0 when the log is empty";
   int64_t rw_head = db().tx_rw([](evdb::TxRW& tx) { return tx.read_system_version(); });
@@ -71,6 +100,49 @@ TEST_F(Append, FirstEventIsVersionOne) {
     EXPECT_GT(v, 0) << "contract: versions are positive";
   }
   EXPECT_EQ(head(), v) << "contract: the head is the appended version after commit";
+}
+
+// What a transaction may still do after one of its writes failed (DRV-51):
+// the failed call changed nothing; the driver either keeps the transaction
+// usable, or fails every later call with the same code; either way commit
+// applies exactly the successful writes or nothing.
+TEST_F(Append, TransactionAfterAFailedAppend) {
+  evdb_tx* tx = nullptr;
+  ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err));
+  evdb_event e{};
+  e.type_name = "Kept";
+  e.type_name_len = 4;
+  e.payload = "{}";
+  e.payload_len = 2;
+  int64_t v = 0, head_after = -1;
+  EXPECT_C_CODE(EVDB_OK, evdb_append_event(tx, nullptr, 0, &e, &v, err));
+  EXPECT_C_CODE(EVDB_VERSION_MISMATCH, evdb_append_event(tx, nullptr, 7, &e, nullptr, err));
+  Outcome read = c_outcome_of(
+      [&](evdb_error* err) { return evdb_read_system_version(tx, nullptr, &head_after, err); });
+  Outcome commit = c_outcome_of([&](evdb_error* err) { return evdb_commit(tx, nullptr, err); });
+  auto all = all_events();
+  if (read.code == EVDB_OK) {
+    EXPECT_EQ(head_after, 1) << "contract (DRV-51): a failed append changes nothing; the "
+                                "transaction's head stays at its own first append";
+  } else {
+    EXPECT_EQ(read.code, EVDB_VERSION_MISMATCH)
+        << "contract (DRV-51): a driver that stops a transaction after a failed write fails "
+           "every later call with that write's code; read_system_version gave "
+        << evdb_status_name(read.code);
+  }
+  if (commit.code == EVDB_OK) {
+    saw("the transaction stayed usable after the failed append and committed its first append");
+    ASSERT_EQ(all.size(), 1u) << "contract (DRV-51): commit applies the successful append and "
+                                 "nothing of the failed one";
+    EXPECT_EQ(all[0].type_name, "Kept");
+  } else {
+    saw("the driver failed the transaction after its failed append");
+    EXPECT_EQ(commit.code, EVDB_VERSION_MISMATCH)
+        << "contract (DRV-51): after a failed write, commit either applies the successful "
+           "writes or fails with the failed write's code; it gave "
+        << evdb_status_name(commit.code);
+    EXPECT_TRUE(all.empty()) << "contract (DRV-19): a failed commit applies nothing";
+  }
 }
 
 TEST_F(Append, ReturnsAssumedPlusOne) {
@@ -537,10 +609,14 @@ TEST_F(Reads, EventsCBufferExactlyFilled) {
 TEST_F(Reads, ReadsWorkInReadWriteTransactions) {
   auto v = ReadsFixture::fill(db());
   db().tx_rw([&](evdb::TxRW& tx) {
-    EXPECT_EQ(tx.read_system_version(), v.back());
-    EXPECT_EQ(tx.read_event_at(v[1]).version, v[1]);
-    EXPECT_EQ(tx.read_event_after(v[1]).version, v[2]);
-    EXPECT_EQ(versions_of(tx.read_events(0, 100)), v);
+    EXPECT_EQ(tx.read_system_version(), v.back())
+        << "contract: in a read-write transaction, read_system_version() is the head";
+    EXPECT_EQ(tx.read_event_at(v[1]).version, v[1])
+        << "contract: in a read-write transaction, read_event_at(v) is event v";
+    EXPECT_EQ(tx.read_event_after(v[1]).version, v[2])
+        << "contract: in a read-write transaction, read_event_after(v) is the smallest version > v";
+    EXPECT_EQ(versions_of(tx.read_events(0, 100)), v)
+        << "contract: in a read-write transaction, read_events(0) gives every event ascending";
     EXPECT_CODE(EVDB_NOT_FOUND, tx.read_event_at(0));
   });
 }

@@ -2,6 +2,9 @@
 // read-write transactions; many handles on one store).
 #include <atomic>
 #include <barrier>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -105,6 +108,9 @@ TEST_F(RacingWriters, EveryAppendAccountedFor) {
   }
   RecordProperty("attempts", attempts);
   RecordProperty("losses", losses);
+  saw(losses > 0 ? "the writers raced: " + std::to_string(losses) + " lost attempts, each retried"
+                 : std::string("no writer lost: the writers never overlapped or waited for each "
+                               "other (the losers' codes are checked by TwoWritersOnOneThread)"));
   EXPECT_EQ(wins, kWriters * kEach) << "every append eventually commits";
   EXPECT_EQ(attempts, wins + losses);
 
@@ -218,9 +224,292 @@ TEST_F(RacingWriters, ProjectionIncrementsAreSerializable) {
   EXPECT_EQ(mismatches.load(), 0)
       << "contract: a losing transaction that did not append gets CONFLICT, not VERSION_MISMATCH";
   RecordProperty("conflicts", conflicts.load());
+  saw(conflicts.load() + mismatches.load() > 0
+          ? "the writers raced: " + std::to_string(conflicts.load() + mismatches.load()) +
+                " lost attempts, each retried"
+          : std::string("no writer lost: the writers never overlapped or waited for each other "
+                        "(the loser's code is checked by ProjectionLoserGetsConflictOnOneThread)"));
   EXPECT_EQ(projection(1), std::optional<int64_t>(kWriters * kEach))
       << "contract: read-write transactions are serializable: " << kWriters * kEach
       << " read-increment-write transactions give " << kWriters * kEach << " (lost updates?)";
+}
+
+// ---------------------------------------------------------------------------
+// Two read-write transactions at once, driven step by step (DRV-18, DRV-21,
+// DRV-41). The contract allows two behaviours and each test asserts the
+// contract for whichever it saw: the second writer *waits* for the first
+// (a lock held from begin to commit; it must then end with its context:
+// EVDB_DEADLINE_EXCEEDED), or it *proceeds* and exactly one of the two wins,
+// the loser getting VERSION_MISMATCH if it appended, CONFLICT if not.
+// ---------------------------------------------------------------------------
+
+// One read-write transaction driven through the C API, each call under its
+// own context, remembering the outcome of its last call.
+class StepTx {
+ public:
+  StepTx(evdb::DB& db, int64_t deadline_ms) : db_(db), deadline_ms_(deadline_ms) {}
+  ~StepTx() {
+    if (tx_ != nullptr) evdb_rollback(tx_);
+  }
+  StepTx(const StepTx&) = delete;
+  StepTx& operator=(const StepTx&) = delete;
+
+  bool open() const { return tx_ != nullptr; }
+  const char* stage() const { return stage_; }
+  evdb_status code() const { return code_; }
+  std::string failure() const {
+    return std::string(evdb_status_name(code_)) + " from " + stage_ +
+           (message_.empty() ? "" : " (" + message_ + ")");
+  }
+
+  evdb_status begin() {
+    return call("begin", [&](evdb_ctx* c, evdb_error* e) {
+      return evdb_begin(db_.raw(), c, EVDB_TX_READ_WRITE, &tx_, e);
+    });
+  }
+  evdb_status head(int64_t& out) {
+    return call("read_system_version", [&](evdb_ctx* c, evdb_error* e) {
+      return evdb_read_system_version(tx_, c, &out, e);
+    });
+  }
+  evdb_status append(int64_t assumed, const char* type, int64_t& out) {
+    evdb_event ev{};
+    ev.type_name = type;
+    ev.type_name_len = std::strlen(type);
+    ev.payload = "{}";
+    ev.payload_len = 2;
+    return call("append_event", [&](evdb_ctx* c, evdb_error* e) {
+      return evdb_append_event(tx_, c, assumed, &ev, &out, e);
+    });
+  }
+  evdb_status read_projection(int32_t id, int64_t& out) {
+    return call("read_projection_version", [&](evdb_ctx* c, evdb_error* e) {
+      return evdb_read_projection_version(tx_, c, id, &out, e);
+    });
+  }
+  evdb_status set_projection(int32_t id, int64_t v) {
+    return call("set_projection_version", [&](evdb_ctx* c, evdb_error* e) {
+      return evdb_set_projection_version(tx_, c, id, v, e);
+    });
+  }
+  evdb_status commit() {
+    evdb_tx* tx = tx_;
+    tx_ = nullptr;  // commit frees it whatever the outcome
+    return call("commit", [&](evdb_ctx* c, evdb_error* e) { return evdb_commit(tx, c, e); });
+  }
+  // Ends the transaction after a failed call (the API leaves it open).
+  void rollback() {
+    if (tx_ != nullptr) evdb_rollback(tx_);
+    tx_ = nullptr;
+  }
+
+ private:
+  template <class F>
+  evdb_status call(const char* stage, F&& f) {
+    evdb_ctx* ctx = evdb_ctx_new();
+    if (ctx != nullptr && deadline_ms_ > 0) evdb_ctx_set_timeout_ms(ctx, deadline_ms_);
+    evdb_error err = EVDB_ERROR_INIT;
+    stage_ = stage;
+    code_ = f(ctx, &err);
+    message_ = err.message ? err.message : "";
+    evdb_error_release(&err);
+    evdb_ctx_free(ctx);
+    return code_;
+  }
+  evdb::DB& db_;
+  int64_t deadline_ms_;
+  evdb_tx* tx_ = nullptr;
+  const char* stage_ = "";
+  evdb_status code_ = EVDB_OK;
+  std::string message_;
+};
+
+// How long the second writer may wait for the first before the test calls
+// it waiting: not a speed check, only where a wait is told from progress.
+constexpr int64_t kWaitMs = 1500;
+// A liveness bound: a writer still stuck this long after the other ended is
+// deadlocked.
+constexpr int64_t kLivenessMs = 10000;
+
+bool waited(evdb_status s) {
+  return s == EVDB_DEADLINE_EXCEEDED || s == EVDB_CANCELED;
+}
+
+TEST_F(RacingWriters, TwoWritersOnOneThread) {
+  int64_t h0 = append(make_event("Before"));
+  StepTx first(db(), 0), second(db(), kWaitMs);
+  int64_t seen = -1, v1 = -1, v2 = -1;
+  ASSERT_EQ(first.begin(), EVDB_OK) << first.failure();
+  ASSERT_EQ(first.head(seen), EVDB_OK) << first.failure();
+  ASSERT_EQ(first.append(h0, "First", v1), EVDB_OK)
+      << "contract: the first writer appends at the head; " << first.failure();
+
+  // The second writer, on the same thread, while the first is open: every
+  // call either proceeds, or waits and ends with its deadline (DRV-21, DRV-41).
+  std::string behaviour;
+  int64_t second_seen = -1;
+  if (second.begin() == EVDB_OK && second.head(second_seen) == EVDB_OK) {
+    EXPECT_EQ(second_seen, h0) << "contract (DRV-17, DRV-18): the other writer's uncommitted "
+                                  "append is invisible; head "
+                               << h0 << ", the second writer read " << second_seen;
+    second.append(h0, "Second", v2);
+  }
+  if (second.code() == EVDB_OK) {
+    behaviour = "the second writer proceeded and appended";
+  } else if (waited(second.code())) {
+    behaviour = std::string("the second writer waited at ") + second.stage() +
+                " and ended with its deadline";
+    second.rollback();
+  } else if (second.code() == EVDB_VERSION_MISMATCH &&
+             std::string(second.stage()) == "append_event") {
+    behaviour = "the second writer lost at append_event with VERSION_MISMATCH";
+    second.rollback();
+  } else if (second.code() == EVDB_CONFLICT && std::string(second.stage()) != "append_event") {
+    behaviour = std::string("the second writer lost at ") + second.stage() + " with CONFLICT";
+    second.rollback();
+  } else {
+    ADD_FAILURE() << "contract (DRV-18, DRV-21): while another read-write transaction is open, "
+                     "a writer proceeds, waits until its deadline, or loses with "
+                     "VERSION_MISMATCH (after appending) / CONFLICT (before); it got "
+                  << second.failure();
+    second.rollback();
+  }
+
+  EXPECT_EQ(first.commit(), EVDB_OK)
+      << "contract (DRV-18): the first writer to commit wins; " << first.failure();
+  if (second.open()) {
+    EXPECT_EQ(second.commit(), EVDB_VERSION_MISMATCH)
+        << "contract (DRV-18): the second writer appended at " << h0
+        << ", which the first commit took: its commit gives VERSION_MISMATCH; got "
+        << second.failure();
+    behaviour += ", then lost at commit with " + std::string(evdb_status_name(second.code()));
+  }
+  saw(behaviour);
+  auto all = all_events();
+  ASSERT_EQ(all.size(), 2u) << "contract (DRV-19): only the winner's event is in the log";
+  EXPECT_EQ(all[1].type_name, "First");
+  EXPECT_EQ(all[1].version, v1);
+}
+
+TEST_F(RacingWriters, TwoWritersOnTwoThreads) {
+  int64_t h0 = append(make_event("Before"));
+  StepTx first(db(), 0);
+  int64_t seen = -1, v1 = -1;
+  ASSERT_EQ(first.begin(), EVDB_OK) << first.failure();
+  ASSERT_EQ(first.head(seen), EVDB_OK) << first.failure();
+  ASSERT_EQ(first.append(h0, "First", v1), EVDB_OK) << first.failure();
+
+  // The second writer runs a whole transaction on its own thread.
+  struct Second {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    int64_t seen = -1, version = -1;
+    std::string stage, failure;
+    evdb_status code = EVDB_OK;
+  } b;
+  std::thread t([&] {
+    StepTx second(db(), kLivenessMs);
+    int64_t head = -1, v = -1;
+    if (second.begin() == EVDB_OK && second.head(head) == EVDB_OK &&
+        second.append(head, "Second", v) == EVDB_OK)
+      second.commit();
+    second.rollback();
+    std::lock_guard<std::mutex> g(b.mu);
+    b.seen = head;
+    b.version = v;
+    b.stage = second.stage();
+    b.code = second.code();
+    b.failure = second.failure();
+    b.done = true;
+    b.cv.notify_all();
+  });
+  bool done_first;
+  {
+    std::unique_lock<std::mutex> g(b.mu);
+    done_first = b.cv.wait_for(g, std::chrono::milliseconds(kWaitMs), [&] { return b.done; });
+  }
+  evdb_status c1 = first.commit();
+  t.join();
+
+  bool first_won = c1 == EVDB_OK, second_won = b.code == EVDB_OK;
+  std::string behaviour;
+  if (first_won && second_won) {
+    behaviour = "the second writer waited for the first and saw its commit";
+    EXPECT_EQ(b.seen, v1)
+        << "contract (DRV-18): both committed, so the second ran after the first: it must have "
+           "read the head the first committed";
+    EXPECT_GT(b.version, v1);
+  } else if (first_won) {
+    behaviour = std::string("the writers raced") + (done_first ? "" : " (the second waited)") +
+                "; the second lost with " + evdb_status_name(b.code) + " at " + b.stage;
+    bool appended = b.stage == "append_event" || b.stage == "commit";
+    evdb_status expected = appended ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT;
+    EXPECT_EQ(b.code, expected) << "contract (DRV-18): a writer that lost "
+                                << (appended ? "after appending gets VERSION_MISMATCH"
+                                             : "before appending gets CONFLICT")
+                                << " (a wait must end when the other commits, DRV-21); got "
+                                << b.failure;
+  } else if (second_won) {
+    behaviour = "the writers raced; the second committed first and the first lost at commit";
+    EXPECT_EQ(c1, EVDB_VERSION_MISMATCH)
+        << "contract (DRV-18): the first appended, so losing it gets VERSION_MISMATCH; got "
+        << first.failure();
+    EXPECT_TRUE(done_first);
+  } else {
+    ADD_FAILURE() << "contract (DRV-18, DRV-21): of two writers, one wins; the first got "
+                  << first.failure() << ", the second " << b.failure;
+  }
+  saw(behaviour);
+  auto all = all_events();
+  std::vector<std::string> types;
+  for (size_t i = 1; i < all.size(); ++i) types.push_back(all[i].type_name);
+  std::vector<std::string> expected;
+  if (first_won) expected.push_back("First");
+  if (second_won) expected.push_back("Second");
+  EXPECT_EQ(types, expected) << "contract (DRV-19): the log holds exactly the winners' events";
+}
+
+TEST_F(RacingWriters, ProjectionLoserGetsConflictOnOneThread) {
+  db().tx_rw([](evdb::TxRW& tx) { tx.init_projection_version(1); });
+  StepTx first(db(), 0), second(db(), kWaitMs);
+  int64_t a = -1, b = -1;
+  ASSERT_EQ(first.begin(), EVDB_OK) << first.failure();
+  ASSERT_EQ(first.read_projection(1, a), EVDB_OK) << first.failure();
+  ASSERT_EQ(a, 0);
+
+  // The second increments and commits while the first is open.
+  if (second.begin() == EVDB_OK && second.read_projection(1, b) == EVDB_OK &&
+      second.set_projection(1, b + 1) == EVDB_OK)
+    second.commit();
+  second.rollback();
+  bool second_won = second.code() == EVDB_OK;
+  if (!second_won && !waited(second.code())) {
+    EXPECT_EQ(second.code(), EVDB_CONFLICT)
+        << "contract (DRV-18): a writer that loses without appending gets CONFLICT; got "
+        << second.failure();
+  }
+
+  // The first increments from the value it read.
+  evdb_status s = first.set_projection(1, a + 1);
+  if (s == EVDB_OK) s = first.commit();
+  first.rollback();
+  if (second_won) {
+    saw("the second writer committed first; the first lost with " +
+        std::string(evdb_status_name(s)) + " at " + first.stage());
+    EXPECT_EQ(s, EVDB_CONFLICT)
+        << "contract (DRV-18): the first read 0 before the second committed 1, so it cannot "
+           "commit 1 (a lost update); a loser that did not append gets CONFLICT; got "
+        << first.failure();
+  } else {
+    saw(std::string(waited(second.code()) ? "the second writer waited at "
+                                          : "the second lost at ") +
+        second.stage() + "; the first committed");
+    EXPECT_EQ(s, EVDB_OK) << "contract (DRV-18): the only writer that got to commit wins; got "
+                          << first.failure();
+  }
+  EXPECT_EQ(projection(1), std::optional<int64_t>(1))
+      << "contract (DRV-18): two increments of which one lost leave 1";
 }
 
 // ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // transactions).
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -170,6 +171,43 @@ TEST_F(Transactions, CommitOfEmptyTransactions) {
 TEST_F(Transactions, ValueReturnedFromBody) {
   int64_t v = db().tx_rw([](evdb::TxRW& tx) { return tx.append_event(0, make_event()); });
   EXPECT_EQ(v, head());
+}
+
+// DRV-43: a transaction is used by one thread at a time but may move between
+// threads between calls: begun on one, written on another, committed on a
+// third (a driver holding a thread-owned lock from begin to commit breaks).
+TEST_F(Transactions, MovesBetweenThreads) {
+  for (int round = 0; round < 2; ++round) {
+    evdb_tx* tx = nullptr;
+    Outcome begun, wrote, committed;
+    std::thread([&] {
+      begun = c_outcome_of([&](evdb_error* err) {
+        return evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err);
+      });
+    }).join();
+    ASSERT_TRUE(code_is(EVDB_OK, begun, "evdb_begin on thread 1"));
+    std::thread([&] {
+      wrote = c_outcome_of([&](evdb_error* err) {
+        int64_t head = -1;
+        evdb_status s = evdb_read_system_version(tx, nullptr, &head, err);
+        if (s != EVDB_OK) return s;
+        evdb_event e{};
+        e.type_name = "Moved";
+        e.type_name_len = 5;
+        e.payload = "{}";
+        e.payload_len = 2;
+        return evdb_append_event(tx, nullptr, head, &e, nullptr, err);
+      });
+    }).join();
+    EXPECT_TRUE(code_is(EVDB_OK, wrote, "read and append on thread 2"));
+    std::thread([&] {
+      committed = c_outcome_of([&](evdb_error* err) { return evdb_commit(tx, nullptr, err); });
+    }).join();
+    EXPECT_TRUE(code_is(EVDB_OK, committed, "evdb_commit on thread 3"));
+  }
+  EXPECT_EQ(all_events().size(), 2u)
+      << "contract (DRV-43): a transaction that moved between threads commits like any other "
+         "(and a second one can follow it)";
 }
 
 TEST_F(Transactions, ManySequentialTransactions) {

@@ -12,9 +12,22 @@
 //   snapshot_leak   read-only transactions read the latest state per call
 //   notify_twice    the listener delivers every version twice
 //   slow_cancel     listen returns 400 ms after it was cancelled
+//   crash           read_event_after kills the process (SIGSEGV)
+//   exits           read_event_after calls _exit(3)
+//   no_err          read_event_at's NOT_FOUND leaves err empty (DRV-29)
+//   caps_superset   a store claims a capability the driver does not (DRV-34)
+//   loser_mismatch  a commit that lost without appending gives
+//                   VERSION_MISMATCH instead of CONFLICT (DRV-18)
+//   serial_writers  not a breach: a read-write begin waits (interruptibly)
+//                   until no other read-write transaction is open, so writers
+//                   never race; the suite must pass and say it saw waiting
 #include <evdb/driver.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -27,6 +40,9 @@ extern "C" const evdb_driver* evdb_driver_entry_memory(uint32_t host_abi_version
 namespace {
 
 const evdb_driver* mem = nullptr;
+const evdb_host_api* host = nullptr;
+// serial_writers: the one open read-write transaction of the process.
+std::atomic<bool> writer_open{false};
 
 struct FaultyDb {
   evdb_driver_db* inner;
@@ -37,6 +53,7 @@ struct FaultyTx {
   FaultyDb* db;
   bool read_only;
   evdb_driver_tx* fresh = nullptr;  // snapshot_leak: the per-call transaction
+  bool holds_writer = false;        // serial_writers: this one holds writer_open
 };
 
 FaultyDb* D(evdb_driver_db* d) {
@@ -93,9 +110,10 @@ evdb_status f_open(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out, evd
     else
       rest.push_back(uri->params[i]);
   }
-  static const char* const known[] = {"none",           "after_head",       "set_uninit_ok",
-                                      "ignore_assumed", "rollback_commits", "snapshot_leak",
-                                      "notify_twice",   "slow_cancel"};
+  static const char* const known[] = {
+      "none",          "after_head",    "set_uninit_ok",  "ignore_assumed", "rollback_commits",
+      "snapshot_leak", "notify_twice",  "slow_cancel",    "crash",          "exits",
+      "no_err",        "caps_superset", "loser_mismatch", "serial_writers"};
   bool ok = false;
   for (const char* k : known) ok = ok || fault == k;
   if (!ok) return fail(err, EVDB_INVALID_ARGUMENT, "faulty: open: unknown fault '" + fault + "'");
@@ -117,24 +135,55 @@ void f_close(evdb_driver_db* d) {
   delete D(d);
 }
 uint64_t f_caps(evdb_driver_db* d) {
-  return mem->db_capabilities(D(d)->inner);
+  uint64_t caps = mem->db_capabilities(D(d)->inner);
+  return D(d)->fault == "caps_superset" ? caps | EVDB_CAP_LISTENER_RECONNECT : caps;
 }
-evdb_status f_begin(evdb_driver_db* d, evdb_ctx* ctx, evdb_tx_kind ro, evdb_driver_tx** out,
+// serial_writers: waits, as a driver holding a lock from begin to commit
+// would, until no other read-write transaction is open; ends with the
+// context (DRV-41).
+evdb_status take_writer(evdb_ctx* ctx, evdb_error* err) {
+  for (;;) {
+    bool expected = false;
+    if (writer_open.compare_exchange_strong(expected, true)) return EVDB_OK;
+    evdb_status s = host->ctx_sleep(ctx, 1000);
+    if (s != EVDB_OK)
+      return fail(err, s,
+                  std::string("faulty: begin: gave up waiting for the other read-write "
+                              "transaction: ") +
+                      evdb_status_name(s));
+  }
+}
+void drop_writer(FaultyTx* t) {
+  if (t->holds_writer) writer_open.store(false);
+}
+evdb_status f_begin(evdb_driver_db* d, evdb_ctx* ctx, evdb_tx_kind kind, evdb_driver_tx** out,
                     evdb_error* err) {
+  bool serial = kind == EVDB_TX_READ_WRITE && D(d)->fault == "serial_writers";
+  if (serial) {
+    if (evdb_status s = take_writer(ctx, err); s != EVDB_OK) return s;
+  }
   evdb_driver_tx* inner = nullptr;
-  evdb_status s = named(mem->begin(D(d)->inner, ctx, ro, &inner, err), err);
-  if (s != EVDB_OK) return s;
-  *out = reinterpret_cast<evdb_driver_tx*>(new FaultyTx{inner, D(d), ro == EVDB_TX_READ_ONLY});
+  evdb_status s = named(mem->begin(D(d)->inner, ctx, kind, &inner, err), err);
+  if (s != EVDB_OK) {
+    if (serial) writer_open.store(false);
+    return s;
+  }
+  *out = reinterpret_cast<evdb_driver_tx*>(
+      new FaultyTx{inner, D(d), kind == EVDB_TX_READ_ONLY, nullptr, serial});
   return EVDB_OK;
 }
 evdb_status f_commit(evdb_driver_tx* t, evdb_ctx* ctx, evdb_error* err) {
   end_fresh(T(t));
   evdb_status s = named(mem->commit(T(t)->inner, ctx, err), err);
+  if (s == EVDB_CONFLICT && T(t)->db->fault == "loser_mismatch")
+    s = fail(err, EVDB_VERSION_MISMATCH, "faulty: commit: lost (reported as a mismatch)");
+  drop_writer(T(t));
   delete T(t);
   return s;
 }
 void f_rollback(evdb_driver_tx* t) {
   end_fresh(T(t));
+  drop_writer(T(t));
   if (T(t)->db->fault == "rollback_commits")
     mem->commit(T(t)->inner, nullptr, nullptr);
   else
@@ -145,9 +194,16 @@ evdb_status f_head(evdb_driver_tx* t, evdb_ctx* ctx, int64_t* out, evdb_error* e
   return named(mem->read_system_version(reader(T(t), ctx), ctx, out, err), err);
 }
 evdb_status f_at(evdb_driver_tx* t, evdb_ctx* ctx, int64_t v, evdb_event* out, evdb_error* err) {
-  return named(mem->read_event_at(reader(T(t), ctx), ctx, v, out, err), err);
+  evdb_status s = named(mem->read_event_at(reader(T(t), ctx), ctx, v, out, err), err);
+  if (s == EVDB_NOT_FOUND && T(t)->db->fault == "no_err" && err != nullptr) {
+    if (err->release) err->release(err);
+    *err = EVDB_ERROR_INIT;
+  }
+  return s;
 }
 evdb_status f_after(evdb_driver_tx* t, evdb_ctx* ctx, int64_t v, evdb_event* out, evdb_error* err) {
+  if (T(t)->db->fault == "crash") std::raise(SIGSEGV);
+  if (T(t)->db->fault == "exits") ::_exit(3);
   evdb_driver_tx* r = reader(T(t), ctx);
   if (T(t)->db->fault == "after_head") {
     int64_t head = 0;
@@ -218,8 +274,9 @@ evdb_driver table;
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) const evdb_driver* evdb_driver_entry(
-    uint32_t host_abi_version, const evdb_host_api* host) {
-  mem = evdb_driver_entry_memory(host_abi_version, host);
+    uint32_t host_abi_version, const evdb_host_api* host_api) {
+  host = host_api;
+  mem = evdb_driver_entry_memory(host_abi_version, host_api);
   if (mem == nullptr) return nullptr;
   table = *mem;  // same size and ABI; replace what we wrap
   table.name = "faulty";

@@ -51,6 +51,15 @@ RunResult run_runner(const std::vector<std::string>& args) {
   return r;
 }
 
+// The whole file, or "" when it cannot be read; the file is removed.
+std::string take_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::remove(path.c_str());
+  return ss.str();
+}
+
 bool file_exists(const std::string& path) {
   return ::access(path.c_str(), R_OK) == 0;
 }
@@ -142,7 +151,7 @@ TEST(Runner, ListGroupsTestsByCategory) {
     EXPECT_NE(r.out.find("\n  " + c + ".", at), std::string::npos) << "no tests listed under " << c;
   }
   EXPECT_NE(r.out.find("  Listener.CancelReturnsCanceledWithin100ms\n"), std::string::npos);
-  size_t tail = r.out.find(" tests in 14 categories\n");
+  size_t tail = r.out.find(" tests in 15 categories\n");
   ASSERT_NE(tail, std::string::npos) << r.out;
   size_t line = r.out.rfind('\n', tail);
   EXPECT_TRUE(only(r.out.substr(line + 1, tail - line - 1), "0123456789")) << r.out;
@@ -242,12 +251,8 @@ TEST(Runner, RunsSuiteWithSummaryAndXml) {
       << r.out;
   EXPECT_EQ(r.out.find("\nReads "), std::string::npos) << "only selected categories are tallied";
 
-  std::ifstream in(xml);
-  ASSERT_TRUE(in.good()) << "--gtest_output=xml did not write " << xml;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string report = ss.str();
-  std::remove(xml.c_str());
+  ASSERT_TRUE(file_exists(xml)) << "--gtest_output=xml did not write " << xml;
+  std::string report = take_file(xml);
   // Each test records the URI it used: all different (a fresh store per test).
   const std::string key = "name=\"uri\" value=\"";
   std::set<std::string> uris;
@@ -277,13 +282,14 @@ TEST(Runner, AllSkippedCategoryIsFlaggedForCtest) {
 TEST(Runner, FailuresAreSummarisedWithNonZeroExit) {
   // A URI without {unique} makes every test share one store: in the second
   // repetition EmptyStore.HeadIsZero sees the events Append wrote in the
-  // first, and must fail, visibly (EmptyStore registers before Append).
+  // first, and must fail, visibly (EmptyStore registers before Append). In
+  // one process: a memory store is not shared with another one.
   if (!file_exists(EVDB_MEMORY_DRIVER))
     GTEST_SKIP() << "memory driver not built: " << EVDB_MEMORY_DRIVER;
   std::string name = "memory:shared_" + std::to_string(::getpid());
   RunResult r = run_runner({"--driver", EVDB_MEMORY_DRIVER, "--uri", name,
                             "--gtest_filter=EmptyStore.HeadIsZero:Append.ChainsInOneTransaction",
-                            "--gtest_repeat=2"});
+                            "--gtest_repeat=2", "--isolate=none"});
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("warning: the URI has no {unique}"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("failed:\n  EmptyStore.HeadIsZero: "), std::string::npos) << r.out;
@@ -321,6 +327,91 @@ TEST_P(CatchesFault, TargetedTestFailsOnlyWithTheFault) {
       << bad.out;
 }
 
+// A crash ends only the test it happened in: the runner (by default, one
+// process per category) reports it as that test's failure, runs the tests
+// after it in a new process, and still prints the summary and the report.
+TEST(Runner, CrashFailsOnlyItsTestAndTheSummaryStillPrints) {
+  std::string xml =
+      ::testing::TempDir() + "evdb_conformance_crash_" + std::to_string(::getpid()) + ".xml";
+  RunResult r = run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri", "faulty:{unique}?fault=crash",
+                            "--gtest_filter=Reads.*", "--gtest_output=xml:" + xml});
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("==== evdb conformance summary ===="), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  Reads.EventAfterPicksTheSmallestGreaterVersion: the test process died "
+                       "of signal 11"),
+            std::string::npos)
+      << r.out;
+  // Reads has 12 tests, 4 of which call read_event_after: the other 8 ran
+  // (some after a crash, in a new process) and passed.
+  std::vector<long> row = summary_row(r.out, "Reads");
+  ASSERT_EQ(row.size(), 3u) << r.out;
+  EXPECT_EQ(row[0], 8) << r.out;
+  EXPECT_EQ(row[2], 4) << r.out;
+  std::string report = take_file(xml);
+  EXPECT_NE(report.find("<testsuites tests=\"12\" failures=\"4\""), std::string::npos) << report;
+  EXPECT_NE(report.find("name=\"EventsLimit\""), std::string::npos) << report;
+  EXPECT_NE(report.find("died of signal 11"), std::string::npos) << report;
+}
+
+TEST(Runner, ExitingDriverIsReportedPerTest) {
+  RunResult r =
+      run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri", "faulty:{unique}?fault=exits",
+                  "--isolate", "test", "--gtest_filter=Reads.EventAfter*:Reads.EventsLimit"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("  Reads.EventAfterManyEvents: the test process exited with status 3 (a "
+                       "driver must not exit the process: DRV-5)"),
+            std::string::npos)
+      << r.out;
+  std::vector<long> row = summary_row(r.out, "Reads");
+  ASSERT_EQ(row.size(), 3u) << r.out;
+  EXPECT_EQ(row[0], 1) << "EventsLimit passes in its own process:\n" << r.out;
+  EXPECT_EQ(row[2], 3) << r.out;
+}
+
+TEST(Runner, SummaryGivesTheContractSentenceAndNoSourcePaths) {
+  RunResult r =
+      run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri", "faulty:{unique}?fault=after_head",
+                  "--gtest_filter=Reads.EventAfterManyEvents"});
+  EXPECT_EQ(r.status, 1) << r.out;
+  size_t at = r.out.find("failed:\n");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  std::string failed = r.out.substr(at, r.out.find("=====", at) - at);
+  EXPECT_EQ(failed,
+            "failed:\n  Reads.EventAfterManyEvents: contract: read_event_after(v) is the smallest "
+            "version > v\n")
+      << r.out;
+}
+
+TEST(Runner, BadIsolateIsAUsageError) {
+  RunResult r = run_runner({"--uri", "memory:{unique}", "--isolate", "thread"});
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--isolate takes category, test or none"), std::string::npos) << r.out;
+}
+
+// A driver whose writers never race (a lock from begin to commit) conforms:
+// the tests pass and say that they saw waiting, not a race.
+TEST(Runner, WaitingWritersPassAndSaySo) {
+  RunResult r =
+      run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri", "faulty:{unique}?fault=serial_writers",
+                  "--gtest_filter=RacingWriters.*"});
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(
+      r.out.find("[      SAW ] the second writer waited at begin and ended with its deadline"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("[      SAW ] the second writer waited for the first and saw its commit"),
+            std::string::npos)
+      << r.out;
+  RunResult racing =
+      run_runner({"--driver", EVDB_FAULTY_DRIVER, "--uri", "faulty:{unique}?fault=none",
+                  "--gtest_filter=RacingWriters.TwoWritersOnOneThread"});
+  EXPECT_EQ(racing.status, 0) << racing.out;
+  EXPECT_NE(racing.out.find("[      SAW ] the second writer proceeded and appended, then lost at "
+                            "commit with EVDB_VERSION_MISMATCH"),
+            std::string::npos)
+      << racing.out;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Runner, CatchesFault,
     ::testing::Values(Fault{"after_head", "Reads.EventAfterPicksTheSmallestGreaterVersion"},
@@ -333,7 +424,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Fault{"snapshot_leak", "Snapshot.CommitAfterBeginInvisible"},
                       Fault{"snapshot_leak", "Snapshot.CommitAfterFirstReadInvisible"},
                       Fault{"notify_twice", "Listener.ReadyThenEachCommitOnceInOrder"},
-                      Fault{"slow_cancel", "Listener.CancelReturnsCanceledWithin100ms"}),
+                      Fault{"slow_cancel", "Listener.CancelReturnsCanceledWithin100ms"},
+                      Fault{"no_err", "Errors.EveryFailureFillsErrWithCodeAndMessage"},
+                      Fault{"no_err", "EmptyStore.NoEventAnywhere"},
+                      Fault{"caps_superset", "EmptyStore.CapabilitiesAreTheDriversAndFixed"},
+                      Fault{"loser_mismatch",
+                            "RacingWriters.ProjectionLoserGetsConflictOnOneThread"}),
     [](const ::testing::TestParamInfo<Fault>& i) {
       std::string name = std::string(i.param.fault) + "_" + i.param.test;
       for (char& c : name)

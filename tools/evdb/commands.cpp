@@ -46,6 +46,20 @@ class Session {
   }
 
   evdb::Context& ctx() { return ctx_; }
+  // Opens the store at `uri` under this command's context. A store whose
+  // driver lacks EVDB_CAP_CROSS_PROCESS lives only in this process: every
+  // evdb command is a process of its own, so say so (once, on stderr)
+  // instead of letting `evdb tail` in one shell silently miss what
+  // `evdb append` does in another (docs/cli.md, "Stores private to a process").
+  evdb::DB open(const std::string& uri) {
+    evdb::DB db = evdb::DB::open(uri, &ctx_);
+    if ((db.capabilities() & EVDB_CAP_CROSS_PROCESS) == 0)
+      std::cerr << "evdb " << command_ << ": warning: this " << db.driver_name()
+                << " store is not shared between processes (its driver lacks cross_process): "
+                   "other processes, other evdb commands included, do not see what this one "
+                   "does, and two processes must not use it at once\n";
+    return db;
+  }
   std::mutex& mu() { return mu_; }
   std::condition_variable& cv() { return cv_; }
   // True once SIGINT/SIGTERM arrived. Read it with mu() held or after the fact.
@@ -151,7 +165,7 @@ int cmd_drivers(const CommonOptions& common) {
 
 int cmd_head(const CommonOptions& common, const std::string& uri) {
   return guarded("head", common, [&](Session& s) {
-    evdb::DB db = evdb::DB::open(uri, &s.ctx());
+    evdb::DB db = s.open(uri);
     int64_t head =
         db.tx_read_only([](evdb::TxRO& tx) { return tx.read_system_version(); }, &s.ctx());
     std::printf("%lld\n", static_cast<long long>(head));
@@ -173,7 +187,7 @@ int cmd_append(const CommonOptions& common, const AppendOptions& opt) {
     } else {
       ev.payload = opt.payload;
     }
-    evdb::DB db = evdb::DB::open(opt.uri, &s.ctx());
+    evdb::DB db = s.open(opt.uri);
     int64_t nv = 0;
     try {
       nv = db.tx_rw(
@@ -202,7 +216,7 @@ int cmd_append(const CommonOptions& common, const AppendOptions& opt) {
 
 int cmd_read(const CommonOptions& common, const ReadOptions& opt) {
   return guarded("read", common, [&](Session& s) {
-    evdb::DB db = evdb::DB::open(opt.uri, &s.ctx());
+    evdb::DB db = s.open(opt.uri);
     db.tx_read_only(
         [&](evdb::TxRO& tx) {
           const auto dir = opt.reverse ? evdb::Direction::Descending : evdb::Direction::Ascending;
@@ -226,7 +240,7 @@ int cmd_read(const CommonOptions& common, const ReadOptions& opt) {
 
 int cmd_tail(const CommonOptions& common, const TailOptions& opt) {
   return guarded("tail", common, [&](Session& s) {
-    evdb::DB db = evdb::DB::open(opt.uri, &s.ctx());
+    evdb::DB db = s.open(opt.uri);
     std::mutex& mu = s.mu();
     std::condition_variable& cv = s.cv();
     bool ready = false;
@@ -324,7 +338,7 @@ int cmd_projection(const CommonOptions& common, const ProjectionOptions& opt) {
     if (opt.action != "set" && opt.version)
       throw evdb::InvalidArgument(opt.action + " takes no VERSION (got " +
                                   std::to_string(*opt.version) + ")");
-    evdb::DB db = evdb::DB::open(opt.uri, &s.ctx());
+    evdb::DB db = s.open(opt.uri);
     int64_t v = 0;
     if (opt.action == "get") {
       v = db.tx_read_only([&](evdb::TxRO& tx) { return tx.read_projection_version(opt.id); },

@@ -87,8 +87,65 @@ std::string event_json(const evdb::Event& e) {
 }
 
 namespace {
+// Columns a code point takes in a terminal: 0 for combining marks and
+// zero-width characters, 2 for East Asian wide and fullwidth characters and
+// emoji, 1 otherwise (a small, locale-free cousin of wcwidth()).
+size_t code_point_width(uint32_t c) {
+  static constexpr struct {
+    uint32_t lo, hi;
+  } kZero[] = {{0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD},  {0x0610, 0x061A},
+               {0x064B, 0x065F}, {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF},  {0x200B, 0x200F},
+               {0x202A, 0x202E}, {0x2060, 0x2064}, {0x20D0, 0x20FF},  {0xFE00, 0xFE0F},
+               {0xFE20, 0xFE2F}, {0xFEFF, 0xFEFF}, {0xE0100, 0xE01EF}},
+    kWide[] = {{0x1100, 0x115F},   {0x231A, 0x231B},   {0x2329, 0x232A},   {0x23E9, 0x23EC},
+               {0x25FD, 0x25FE},   {0x2614, 0x2615},   {0x2648, 0x2653},   {0x26AA, 0x26AB},
+               {0x2705, 0x2705},   {0x2E80, 0x303E},   {0x3041, 0x33FF},   {0x3400, 0x4DBF},
+               {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},   {0xA960, 0xA97F},   {0xAC00, 0xD7A3},
+               {0xF900, 0xFAFF},   {0xFE10, 0xFE19},   {0xFE30, 0xFE6F},   {0xFF00, 0xFF60},
+               {0xFFE0, 0xFFE6},   {0x1F004, 0x1F004}, {0x1F0CF, 0x1F0CF}, {0x1F18E, 0x1F18E},
+               {0x1F191, 0x1F19A}, {0x1F200, 0x1F251}, {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF},
+               {0x1F900, 0x1F9FF}, {0x1FA70, 0x1FAFF}, {0x20000, 0x3FFFD}};
+  for (const auto& r : kZero)
+    if (c >= r.lo && c <= r.hi) return 0;
+  for (const auto& r : kWide)
+    if (c >= r.lo && c <= r.hi) return 2;
+  return 1;
+}
+}  // namespace
+
+size_t display_width(std::string_view s) {
+  size_t width = 0;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char b = static_cast<unsigned char>(s[i]);
+    size_t len = b < 0x80           ? 1
+                 : (b >> 5) == 0x6  ? 2
+                 : (b >> 4) == 0xE  ? 3
+                 : (b >> 3) == 0x1E ? 4
+                                    : 0;
+    uint32_t c = len == 1 ? b : len == 2 ? (b & 0x1Fu) : len == 3 ? (b & 0x0Fu) : (b & 0x07u);
+    bool ok = len != 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      unsigned char cont = static_cast<unsigned char>(s[i + k]);
+      ok = (cont & 0xC0) == 0x80;
+      c = (c << 6) | (cont & 0x3Fu);
+    }
+    if (!ok) {  // not UTF-8: a terminal shows one replacement character
+      width += 1;
+      i += 1;
+      continue;
+    }
+    width += code_point_width(c);
+    i += len;
+  }
+  return width;
+}
+
+namespace {
+// Pads to `width` terminal columns (not bytes: a type name in UTF-8 takes
+// fewer columns than bytes, a CJK one more).
 std::string pad(std::string s, size_t width) {
-  if (s.size() < width) s.append(width - s.size(), ' ');
+  size_t shown = display_width(s);
+  if (shown < width) s.append(width - shown, ' ');
   return s;
 }
 // Type names and revisions are user text: keep a line a line.

@@ -37,6 +37,11 @@ std::string json_one_line(std::string_view json);
 // The payload is embedded as JSON (not as a string), see json_one_line.
 std::string event_json(const evdb::Event& e);
 
+// The number of terminal columns `s` (UTF-8) takes: combining marks and
+// zero-width characters take none, East Asian wide characters and emoji two,
+// other characters one; each byte that is not valid UTF-8 one.
+size_t display_width(std::string_view s);
+
 // The header line of the text format (no trailing newline).
 std::string event_text_header();
 

@@ -232,6 +232,18 @@ TEST(CliMemory, TailStopsWithExitZeroOnSigint) {
 // Drivers
 // ---------------------------------------------------------------------------
 
+// Every evdb command is a process of its own: on a store its driver does not
+// share between processes (memory), each command says so on stderr.
+TEST(CliMemory, StorePrivateToTheProcessIsFlagged) {
+  auto r = evdb_cli({"head", "memory:private"});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_EQ(r.out, "0\n");
+  EXPECT_TRUE(contains(r.err,
+                       "evdb head: warning: this memory store is not shared between "
+                       "processes"))
+      << r.err;
+}
+
 TEST(CliDrivers, ListsMemoryDriverAndProblems) {
   TempDir dir;
   fs::path bogus = dir.path() / "libevdb_driver_bogus.so";
@@ -301,6 +313,12 @@ TEST_F(CliStore, AppendHeadReadAcrossInvocations) {
   EXPECT_TRUE(contains(tl[1], "T1"));
   EXPECT_TRUE(contains(tl[1], "rev1"));
   EXPECT_TRUE(contains(tl[3], "{\"n\":3}"));
+}
+
+TEST_F(CliStore, SharedStoreHasNoProcessWarning) {
+  auto r = evdb_cli({"head", uri_});
+  EXPECT_EXIT_CODE(r, 0);
+  EXPECT_FALSE(contains(r.err, "not shared between processes")) << r.err;
 }
 
 TEST_F(CliStore, ReadJsonIsOneParseableObjectPerLine) {

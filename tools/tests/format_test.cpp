@@ -109,3 +109,42 @@ TEST(ExitCodes, EveryStatusHasItsDocumentedCode) {
 
 }  // namespace
 }  // namespace evdb::cli
+
+TEST(DisplayWidth, CountsColumnsNotBytes) {
+  EXPECT_EQ(evdb::cli::display_width(""), 0u);
+  EXPECT_EQ(evdb::cli::display_width("Deposited"), 9u);
+  EXPECT_EQ(evdb::cli::display_width("\xC3\x9C"
+                                     "berweisung"),
+            11u);  // Überweisung
+  EXPECT_EQ(evdb::cli::display_width("U\xCC\x88"
+                                     "berweisung"),
+            11u);                                                       // U + combining diaeresis
+  EXPECT_EQ(evdb::cli::display_width("\xE6\xB3\xA8\xE6\x96\x87"), 4u);  // 注文
+  EXPECT_EQ(evdb::cli::display_width("\xF0\x9F\x9A\x80"), 2u);          // 🚀
+  EXPECT_EQ(evdb::cli::display_width("a\xFF"
+                                     "b"),
+            3u);                                        // not UTF-8
+  EXPECT_EQ(evdb::cli::display_width("\xE6\xB3"), 2u);  // truncated
+}
+
+TEST(EventText, ColumnsAlignByDisplayWidth) {
+  // The revision column starts at the same terminal column whatever the
+  // type name's script.
+  auto column_of_revision = [](const std::string& type) {
+    evdb::Event e;
+    e.version = 1;
+    e.time_us = 1;
+    e.type_name = type;
+    e.revision_vcs = "REV";
+    e.payload = "{}";
+    std::string line = evdb::cli::event_text(e);
+    return evdb::cli::display_width(line.substr(0, line.find("REV")));
+  };
+  size_t ascii = column_of_revision("Deposited");
+  EXPECT_EQ(column_of_revision("\xC3\x9C"
+                               "berweisung"),
+            ascii);
+  EXPECT_EQ(column_of_revision(
+                "\xE6\xB3\xA8\xE6\x96\x87\xE3\x81\x8C\xE5\xB1\x8A\xE3\x81\x84\xE3\x81\x9F"),
+            ascii);  // 注文が届いた
+}

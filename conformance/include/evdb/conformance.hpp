@@ -24,17 +24,27 @@ inline constexpr std::string_view kUniqueToken = "{unique}";
 const std::vector<std::string>& categories();
 
 // Runs the suite like the evdb-conformance executable:
-//   evdb-conformance --uri URI [--driver FILE] [--list] [gtest flags]
+//   evdb-conformance --uri URI [--driver FILE] [--isolate category|test|none]
+//                    [--list] [gtest flags]
 // --uri     the store URI; every "{unique}" in it is replaced by a fresh id
 //           per test (see next_unique_id()).
 // --driver  a driver file to load first (evdb_driver_load_file()).
+// --isolate runs each category (default) or each test in a child process:
+//           the program re-executes itself (/proc/self/exe) with the same
+//           arguments, so a runner of your own must call run_main() the same
+//           way every time (e.g. register its driver before it). A process
+//           that dies fails the test it was running; the rest go on. `none`
+//           runs every test in this process.
 // --list    prints the tests grouped by category and exits.
 // GoogleTest flags (--gtest_filter=Append.*, --gtest_output=xml:FILE, …) work
-// as usual. Prints a per-category summary at the end. Returns the process exit
+// as usual. Prints a per-category summary at the end: each failure as the
+// test's name and the contract sentence it broke. Returns the process exit
 // status: 0 when every selected test passed or was skipped, 1 when one
 // failed, 2 for bad command-line usage or when the URI cannot be opened.
-// Also serves the hidden `--child-append` mode the CrossProcess tests use to
-// re-execute the runner (/proc/self/exe) as a second writer.
+// Also serves the hidden modes the runner re-executes itself in:
+// `--child-append` (a second writer for the CrossProcess tests) and
+// `--child-run=FILE` (one share of an --isolate run). Call it from main()
+// only, once: it runs GoogleTest (not thread-safe).
 int run_main(int argc, char** argv);
 
 // Replaces every occurrence of kUniqueToken in `uri_template` by `id`.
