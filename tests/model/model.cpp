@@ -1,0 +1,191 @@
+// model.cpp — the reference model (see model.hpp).
+#include "model.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace evdb::model {
+
+Profile profile_for(const std::string& driver_name) {
+  // "faulty" is the conformance suite's broken wrapper over the memory driver.
+  if (driver_name == "memory" || driver_name == "redis" || driver_name == "faulty")
+    return Profile::Optimistic;
+  if (driver_name == "sqlite") return Profile::Locking;
+  // postgres, and any driver the model does not know: the most permissive.
+  return Profile::Serializable;
+}
+
+const char* profile_name(Profile p) {
+  switch (p) {
+    case Profile::Optimistic:
+      return "optimistic";
+    case Profile::Locking:
+      return "locking";
+    case Profile::Serializable:
+      return "serializable";
+  }
+  return "?";
+}
+
+Model::Model(bool gapless) : gapless_(gapless) {
+  states_.push_back(State{});
+}
+
+TxModel& Model::begin(bool rw) {
+  TxModel tx;
+  tx.id = next_id_++;
+  tx.rw = rw;
+  tx.snap = committed_index();
+  if (rw) {
+    for (auto& [id, other] : open_) {
+      if (other.rw) {
+        other.company = true;
+        tx.company = true;
+      }
+    }
+  }
+  return open_.emplace(tx.id, std::move(tx)).first->second;
+}
+
+TxModel* Model::find(int id) {
+  auto it = open_.find(id);
+  return it == open_.end() ? nullptr : &it->second;
+}
+
+void Model::end(int id) {
+  open_.erase(id);
+}
+
+int Model::other_open_rw(int id) const {
+  int n = 0;
+  for (const auto& [oid, tx] : open_) n += (oid != id && tx.rw) ? 1 : 0;
+  return n;
+}
+
+int64_t Model::view_head(const TxModel& tx) const {
+  if (!tx.pending.empty()) return tx.pending.back().version;
+  return head_of(states_[tx.snap]);
+}
+
+std::vector<LoggedEvent*> Model::view_events(TxModel& tx) {
+  std::vector<LoggedEvent*> out;
+  for (size_t i = 0; i < states_[tx.snap].log_len; ++i) out.push_back(&log_[i]);
+  for (LoggedEvent& e : tx.pending) out.push_back(&e);
+  return out;
+}
+
+std::optional<int64_t> Model::snapshot_projection(const TxModel& tx, int32_t id) const {
+  const auto& p = states_[tx.snap].projections;
+  auto it = p.find(id);
+  if (it == p.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<int64_t> Model::view_projection(const TxModel& tx, int32_t id) const {
+  if (auto w = tx.proj_writes.find(id); w != tx.proj_writes.end()) return w->second;
+  return snapshot_projection(tx, id);
+}
+
+size_t Model::writers_visible(const Item& item, size_t snap) const {
+  auto it = writers_.find(item);
+  if (it == writers_.end()) return 0;
+  size_t n = 0;
+  for (const auto& [state, id] : it->second) n += state <= snap ? 1 : 0;
+  return n;
+}
+
+void Model::note_read(TxModel& tx, Item item) {
+  if (!tx.rw || tx.writes.count(item) != 0) return;  // own writes are not external reads
+  tx.reads.emplace_back(item, writers_visible(item, tx.snap));
+}
+
+bool Model::commit_breaks_serializability(const TxModel& tx, std::string* why) const {
+  // Dependency graph over the committed read-write transactions plus tx:
+  // wr (writer of the version read -> reader), rw (reader -> writer of the
+  // next version), ww (consecutive writers). The committed history is
+  // acyclic (checked at every commit), so a new cycle must pass through tx.
+  std::map<int, std::set<int>> edges;
+  auto add_reads = [&](int node, const std::vector<std::pair<Item, size_t>>& reads) {
+    for (const auto& [item, seen] : reads) {
+      auto it = writers_.find(item);
+      if (it == writers_.end()) continue;
+      const auto& w = it->second;
+      if (seen > 0 && w[seen - 1].second != node) edges[w[seen - 1].second].insert(node);
+      if (seen < w.size() && w[seen].second != node) edges[node].insert(w[seen].second);
+      // The reader of the latest version precedes tx if tx overwrites it.
+      if (seen == w.size() && node != tx.id && tx.writes.count(item) != 0)
+        edges[node].insert(tx.id);
+    }
+  };
+  for (const CommittedTx& c : committed_rw_) add_reads(c.id, c.reads);
+  add_reads(tx.id, tx.reads);
+  for (const auto& [item, w] : writers_) {
+    for (size_t i = 1; i < w.size(); ++i) edges[w[i - 1].second].insert(w[i].second);
+    if (!w.empty() && tx.writes.count(item) != 0) edges[w.back().second].insert(tx.id);
+  }
+  // A path from tx back to tx?
+  std::set<int> seen;
+  std::vector<int> path;
+  std::function<bool(int)> dfs = [&](int n) -> bool {
+    for (int next : edges[n]) {
+      if (next == tx.id) {
+        path.push_back(n);
+        return true;
+      }
+      if (!seen.insert(next).second) continue;
+      if (dfs(next)) {
+        path.push_back(n);
+        return true;
+      }
+    }
+    return false;
+  };
+  if (!dfs(tx.id)) return false;
+  if (why != nullptr) {
+    std::reverse(path.begin(), path.end());
+    *why = "dependency cycle through committed transactions";
+    for (int n : path) *why += " tx" + std::to_string(n) + " ->";
+    *why += " tx" + std::to_string(tx.id);
+  }
+  return true;
+}
+
+bool Model::commit_may_lose(const TxModel& tx, Profile p) const {
+  if (tx.doom) return true;
+  switch (p) {
+    case Profile::Optimistic:
+      // Validation at commit only fails when someone committed writes since
+      // tx's snapshot; a transaction that wrote nothing is not validated.
+      return tx.has_writes() && committed_index() > tx.snap;
+    case Profile::Locking:
+      // The lock holder always commits; a transaction without the lock
+      // already lost at its first write.
+      return false;
+    case Profile::Serializable:
+      return tx.company;
+  }
+  return true;
+}
+
+std::string Model::apply_commit(TxModel& tx) {
+  if (!tx.rw) return "";
+  if (!tx.pending.empty()) {
+    int64_t head = committed_head();
+    int64_t first = tx.pending.front().version;
+    if (gapless_ ? first != head + 1 : first <= head)
+      return "the commit's first version " + std::to_string(first) + " does not follow the head " +
+             std::to_string(head);
+  }
+  CommittedTx c{tx.id, tx.reads, tx.writes};
+  committed_rw_.push_back(std::move(c));
+  if (!tx.has_writes()) return "";
+  State next = committed();
+  for (LoggedEvent& e : tx.pending) log_.push_back(e);
+  next.log_len = log_.size();
+  for (const auto& [id, v] : tx.proj_writes) next.projections[id] = v;
+  states_.push_back(std::move(next));
+  for (const Item& item : tx.writes) writers_[item].emplace_back(committed_index(), tx.id);
+  return "";
+}
+
+}  // namespace evdb::model

@@ -1,0 +1,142 @@
+// model_unit_test.cpp — the reference model's own rules, without a driver:
+// the serializability check must reject the classic anomalies and accept
+// the histories drivers legitimately produce.
+#include <gtest/gtest.h>
+
+#include "model.hpp"
+
+namespace evdb::model {
+namespace {
+
+// tx sets projection `id` to `v` as the model runner records it: a set reads
+// the projection's existence and writes its value.
+void set(Model& m, TxModel& tx, int32_t id, int64_t v) {
+  m.note_read(tx, Item{Item::ProjExists, id});
+  tx.proj_writes[id] = v;
+  m.note_write(tx, Item{Item::ProjValue, id});
+}
+void read(Model& m, TxModel& tx, int32_t id) {
+  m.note_read(tx, Item{Item::ProjExists, id});
+  if (m.snapshot_projection(tx, id)) m.note_read(tx, Item{Item::ProjValue, id});
+}
+void init(Model& m, TxModel& tx, int32_t id) {
+  m.note_read(tx, Item{Item::ProjExists, id});
+  tx.proj_writes[id] = 0;
+  m.note_write(tx, Item{Item::ProjExists, id});
+  m.note_write(tx, Item{Item::ProjValue, id});
+}
+void append(Model& m, TxModel& tx) {
+  m.note_read(tx, Item{Item::Head, 0});
+  m.note_write(tx, Item{Item::Head, 0});
+  tx.pending.push_back(LoggedEvent{m.view_head(tx) + 1, EventData{"t", "1", "", 1}, std::nullopt});
+}
+void commit(Model& m, TxModel& tx) {
+  ASSERT_EQ(m.apply_commit(tx), "");
+  m.end(tx.id);
+}
+
+Model with_projections() {
+  Model m(true);
+  TxModel& t = m.begin(true);
+  init(m, t, 1);
+  init(m, t, 2);
+  commit(m, t);
+  return m;
+}
+
+TEST(ModelRules, WriteSkewIsNotSerializable) {
+  Model m = with_projections();
+  TxModel& a = m.begin(true);
+  TxModel& b = m.begin(true);
+  read(m, a, 1);
+  set(m, a, 2, 5);
+  read(m, b, 2);
+  set(m, b, 1, 5);
+  std::string why;
+  EXPECT_FALSE(m.commit_breaks_serializability(a, &why));
+  commit(m, a);
+  EXPECT_TRUE(m.commit_breaks_serializability(b, &why));
+  EXPECT_NE(why.find("cycle"), std::string::npos) << why;
+}
+
+TEST(ModelRules, TwoAppendsOnTheSameHeadCannotBothCommit) {
+  Model m(true);
+  TxModel& a = m.begin(true);
+  TxModel& b = m.begin(true);
+  append(m, a);
+  append(m, b);
+  commit(m, a);
+  EXPECT_TRUE(m.commit_breaks_serializability(b, nullptr));
+}
+
+TEST(ModelRules, LostUpdateOfAProjectionIsRejected) {
+  Model m = with_projections();
+  TxModel& a = m.begin(true);
+  TxModel& b = m.begin(true);
+  read(m, a, 1);
+  set(m, a, 1, 3);
+  read(m, b, 1);
+  set(m, b, 1, 4);
+  commit(m, a);
+  EXPECT_TRUE(m.commit_breaks_serializability(b, nullptr));
+}
+
+TEST(ModelRules, ConcurrentInitsOfOneProjectionCannotBothCommit) {
+  Model m(true);
+  TxModel& a = m.begin(true);
+  TxModel& b = m.begin(true);
+  init(m, a, 7);
+  init(m, b, 7);
+  commit(m, a);
+  EXPECT_TRUE(m.commit_breaks_serializability(b, nullptr));
+}
+
+TEST(ModelRules, BlindWritesAndDisjointWorkStaySerializable) {
+  Model m = with_projections();
+  TxModel& a = m.begin(true);
+  TxModel& b = m.begin(true);
+  TxModel& c = m.begin(true);
+  set(m, a, 1, 3);
+  set(m, b, 1, 4);  // existence only: may be ordered after a
+  read(m, c, 2);
+  append(m, c);
+  commit(m, a);
+  EXPECT_FALSE(m.commit_breaks_serializability(b, nullptr));
+  commit(m, b);
+  EXPECT_FALSE(m.commit_breaks_serializability(c, nullptr));
+  commit(m, c);
+  EXPECT_EQ(m.committed().projections.at(1), 4);
+  EXPECT_EQ(m.committed_head(), 1);
+}
+
+TEST(ModelRules, ReadOnlyTransactionsKeepTheirSnapshot) {
+  Model m(true);
+  TxModel& ro = m.begin(false);
+  TxModel& w = m.begin(true);
+  append(m, w);
+  init(m, w, 3);
+  commit(m, w);
+  EXPECT_EQ(m.view_head(ro), 0);
+  EXPECT_FALSE(m.view_projection(ro, 3));
+  EXPECT_EQ(m.committed_head(), 1);
+}
+
+TEST(ModelRules, WhoMayLoseACommit) {
+  Model m = with_projections();
+  TxModel& a = m.begin(true);
+  set(m, a, 1, 2);
+  // Alone: no profile may lose it.
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Optimistic));
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Locking));
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Serializable));
+  TxModel& b = m.begin(true);  // company
+  EXPECT_TRUE(m.commit_may_lose(a, Profile::Serializable));
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Optimistic));  // nothing committed since a began
+  set(m, b, 2, 9);
+  commit(m, b);
+  EXPECT_TRUE(m.commit_may_lose(a, Profile::Optimistic));
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Locking));
+}
+
+}  // namespace
+}  // namespace evdb::model
