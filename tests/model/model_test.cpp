@@ -139,7 +139,7 @@ std::string describe(const Op& o, const std::string& tx) {
         << ", handle " << o.handle << ")";
       break;
     case K::Commit:
-      s << tx << ".commit()";
+      s << tx << (o.reverse ? ".commit(with a cancelled context)" : ".commit()");
       break;
     case K::Rollback:
       s << tx << ".rollback()";
@@ -241,6 +241,9 @@ rc::Gen<Op> gen_op() {
         break;
       case K::AppendBad:
         o.ev = *rc::gen::inRange(0, 3);
+        break;
+      case K::Commit:  // `reverse` here: commit with a cancelled context
+        o.reverse = *rc::gen::weightedElement<bool>({{12, false}, {1, true}});
         break;
       case K::ReadProj:
       case K::Init:
@@ -579,9 +582,23 @@ class CaseRun {
   void commit(const Op& op, Slot& s, TxModel& tx) {
     evdb_tx* raw = s.tx;
     s.tx = nullptr;  // freed by commit whatever the result
-    Result r = call(s, [&](evdb_error* e) { return evdb_commit(raw, nullptr, e); });
+    evdb_ctx* ctx = nullptr;
+    if (op.reverse) {
+      ctx_ = std::make_unique<Context>();
+      ctx_->cancel();
+      ctx = ctx_->raw();
+    }
+    Result r = call(s, [&](evdb_error* e) { return evdb_commit(raw, ctx, e); });
     trace(op, status_text(r));
     int id = tx.id;
+    if (op.reverse) {
+      // docs/decisions.md: a cancelled context rolls back; nothing applied.
+      if (r.code != EVDB_CANCELED)
+        fail("commit with a cancelled context gave " + status_text(r) +
+             "; it must roll back and return EVDB_CANCELED");
+      model_->end(id);
+      return;
+    }
     std::string why;
     bool must_lose = tx.rw && model_->commit_breaks_serializability(tx, &why);
     if (r.code == EVDB_OK) {
