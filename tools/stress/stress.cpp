@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -136,6 +137,33 @@ void record(int fd, const std::string& line) {
   }
 }
 
+// A counter in a one-page shared file mapping (created by the writer, read
+// by the parent); nullptr when the parent finds no file yet.
+std::atomic<int32_t>* map_busy_counter(const std::string& path, bool create) {
+  int fd = ::open(path.c_str(), (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (!create) return nullptr;
+    throw std::runtime_error("cannot create " + path);
+  }
+  if (create && ::ftruncate(fd, 4096) != 0) throw std::runtime_error("cannot size " + path);
+  void* p = ::mmap(nullptr, 4096, create ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    if (!create) return nullptr;
+    throw std::runtime_error("cannot map " + path);
+  }
+  return static_cast<std::atomic<int32_t>*>(p);
+}
+
+// Whether the writer with this record file is inside a transaction now.
+bool writer_busy(const std::string& log) {
+  std::atomic<int32_t>* b = map_busy_counter(log + ".busy", false);
+  if (b == nullptr) return false;
+  bool busy = b->load() > 0;
+  ::munmap(b, 4096);
+  return busy;
+}
+
 // Breaks one rule on purpose so that a check must fail (self-tests).
 void inject_fault(const Options& o, evdb::DB& db, int fd, const std::string& tx, int64_t first) {
   if (o.inject == "duplicate") {  // one event of tx appended again
@@ -162,6 +190,10 @@ int writer_main(const Options& o) {
     std::perror(o.child_log.c_str());
     return 3;
   }
+  // How many of this writer's threads are inside a transaction, in a shared
+  // file mapping the parent reads just before a kill (to report how many
+  // kills landed mid-transaction).
+  std::atomic<int32_t>* busy = map_busy_counter(o.child_log + ".busy", true);
   evdb::DB db = evdb::DB::open(o.uri);
   std::vector<std::thread> threads;
   for (int t = 0; t < o.threads; ++t) {
@@ -174,6 +206,11 @@ int writer_main(const Options& o) {
         // acknowledged commit exactly its K events.
         std::string tx = std::to_string(o.child_slot) + "." + std::to_string(o.child_generation) +
                          "." + std::to_string(t) + "." + std::to_string(seq++);
+        busy->fetch_add(1);
+        struct Leave {
+          std::atomic<int32_t>* b;
+          ~Leave() { b->fetch_sub(1); }
+        } leave{busy};
         try {
           int64_t first = db.tx_rw([&](evdb::TxRW& w) {
             int64_t head = w.read_system_version();
@@ -338,7 +375,7 @@ int parent_main(Options o) {
     pids[static_cast<size_t>(s)] = spawn_writer(o, s, 0, logs.back());
   }
   std::mt19937 rng(static_cast<unsigned>(getpid()));
-  long kills = 0, crashed = 0;
+  long kills = 0, mid_tx_kills = 0, crashed = 0;
   const auto start = Clock::now();
   const auto end = start + std::chrono::seconds(o.seconds);
   auto next_kill = start + std::chrono::milliseconds(o.kill_every_ms);
@@ -361,6 +398,7 @@ int parent_main(Options o) {
     }
     if (o.kill_every_ms > 0 && Clock::now() >= next_kill) {
       int s = std::uniform_int_distribution<int>(0, o.processes - 1)(rng);
+      if (writer_busy(log_of(s, generation[static_cast<size_t>(s)]))) ++mid_tx_kills;
       ::kill(pids[static_cast<size_t>(s)], SIGKILL);
       int status = 0;
       waitpid(pids[static_cast<size_t>(s)], &status, 0);
@@ -415,10 +453,10 @@ int parent_main(Options o) {
   std::cout << "writers: " << acked.size() << " transactions acknowledged ("
             << acked.size() * static_cast<size_t>(o.tx_size) << " events), " << lost.size()
             << " lost and retried, " << unknown.size() << " with unknown outcome, " << kills
-            << " writers killed and restarted, " << crashed << " ended by themselves; "
-            << events.size() << " events in " << elapsed << " s ("
-            << static_cast<long>(static_cast<double>(events.size()) / elapsed) << " events/s)"
-            << std::endl;
+            << " writers killed and restarted (" << mid_tx_kills << " inside a transaction), "
+            << crashed << " ended by themselves; " << events.size() << " events in " << elapsed
+            << " s (" << static_cast<long>(static_cast<double>(events.size()) / elapsed)
+            << " events/s)" << std::endl;
   rep.line(crashed == 0, "writers ran",
            std::to_string(crashed) + " writer processes ended without being killed");
 
