@@ -99,6 +99,36 @@ void Model::note_read(TxModel& tx, Item item) {
   tx.reads.emplace_back(item, writers_visible(item, tx.snap));
 }
 
+std::optional<int64_t> Model::read_projection(TxModel& tx, int32_t id) {
+  if (tx.proj_writes.count(id) == 0) {
+    note_read(tx, Item{Item::ProjExists, id});
+    if (snapshot_projection(tx, id)) note_read(tx, Item{Item::ProjValue, id});
+  }
+  return view_projection(tx, id);
+}
+
+int64_t Model::init_projection(TxModel& tx, int32_t id) {
+  if (std::optional<int64_t> cur = read_projection(tx, id)) return *cur;
+  tx.proj_writes[id] = 0;
+  note_write(tx, Item{Item::ProjExists, id});
+  note_write(tx, Item{Item::ProjValue, id});
+  return 0;
+}
+
+bool Model::set_projection(TxModel& tx, int32_t id, int64_t version) {
+  if (tx.proj_writes.count(id) == 0) note_read(tx, Item{Item::ProjExists, id});
+  if (!view_projection(tx, id)) return false;
+  tx.proj_writes[id] = version;
+  note_write(tx, Item{Item::ProjValue, id});
+  return true;
+}
+
+void Model::append(TxModel& tx, LoggedEvent event) {
+  read_head(tx);
+  note_write(tx, Item{Item::Head, 0});
+  tx.pending.push_back(std::move(event));
+}
+
 bool Model::commit_breaks_serializability(const TxModel& tx, std::string* why) const {
   // Dependency graph over the committed read-write transactions plus tx:
   // wr (writer of the version read -> reader), rw (reader -> writer of the

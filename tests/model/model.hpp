@@ -127,6 +127,20 @@ class Model {
   void note_read(TxModel& tx, Item item);
   void note_write(TxModel& tx, Item item) { tx.writes.insert(item); }
 
+  // What each operation reads and writes in tx's view, for the
+  // serializability check (one place for the test runner and the model's
+  // own tests).
+  void read_head(TxModel& tx) { note_read(tx, Item{Item::Head, 0}); }
+  // Reads the projection's existence and, when it exists, its value.
+  std::optional<int64_t> read_projection(TxModel& tx, int32_t id);
+  // Reads what it returns; creates the projection at 0 when absent.
+  int64_t init_projection(TxModel& tx, int32_t id);
+  // Reads only whether the projection exists (a blind write may be ordered
+  // after another writer's); false (nothing written) when it does not.
+  bool set_projection(TxModel& tx, int32_t id, int64_t version);
+  // A successful append: reads and writes the head.
+  void append(TxModel& tx, LoggedEvent event);
+
   // Whether committing tx now would make the committed read-write history
   // not serializable (a cycle in its dependency graph); when so, `why` says
   // which transactions form the cycle.

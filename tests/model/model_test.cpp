@@ -647,7 +647,7 @@ class CaseRun {
     if (got != want)
       fail("read_system_version gave " + std::to_string(got) +
            "; the transaction's view has head " + std::to_string(want));
-    model_->note_read(tx, Item{Item::Head, 0});
+    model_->read_head(tx);
   }
 
   int64_t version_arg(const Op& op, const TxModel& tx) const {
@@ -718,7 +718,7 @@ class CaseRun {
         fail(std::string(name) + "(" + std::to_string(v) + ") gave " + status_text(r) +
              "; the transaction's view (head " + std::to_string(model_->view_head(tx)) +
              ") has no such event: EVDB_NOT_FOUND");
-      if (v > 0 || after) model_->note_read(tx, Item{Item::Head, 0});
+      if (v > 0 || after) model_->read_head(tx);
       return;
     }
     if (r.code != EVDB_OK)
@@ -764,13 +764,7 @@ class CaseRun {
     for (size_t i = 0; i < want.size(); ++i) check_event(buf[i], *want[i], "read_events");
     if (op.n > 0 &&
         (op.reverse ? at > model_->view_head(tx) : want.size() < static_cast<size_t>(op.n)))
-      model_->note_read(tx, Item{Item::Head, 0});
-  }
-
-  void note_projection_read(TxModel& tx, int32_t id) {
-    if (tx.proj_writes.count(id) != 0) return;
-    model_->note_read(tx, Item{Item::ProjExists, id});
-    if (model_->snapshot_projection(tx, id)) model_->note_read(tx, Item{Item::ProjValue, id});
+      model_->read_head(tx);
   }
 
   void read_projection(const Op& op, Slot& s, TxModel& tx) {
@@ -780,14 +774,13 @@ class CaseRun {
         s, [&](evdb_error* e) { return evdb_read_projection_version(s.tx, nullptr, id, &got, e); });
     trace(op, status_text(r) + (r.code == EVDB_OK ? " " + std::to_string(got) : ""));
     if (doomed_failure(tx, r) || read_lost(tx, r, "read_projection_version")) return;
-    std::optional<int64_t> want = model_->view_projection(tx, id);
+    std::optional<int64_t> want = model_->read_projection(tx, id);
     if (!want && r.code != EVDB_NOT_FOUND)
       fail("read_projection_version(" + std::to_string(id) + ") gave " + status_text(r) +
            "; never initialised in the transaction's view: EVDB_NOT_FOUND");
     if (want && (r.code != EVDB_OK || got != *want))
       fail("read_projection_version(" + std::to_string(id) + ") gave " + status_text(r) + " " +
            std::to_string(got) + "; the transaction's view has " + std::to_string(*want));
-    note_projection_read(tx, id);
   }
 
   // A write on a read-only transaction: EVDB_READ_ONLY (the library may
@@ -817,7 +810,7 @@ class CaseRun {
       return;
     }
     const int64_t head = model_->view_head(tx);
-    model_->note_read(tx, Item{Item::Head, 0});
+    model_->read_head(tx);
     tx.attempted_append = tx.attempted_write = true;
     if (doomed_failure(tx, r)) return;
     if (assumed != head) {
@@ -831,8 +824,7 @@ class CaseRun {
         fail("append_event(assumed " + std::to_string(assumed) + ") returned version " +
              std::to_string(nv) +
              (model_->gapless() ? "; gapless: assumed + 1" : "; must exceed the head"));
-      model_->note_write(tx, Item{Item::Head, 0});
-      tx.pending.push_back(LoggedEvent{nv, data, std::nullopt});
+      model_->append(tx, LoggedEvent{nv, data, std::nullopt});
       return;
     }
     if (is_loss(r.code) && writes_may_lose(tx)) {
@@ -895,21 +887,15 @@ class CaseRun {
       return;
     }
     std::optional<int64_t> cur = model_->view_projection(tx, id);
-    note_projection_read(tx, id);
     if (init) {
-      int64_t want = cur.value_or(0);
+      int64_t want = model_->init_projection(tx, id);
       if (r.code != EVDB_OK || got != want)
         fail("init_projection_version(" + std::to_string(id) + ") gave " + status_text(r) + " " +
              std::to_string(got) + "; the model expected EVDB_OK " + std::to_string(want) +
              (cur ? " (it exists: init never resets)" : " (created at 0)"));
-      if (!cur) {
-        tx.proj_writes[id] = 0;
-        model_->note_write(tx, Item{Item::ProjExists, id});
-        model_->note_write(tx, Item{Item::ProjValue, id});
-      }
       return;
     }
-    if (!cur) {
+    if (!model_->set_projection(tx, id, op.v)) {
       if (r.code != EVDB_NOT_FOUND)
         fail("set_projection_version(" + std::to_string(id) + ") gave " + status_text(r) +
              "; never initialised in the transaction's view: EVDB_NOT_FOUND");
@@ -918,8 +904,6 @@ class CaseRun {
     if (r.code != EVDB_OK)
       fail("set_projection_version(" + std::to_string(id) + ", " + std::to_string(op.v) +
            ") gave " + status_text(r) + "; the model expected EVDB_OK");
-    tx.proj_writes[id] = op.v;
-    model_->note_write(tx, Item{Item::ProjValue, id});
   }
 
   void listen(const Op& op) {
@@ -1010,9 +994,7 @@ class CaseRun {
       evdb_rollback(raw);
       fail("marker: append failed: " + status_text(r));
     }
-    model_->note_read(tx, Item{Item::Head, 0});
-    model_->note_write(tx, Item{Item::Head, 0});
-    tx.pending.push_back(LoggedEvent{nv, data, std::nullopt});
+    model_->append(tx, LoggedEvent{nv, data, std::nullopt});
     r = call(s, [&](evdb_error* e) { return evdb_commit(raw, nullptr, e); });
     if (r.code != EVDB_OK) fail("marker: commit failed: " + status_text(r));
     std::string problem = model_->apply_commit(tx);
