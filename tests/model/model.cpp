@@ -2,6 +2,7 @@
 #include "model.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 
 namespace evdb::model {
@@ -90,7 +91,7 @@ size_t Model::writers_visible(const Item& item, size_t snap) const {
   auto it = writers_.find(item);
   if (it == writers_.end()) return 0;
   size_t n = 0;
-  for (const auto& [state, id] : it->second) n += state <= snap ? 1 : 0;
+  for (const Writer& w : it->second) n += w.state <= snap ? 1 : 0;
   return n;
 }
 
@@ -129,30 +130,49 @@ void Model::append(TxModel& tx, LoggedEvent event) {
   tx.pending.push_back(std::move(event));
 }
 
+int64_t Model::written_value(const TxModel& tx, const Item& item) {
+  switch (item.kind) {
+    case Item::Head:
+      return tx.pending.empty() ? 0 : tx.pending.back().version;
+    case Item::ProjExists:
+      return 1;
+    case Item::ProjValue:
+      return tx.proj_writes.at(item.id);
+  }
+  return 0;
+}
+
 bool Model::commit_breaks_serializability(const TxModel& tx, std::string* why) const {
-  // Dependency graph over the committed read-write transactions plus tx:
-  // wr (writer of the version read -> reader), rw (reader -> writer of the
-  // next version), ww (consecutive writers). The committed history is
-  // acyclic (checked at every commit), so a new cycle must pass through tx.
+  // Dependency graph over the committed read-write transactions plus tx
+  // (as the last writer of what it writes). Reads are judged by value, as
+  // the drivers validate them: a transaction that read value v of an item
+  // comes after the writer that first gave it v (wr) and before the next
+  // writer that changed it (rw); consecutive writers are ordered (ww). The
+  // committed history is acyclic (checked at every commit), so a new cycle
+  // must pass through tx.
+  constexpr int64_t kInitial = INT64_MIN;  // no writer yet: absent / head 0
+  std::map<Item, std::vector<Writer>> writers = writers_;
+  for (const Item& item : tx.writes)
+    writers[item].push_back(Writer{SIZE_MAX, tx.id, written_value(tx, item)});
   std::map<int, std::set<int>> edges;
   auto add_reads = [&](int node, const std::vector<std::pair<Item, size_t>>& reads) {
     for (const auto& [item, seen] : reads) {
-      auto it = writers_.find(item);
-      if (it == writers_.end()) continue;
-      const auto& w = it->second;
-      if (seen > 0 && w[seen - 1].second != node) edges[w[seen - 1].second].insert(node);
-      if (seen < w.size() && w[seen].second != node) edges[node].insert(w[seen].second);
-      // The reader of the latest version precedes tx if tx overwrites it.
-      if (seen == w.size() && node != tx.id && tx.writes.count(item) != 0)
-        edges[node].insert(tx.id);
+      auto it = writers.find(item);
+      if (it == writers.end()) continue;
+      const std::vector<Writer>& w = it->second;
+      auto value = [&](size_t i) { return i == 0 ? kInitial : w[i - 1].value; };
+      const int64_t v = value(seen);
+      size_t lo = seen, hi = seen;
+      while (lo > 0 && value(lo - 1) == v) --lo;
+      while (hi < w.size() && value(hi + 1) == v) ++hi;
+      if (lo > 0 && w[lo - 1].tx != node) edges[w[lo - 1].tx].insert(node);
+      if (hi < w.size() && w[hi].tx != node) edges[node].insert(w[hi].tx);
     }
   };
   for (const CommittedTx& c : committed_rw_) add_reads(c.id, c.reads);
   add_reads(tx.id, tx.reads);
-  for (const auto& [item, w] : writers_) {
-    for (size_t i = 1; i < w.size(); ++i) edges[w[i - 1].second].insert(w[i].second);
-    if (!w.empty() && tx.writes.count(item) != 0) edges[w.back().second].insert(tx.id);
-  }
+  for (const auto& [item, w] : writers)
+    for (size_t i = 1; i < w.size(); ++i) edges[w[i - 1].tx].insert(w[i].tx);
   // A path from tx back to tx?
   std::set<int> seen;
   std::vector<int> path;
@@ -214,7 +234,8 @@ std::string Model::apply_commit(TxModel& tx) {
   next.log_len = log_.size();
   for (const auto& [id, v] : tx.proj_writes) next.projections[id] = v;
   states_.push_back(std::move(next));
-  for (const Item& item : tx.writes) writers_[item].emplace_back(committed_index(), tx.id);
+  for (const Item& item : tx.writes)
+    writers_[item].push_back(Writer{committed_index(), tx.id, written_value(tx, item)});
   return "";
 }
 

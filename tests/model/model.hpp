@@ -154,13 +154,20 @@ class Model {
 
  private:
   size_t writers_visible(const Item& item, size_t snap) const;
+  // The value tx's commit gives `item` (the head, 1 for "exists", the
+  // projection's version).
+  static int64_t written_value(const TxModel& tx, const Item& item);
 
   bool gapless_;
   std::vector<LoggedEvent> log_;
   std::vector<State> states_;
-  // Per item, the committed transactions that wrote it: (state index their
-  // commit created, tx id), in commit order.
-  std::map<Item, std::vector<std::pair<size_t, int>>> writers_;
+  // Per item, the committed transactions that wrote it, in commit order.
+  struct Writer {
+    size_t state;   // the state index their commit created
+    int tx;         // tx id
+    int64_t value;  // what the item held after their commit
+  };
+  std::map<Item, std::vector<Writer>> writers_;
   std::vector<CommittedTx> committed_rw_;
   std::map<int, TxModel> open_;
   int next_id_ = 1;
