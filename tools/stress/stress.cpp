@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -310,7 +311,14 @@ int parent_main(Options o) {
     if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("cannot create a work folder in /tmp");
     o.work_dir = tmpl;
   } else {
-    ::mkdir(o.work_dir.c_str(), 0755);
+    // A reused folder: the records of an earlier run would count as this
+    // run's acknowledgements.
+    std::filesystem::create_directories(o.work_dir);
+    for (const auto& entry : std::filesystem::directory_iterator(o.work_dir)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("writer-", 0) == 0 || name.rfind("listener-", 0) == 0)
+        std::filesystem::remove(entry.path());
+    }
   }
   evdb::DB db = evdb::DB::open(o.uri);
   const bool gapless = db.has(EVDB_CAP_GAPLESS);
