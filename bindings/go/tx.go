@@ -1,0 +1,222 @@
+package evdb
+
+/*
+#include <evdb/evdb.h>
+*/
+import "C"
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Event is one event of the log (docs/contract.md §1), Conductor's db.Event.
+type Event struct {
+	// Version is the event's position in the log (1, 2, …); ignored by AppendEvent.
+	Version int64
+	// Payload is JSON text (any JSON value).
+	Payload string
+	// TypeName is the event type: non-empty UTF-8.
+	TypeName string
+	// Time is when the event was appended, to the microsecond, in UTC. The
+	// zero Time on AppendEvent means "now" (the driver's clock).
+	Time time.Time
+	// RevisionVCS is the writer's version-control revision; may be empty.
+	RevisionVCS string
+}
+
+// Reader is the read half of a transaction (Conductor's db.Reader).
+type Reader interface {
+	// ReadEventAtVersion gives the event at version; ErrNotFound for 0 and
+	// past the head, ErrInvalidArgument for a negative version.
+	ReadEventAtVersion(ctx context.Context, version int64) (Event, error)
+	// ReadEventAfterVersion gives the first event after afterVersion;
+	// ErrNotFound when there is none.
+	ReadEventAfterVersion(ctx context.Context, afterVersion int64) (Event, error)
+	// ReadSystemVersion gives the head: the last event's version, 0 when empty.
+	ReadSystemVersion(ctx context.Context) (version int64, err error)
+	// ReadProjectionVersion gives projection id's version; ErrNotFound if it
+	// was never initialised.
+	ReadProjectionVersion(ctx context.Context, id int32) (version int64, err error)
+	// ReadEvents fills buffer with up to len(buffer) events from atVersion
+	// inclusive, ascending (or descending when reverse), and says how many.
+	ReadEvents(ctx context.Context, atVersion int64, reverse bool, buffer []Event) (read int, err error)
+}
+
+// Writer is the write half of a read-write transaction (Conductor's db.Writer).
+type Writer interface {
+	// InitProjectionVersion creates projection id at version 0 if absent and
+	// gives its version; it never resets one.
+	InitProjectionVersion(ctx context.Context, id int32) (version int64, err error)
+	// SetProjectionVersion sets projection id to version; ErrNotFound if it
+	// was never initialised.
+	SetProjectionVersion(ctx context.Context, id int32, version int64) error
+	// AppendEvent appends event iff the head is assumedVersion and gives its
+	// version (assumedVersion+1); otherwise ErrVersionMismatch and nothing is
+	// appended. ErrInvalidArgument for an empty or non-UTF-8 type, a payload
+	// that is not JSON, a negative version or a time before 1970.
+	AppendEvent(ctx context.Context, assumedVersion int64, event Event) (version int64, err error)
+}
+
+// TxRW is a read-write transaction (Conductor's db.TxRW).
+type TxRW interface {
+	Reader
+	Writer
+}
+
+// TxReadOnly is a read-only transaction (Conductor's db.TxReadOnly).
+type TxReadOnly interface {
+	Reader
+}
+
+// Tx is the transaction handed to TxReadOnly's and TxRW's functions (as the
+// interfaces above). Its methods serialise on a mutex, as an evdb_tx is used
+// by one thread at a time; strings of the events it returns are Go copies.
+type Tx struct {
+	mu    sync.Mutex
+	c     *C.evdb_tx // nil once ended
+	bound *boundCtx  // the evdb context of the transaction's own ctx
+	// Scratch space for the C calls, kept so no call allocates it; in
+	// allocations of their own, as cgo refuses a pointer into memory that
+	// also holds Go pointers.
+	s   *scratch
+	evs []cEvent
+}
+
+type scratch struct {
+	err cError
+	ev  cEvent
+	i64 C.int64_t
+	n   C.size_t
+	tx  *C.evdb_tx
+}
+
+// call runs f on the transaction with the evdb context for ctx.
+func (t *Tx) call(ctx context.Context, f func(c *C.evdb_ctx) C.evdb_status) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.c == nil {
+		return ErrTxDone
+	}
+	b := t.bound
+	if !b.sameAs(ctx) {
+		var err error
+		if b, err = bind(ctx); err != nil {
+			return err
+		}
+		defer b.release()
+	}
+	if st := f(b.c); st != C.EVDB_OK {
+		return failed(ctx, st, &t.s.err)
+	}
+	return nil
+}
+
+// end commits or rolls back; a no-op once ended.
+func (t *Tx) end(commit bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.c == nil {
+		return nil
+	}
+	c := t.c
+	t.c = nil
+	if !commit {
+		C.evdb_rollback(c)
+		return nil
+	}
+	if st := C.evdb_commit(c, t.bound.c, &t.s.err); st != C.EVDB_OK {
+		return failed(t.bound.ctx, st, &t.s.err)
+	}
+	return nil
+}
+
+func (t *Tx) ReadEventAtVersion(ctx context.Context, version int64) (Event, error) {
+	var ev Event
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		st := readEvent(t.c, c, version, false, &t.s.ev, &t.s.err)
+		if st == C.EVDB_OK {
+			ev = goEvent(&t.s.ev)
+		}
+		return st
+	})
+	return ev, err
+}
+
+func (t *Tx) ReadEventAfterVersion(ctx context.Context, afterVersion int64) (Event, error) {
+	var ev Event
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		st := readEvent(t.c, c, afterVersion, true, &t.s.ev, &t.s.err)
+		if st == C.EVDB_OK {
+			ev = goEvent(&t.s.ev)
+		}
+		return st
+	})
+	return ev, err
+}
+
+func (t *Tx) ReadSystemVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		st := C.evdb_read_system_version(t.c, c, &t.s.i64, &t.s.err)
+		v = int64(t.s.i64)
+		return st
+	})
+	return v, err
+}
+
+func (t *Tx) ReadProjectionVersion(ctx context.Context, id int32) (int64, error) {
+	var v int64
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		st := C.evdb_read_projection_version(t.c, c, C.int32_t(id), &t.s.i64, &t.s.err)
+		v = int64(t.s.i64)
+		return st
+	})
+	return v, err
+}
+
+func (t *Tx) ReadEvents(ctx context.Context, atVersion int64, reverse bool, buffer []Event) (int, error) {
+	n := 0
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		if cap(t.evs) < len(buffer) {
+			t.evs = make([]cEvent, len(buffer))
+		}
+		evs := t.evs[:len(buffer)]
+		st := readEvents(t.c, c, atVersion, reverse, evs, &t.s.n, &t.s.err)
+		if st == C.EVDB_OK {
+			n = int(t.s.n)
+			for i := 0; i < n; i++ {
+				buffer[i] = goEvent(&evs[i])
+			}
+		}
+		return st
+	})
+	return n, err
+}
+
+func (t *Tx) InitProjectionVersion(ctx context.Context, id int32) (int64, error) {
+	var v int64
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		st := C.evdb_init_projection_version(t.c, c, C.int32_t(id), &t.s.i64, &t.s.err)
+		v = int64(t.s.i64)
+		return st
+	})
+	return v, err
+}
+
+func (t *Tx) SetProjectionVersion(ctx context.Context, id int32, version int64) error {
+	return t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		return C.evdb_set_projection_version(t.c, c, C.int32_t(id), C.int64_t(version), &t.s.err)
+	})
+}
+
+func (t *Tx) AppendEvent(ctx context.Context, assumedVersion int64, event Event) (int64, error) {
+	var v int64
+	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
+		st := appendEvent(t.c, c, assumedVersion, &event, &t.s.i64, &t.s.err)
+		v = int64(t.s.i64)
+		return st
+	})
+	return v, err
+}
