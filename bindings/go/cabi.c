@@ -5,11 +5,6 @@
 
 #include "_cgo_export.h"
 
-void evdbgo_error_init(evdb_error* err) {
-  evdb_error empty = EVDB_ERROR_INIT;
-  *err = empty;
-}
-
 static void evdbgo_event_init(evdb_event* ev) { memset(ev, 0, sizeof *ev); }
 
 evdb_status evdbgo_append(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed, int64_t time_us,

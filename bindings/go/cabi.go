@@ -22,7 +22,8 @@ type cError = C.evdb_error
 // cEvent is one evdb_event filled by a read.
 type cEvent = C.evdb_event
 
-func initError(e *cError) { C.evdbgo_error_init(e) }
+// initError makes e EVDB_ERROR_INIT (all zero; set in Go to spare a cgo call).
+func initError(e *cError) { *e = cError{} }
 
 // takeError turns a failed call's status and error into a Go error and
 // releases the C message. ok is EVDB_OK's value.
@@ -46,13 +47,58 @@ func goEvent(e *cEvent) Event {
 	}
 }
 
+// cBytes views n bytes of C memory (valid until the next call on the tx).
+func cBytes(p *C.char, n C.size_t) []byte {
+	if n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+// goEvents copies n C events into out. Their strings are carved out of a few
+// shared allocations (small enough for the allocator's per-thread caches; a
+// string kept alive keeps its chunk alive), and a type name or revision equal
+// to the previous event's shares its string.
+func goEvents(evs []cEvent, out []Event) {
+	var chunk []byte
+	// A string over chunk's bytes: chunk is only appended to, never overwritten.
+	str := func(b []byte) string {
+		if len(b) > cap(chunk)-len(chunk) {
+			size := 8 << 10
+			if len(b) > size {
+				size = len(b)
+			}
+			chunk = make([]byte, 0, size)
+		}
+		start := len(chunk)
+		chunk = append(chunk, b...)
+		whole := chunk[:len(chunk):len(chunk)]
+		return (*(*string)(unsafe.Pointer(&whole)))[start:]
+	}
+	var typeName, revision string
+	for i := range evs {
+		e, o := &evs[i], &out[i]
+		if t := cBytes(e.type_name, e.type_name_len); i == 0 || string(t) != typeName {
+			typeName = str(t)
+		}
+		if r := cBytes(e.revision_vcs, e.revision_vcs_len); i == 0 || string(r) != revision {
+			revision = str(r)
+		}
+		o.Version = int64(e.version)
+		o.Payload = str(cBytes(e.payload, e.payload_len))
+		o.TypeName = typeName
+		o.Time = time.UnixMicro(int64(e.time_us)).UTC()
+		o.RevisionVCS = revision
+	}
+}
+
 // stringData is the address of s's bytes, for handing them to C for the
 // duration of one call (they hold no Go pointers, so cgo allows it).
 func stringData(s string) *C.char {
 	return (*C.char)(*(*unsafe.Pointer)(unsafe.Pointer(&s)))
 }
 
-func appendEvent(tx *C.evdb_tx, ctx *C.evdb_ctx, assumed int64, ev *Event, out *C.int64_t, e *cError) C.evdb_status {
+func appendEvent(tx *C.evdb_tx, ctx *C.evdb_ctx, assumed int64, ev Event, out *C.int64_t, e *cError) C.evdb_status {
 	var us int64
 	if !ev.Time.IsZero() {
 		us = ev.Time.UnixMicro()
@@ -72,6 +118,33 @@ func boolInt(b bool) C.int {
 		return 1
 	}
 	return 0
+}
+
+// cEvents is a transaction's buffer for evdb_read_events, in C memory: cgo
+// would otherwise scan a Go buffer of pointer-holding structs on every call.
+type cEvents struct {
+	p   *cEvent
+	cap int
+}
+
+// get gives a buffer of n events (nil when n is 0 or out of memory).
+func (b *cEvents) get(n int) []cEvent {
+	if n > b.cap {
+		b.free()
+		b.p = (*cEvent)(C.calloc(C.size_t(n), C.sizeof_evdb_event))
+		if b.p != nil {
+			b.cap = n
+		}
+	}
+	if b.p == nil || n == 0 {
+		return nil
+	}
+	return unsafe.Slice(b.p, n)
+}
+
+func (b *cEvents) free() {
+	C.free(unsafe.Pointer(b.p))
+	b.p, b.cap = nil, 0
 }
 
 func readEvents(tx *C.evdb_tx, ctx *C.evdb_ctx, at int64, reverse bool, buf []cEvent, nOut *C.size_t, e *cError) C.evdb_status {

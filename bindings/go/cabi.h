@@ -11,9 +11,6 @@
 
 #include <evdb/evdb.h>
 
-/* An empty error (EVDB_ERROR_INIT). */
-void evdbgo_error_init(evdb_error* err);
-
 /* evdb_append_event with the event's fields passed one by one, so that Go
  * passes its string bytes directly (a Go struct holding Go pointers may not
  * be handed to C) and the evdb_event is built on the C stack. */

@@ -22,19 +22,19 @@ type boundCtx struct {
 	done chan struct{}
 }
 
-// bind makes the evdb context for ctx. It fails (without touching C) when
+// bind makes b the evdb context for ctx. It fails (without touching C) when
 // ctx has already ended. The caller calls release once no call uses it.
-func bind(ctx context.Context) (*boundCtx, error) {
-	b := &boundCtx{ctx: ctx}
+func (b *boundCtx) bind(ctx context.Context) error {
+	b.ctx = ctx
 	if ctx.Done() == nil {
-		return b, nil
+		return nil
 	}
 	if ctx.Err() != nil {
-		return nil, ctxError(ctx)
+		return ctxError(ctx)
 	}
 	b.c = C.evdb_ctx_new()
 	if b.c == nil {
-		return nil, &Error{Status: StatusInternal, Message: "evdb_ctx_new: out of memory"}
+		return &Error{Status: StatusInternal, Message: "evdb_ctx_new: out of memory"}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		// Rounded up, so the Go context (which cancels) ends first or together.
@@ -53,7 +53,7 @@ func bind(ctx context.Context) (*boundCtx, error) {
 		case <-b.stop:
 		}
 	}(b.c, ctx.Done())
-	return b, nil
+	return nil
 }
 
 // release stops the goroutine and frees the evdb context.

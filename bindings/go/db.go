@@ -32,8 +32,8 @@ func Open(uri string) (*DB, error) { return OpenContext(context.Background(), ur
 // ErrDriverNotFound (the message lists every place searched),
 // ErrDriverABIMismatch, ErrConnection, and the context's.
 func OpenContext(ctx context.Context, uri string) (*DB, error) {
-	b, err := bind(ctx)
-	if err != nil {
+	var b boundCtx
+	if err := b.bind(ctx); err != nil {
 		return nil, err
 	}
 	defer b.release()
@@ -96,8 +96,8 @@ func (db *DB) Ping(ctx context.Context) error {
 		return err
 	}
 	defer db.leave()
-	b, err := bind(ctx)
-	if err != nil {
+	var b boundCtx
+	if err := b.bind(ctx); err != nil {
 		return err
 	}
 	defer b.release()
@@ -132,11 +132,12 @@ func (db *DB) run(ctx context.Context, kind C.evdb_tx_kind, fn func(context.Cont
 		return err
 	}
 	defer db.leave()
-	b, err := bind(ctx)
-	if err != nil {
+	t := &Tx{s: scratchPool.Get().(*scratch)}
+	if err := t.bound.bind(ctx); err != nil {
+		scratchPool.Put(t.s)
 		return err
 	}
-	defer b.release()
+	defer t.bound.release()
 	// The transaction's calls stay on this OS thread, and no other
 	// goroutine's run on it meanwhile: drivers tell a thread's own open
 	// transaction from another's by thread (sqlite fails a second writer on
@@ -145,10 +146,11 @@ func (db *DB) run(ctx context.Context, kind C.evdb_tx_kind, fn func(context.Cont
 	// beginning a transaction on the same thread.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	t := &Tx{bound: b, s: new(scratch)}
 	initError(&t.s.err)
-	if st := C.evdb_begin(db.c, b.c, kind, &t.s.tx, &t.s.err); st != C.EVDB_OK {
-		return failed(ctx, st, &t.s.err)
+	if st := C.evdb_begin(db.c, t.bound.c, kind, &t.s.tx, &t.s.err); st != C.EVDB_OK {
+		err := failed(ctx, st, &t.s.err)
+		scratchPool.Put(t.s)
+		return err
 	}
 	t.c = t.s.tx
 	// Rolls back when fn returns an error or panics (the panic then goes on).

@@ -594,3 +594,54 @@ func TestClose(t *testing.T) {
 		t.Fatalf("TxRW on a closed DB = %v, want ErrClosed", err)
 	}
 }
+
+// ReadEvents copies every string (one allocation shared by many events): the
+// events stay intact after later reads, and a payload longer than the copy's
+// chunk, types that change from event to event and empty revisions survive.
+func TestReadEventsCopies(t *testing.T) {
+	eachBackend(t, func(t *testing.T, _ string, db *evdb.DB) {
+		var want []evdb.Event
+		err := db.TxRW(bg, func(ctx context.Context, tx evdb.TxRW) error {
+			for i := 0; i < 40; i++ {
+				e := evdb.Event{
+					TypeName:    []string{"Opened", "Opened", "Moved", "Closed"}[i%4],
+					Payload:     fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", (i*i*37)%20000)),
+					RevisionVCS: []string{"", "r1", "r1", "r2"}[i%4],
+					Time:        time.UnixMicro(int64(1_700_000_000_000_000 + i)).UTC(),
+				}
+				v, err := tx.AppendEvent(ctx, int64(i), e)
+				if err != nil {
+					return err
+				}
+				e.Version = v
+				want = append(want, e)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.TxReadOnly(bg, func(ctx context.Context, tx evdb.TxReadOnly) error {
+			first := make([]evdb.Event, 40)
+			if n, err := tx.ReadEvents(ctx, 1, false, first); err != nil || n != 40 {
+				t.Fatalf("ReadEvents = %d, %v", n, err)
+			}
+			again := make([]evdb.Event, 40)
+			if n, err := tx.ReadEvents(ctx, 40, true, again); err != nil || n != 40 {
+				t.Fatalf("ReadEvents(reverse) = %d, %v", n, err)
+			}
+			for i := range want {
+				if first[i] != want[i] {
+					t.Errorf("ascending event %d = %+v…, want %+v…", i, first[i].TypeName, want[i].TypeName)
+				}
+				if again[39-i] != want[i] {
+					t.Errorf("descending event %d differs from what was appended", 39-i)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

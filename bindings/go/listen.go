@@ -30,8 +30,8 @@ func (db *DB) ListenEventInserted(ctx context.Context, onReady func(), onEventIn
 	// Its own cancel, so a callback's panic can end the listen.
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	b, err := bind(lctx)
-	if err != nil {
+	var b boundCtx
+	if err := b.bind(lctx); err != nil {
 		return err
 	}
 	defer b.release()

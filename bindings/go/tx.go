@@ -76,13 +76,15 @@ type TxReadOnly interface {
 type Tx struct {
 	mu    sync.Mutex
 	c     *C.evdb_tx // nil once ended
-	bound *boundCtx  // the evdb context of the transaction's own ctx
+	bound boundCtx   // the evdb context of the transaction's own ctx
 	// Scratch space for the C calls, kept so no call allocates it; in
 	// allocations of their own, as cgo refuses a pointer into memory that
 	// also holds Go pointers.
 	s   *scratch
-	evs []cEvent
+	evs cEvents
 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 type scratch struct {
 	err cError
@@ -99,10 +101,10 @@ func (t *Tx) call(ctx context.Context, f func(c *C.evdb_ctx) C.evdb_status) erro
 	if t.c == nil {
 		return ErrTxDone
 	}
-	b := t.bound
+	b := &t.bound
 	if !b.sameAs(ctx) {
-		var err error
-		if b, err = bind(ctx); err != nil {
+		b = new(boundCtx)
+		if err := b.bind(ctx); err != nil {
 			return err
 		}
 		defer b.release()
@@ -120,14 +122,16 @@ func (t *Tx) end(commit bool) error {
 	if t.c == nil {
 		return nil
 	}
-	c := t.c
-	t.c = nil
+	c, s := t.c, t.s
+	t.c, t.s = nil, nil
+	defer scratchPool.Put(s)
+	t.evs.free()
 	if !commit {
 		C.evdb_rollback(c)
 		return nil
 	}
-	if st := C.evdb_commit(c, t.bound.c, &t.s.err); st != C.EVDB_OK {
-		return failed(t.bound.ctx, st, &t.s.err)
+	if st := C.evdb_commit(c, t.bound.c, &s.err); st != C.EVDB_OK {
+		return failed(t.bound.ctx, st, &s.err)
 	}
 	return nil
 }
@@ -179,16 +183,15 @@ func (t *Tx) ReadProjectionVersion(ctx context.Context, id int32) (int64, error)
 func (t *Tx) ReadEvents(ctx context.Context, atVersion int64, reverse bool, buffer []Event) (int, error) {
 	n := 0
 	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		if cap(t.evs) < len(buffer) {
-			t.evs = make([]cEvent, len(buffer))
+		evs := t.evs.get(len(buffer))
+		if len(evs) < len(buffer) {
+			t.s.err.code = C.EVDB_INTERNAL
+			return C.EVDB_INTERNAL // out of memory
 		}
-		evs := t.evs[:len(buffer)]
 		st := readEvents(t.c, c, atVersion, reverse, evs, &t.s.n, &t.s.err)
 		if st == C.EVDB_OK {
 			n = int(t.s.n)
-			for i := 0; i < n; i++ {
-				buffer[i] = goEvent(&evs[i])
-			}
+			goEvents(evs[:n], buffer)
 		}
 		return st
 	})
@@ -214,7 +217,7 @@ func (t *Tx) SetProjectionVersion(ctx context.Context, id int32, version int64) 
 func (t *Tx) AppendEvent(ctx context.Context, assumedVersion int64, event Event) (int64, error) {
 	var v int64
 	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := appendEvent(t.c, c, assumedVersion, &event, &t.s.i64, &t.s.err)
+		st := appendEvent(t.c, c, assumedVersion, event, &t.s.i64, &t.s.err)
 		v = int64(t.s.i64)
 		return st
 	})

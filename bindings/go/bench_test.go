@@ -1,0 +1,123 @@
+package evdb_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"evdb.dev/evdb"
+	"evdb.dev/evdb/internal/cbench"
+)
+
+// The binding's cost per call: the same work through Go and through C
+// (internal/cbench, the same loops against evdb.h) on the same kind of store.
+// Results: docs/benchmarks.md, "Go binding".
+
+// benchEvent is the bytes of cbench.c's event; the zero Time means "now".
+var benchEvent = evdb.Event{
+	TypeName:    "OrderPlaced",
+	Payload:     `{"order":"A-1042","customer":"c-77","amount":129.5,"currency":"EUR"}`,
+	RevisionVCS: "3f9c2ab",
+}
+
+func benchStores(b *testing.B) map[string]string {
+	return map[string]string{
+		"memory": "memory:",
+		"sqlite": "sqlite://" + filepath.Join(b.TempDir(), "bench.db") + "?synchronous=normal",
+	}
+}
+
+func BenchmarkAppendOne(b *testing.B) {
+	for _, name := range []string{"memory", "sqlite"} {
+		b.Run(name+"/go", func(b *testing.B) {
+			db, err := evdb.Open(benchStores(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx := context.Background()
+			b.ResetTimer()
+			for head := int64(0); head < int64(b.N); head++ {
+				err := db.TxRW(ctx, func(ctx context.Context, tx evdb.TxRW) error {
+					_, err := tx.AppendEvent(ctx, head, benchEvent)
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/c", func(b *testing.B) {
+			db, err := cbench.Open(benchStores(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			b.ResetTimer()
+			if _, err := db.AppendOne(0, b.N); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
+// BenchmarkReadEvents1000: one call reading 1000 events (at 1, ascending)
+// from a log of 1000 in an open read-only transaction. The Go side also
+// copies every string into Go memory, which the C side (pointers into the
+// driver's storage) does not.
+func BenchmarkReadEvents1000(b *testing.B) {
+	for _, name := range []string{"memory", "sqlite"} {
+		b.Run(name+"/go", func(b *testing.B) {
+			db, err := evdb.Open(benchStores(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx := context.Background()
+			fill(b, db)
+			buf := make([]evdb.Event, 1000)
+			err = db.TxReadOnly(ctx, func(ctx context.Context, tx evdb.TxReadOnly) error {
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if n, err := tx.ReadEvents(ctx, 1, false, buf); err != nil || n != 1000 {
+						b.Fatalf("ReadEvents = %d, %v", n, err)
+					}
+				}
+				b.StopTimer()
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+		b.Run(name+"/c", func(b *testing.B) {
+			db, err := cbench.Open(benchStores(b)[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.AppendOne(0, 1000); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			if n, err := db.ReadEvents(b.N); err != nil || n != 1000 {
+				b.Fatalf("ReadEvents = %d, %v", n, err)
+			}
+		})
+	}
+}
+
+// fill appends 1000 events in one transaction.
+func fill(b *testing.B, db *evdb.DB) {
+	err := db.TxRW(context.Background(), func(ctx context.Context, tx evdb.TxRW) error {
+		for v := int64(0); v < 1000; v++ {
+			if _, err := tx.AppendEvent(ctx, v, benchEvent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+}
