@@ -10,11 +10,24 @@
 
 namespace evdb::loader {
 
+// evdb_listen's signature on the host side: the listener a store uses.
+using ListenFn = evdb_status (*)(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
+                                 evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
+
+// The host's polling listener (listen.cpp), for stores without their own.
+evdb_status poll_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
+                        evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
+
 // One usable driver. Lives for the life of the process.
 struct Driver {
-  // The driver's table copied into the host's layout: fields beyond the
-  // driver's own size are zero (so optional entries read as NULL).
+  // The driver's table copied into the host's layout, every entry non-NULL:
+  // optional entries the driver lacks (beyond its size, or NULL) are filled
+  // at load with the host's own (an EVDB_UNSUPPORTED stub; the polling
+  // listener through `listen`), so no call site tests for NULL.
   evdb_driver table{};
+  // What evdb_listen runs for a store of this driver that has
+  // EVDB_CAP_LISTENER: the driver's listener, or poll_listen when it has none.
+  ListenFn listen = poll_listen;
   std::string file;  // "(in-process)" for registered entries
   std::vector<std::string> schemes;
   std::vector<const char*> scheme_ptrs;  // NULL-terminated, for evdb_driver_info
@@ -34,10 +47,15 @@ const Driver* register_entry(evdb_driver_entry_fn entry, evdb_status& code, std:
 // precedence over discovered drivers.
 const Driver* load_file(const std::string& path, evdb_status& code, std::string& message);
 
-// The search folders in order, each with where it comes from, e.g.
-// "/opt/x (EVDB_DRIVER_PATH)". Relative EVDB_DRIVER_PATH entries are listed
-// as ignored.
-std::vector<std::string> describe_search_path();
+// One search-path entry: an absolute folder and where it comes from, or an
+// empty folder and why the entry is ignored.
+struct SearchDir {
+  std::string path;    // absolute; empty for an ignored entry
+  std::string origin;  // where it comes from, or why it is ignored
+};
+
+// The search path in order, ignored entries included (with their reason).
+std::vector<SearchDir> search_dirs();
 
 // Loads every driver file on the search path; returns every usable driver
 // (registered ones too) and the problems of files that could not be used.

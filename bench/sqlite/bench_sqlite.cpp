@@ -77,7 +77,7 @@ void BM_Driver_ReadEvents(benchmark::State& st) {
   TempFile f;
   evdb::DB db = evdb::DB::open(f.uri());
   for (int i = 0; i < kLogSize / kBatch; ++i) driver_append(db.raw(), kBatch);
-  std::vector<evdb_event> buf(kReadN);
+  std::vector<evdb_event> buf(kReadN, evdb_event EVDB_EVENT_INIT);
   int64_t at = 1;
   size_t bytes = 0;
   for (auto _ : st) {
@@ -101,7 +101,7 @@ struct Direct {
   explicit Direct(const std::string& path) : table(evdb_driver_entry_sqlite(1, nullptr)) {
     evdb_uri_param p{"synchronous", g_sync.c_str()};
     evdb_uri u{};
-    u.size = sizeof u;
+    u.struct_size = sizeof u;
     std::string text = "sqlite://" + path;
     u.text = u.redacted = text.c_str();
     u.scheme = "sqlite";

@@ -74,7 +74,7 @@ Ctx no_ctx() {
 // The views must outlive the event: pass literals or named strings.
 evdb_event make_event(std::string_view type, std::string_view payload, std::string_view rev = "",
                       int64_t time_us = 0) {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.time_us = time_us;
   e.type_name = type.data();
   e.type_name_len = type.size();
@@ -133,11 +133,11 @@ TEST(MemoryDriver, EmptyStore) {
   Ctx ctx = no_ctx();
   auto tx = db->begin(ctx, true);
   EXPECT_EQ(tx->read_system_version(ctx), 0);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   EXPECT_FALSE(tx->read_event_at(ctx, 0, e));
   EXPECT_FALSE(tx->read_event_at(ctx, 1, e));
   EXPECT_FALSE(tx->read_event_after(ctx, 0, e));
-  evdb_event buf[4];
+  evdb_event buf[4] = {EVDB_EVENT_INIT};
   EXPECT_EQ(tx->read_events(ctx, 1, false, buf, 4), 0u);
   EXPECT_EQ(tx->read_events(ctx, 5, true, buf, 4), 0u);
   EXPECT_FALSE(tx->read_projection_version(ctx, 1).has_value());
@@ -167,7 +167,7 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
                    .count();
   auto tx = db->begin(ctx, true);
   EXPECT_EQ(tx->read_system_version(ctx), 3);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   ASSERT_TRUE(tx->read_event_at(ctx, 1, e));
   EXPECT_EQ(e.version, 1);
   EXPECT_EQ(e.time_us, 42);
@@ -192,7 +192,7 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
   EXPECT_FALSE(tx->read_event_after(ctx, 3, e));
   EXPECT_FALSE(tx->read_event_after(ctx, INT64_MAX, e));
   EXPECT_FALSE(tx->read_event_at(ctx, INT64_MAX, e));
-  evdb_event buf[2];
+  evdb_event buf[2] = {EVDB_EVENT_INIT};
   EXPECT_EQ(tx->read_events(ctx, INT64_MAX, false, buf, 2), 0u);
   ASSERT_EQ(tx->read_events(ctx, INT64_MAX, true, buf, 2), 2u);
   EXPECT_EQ(buf[0].version, 3);
@@ -270,12 +270,12 @@ TEST(MemoryDriver, ReadEventsEdgesAcrossSegments) {
   auto tx = db->begin(ctx, true);
   const int64_t head = 3500;
   ASSERT_EQ(tx->read_system_version(ctx), head);
-  std::vector<evdb_event> buf(4000);
+  std::vector<evdb_event> buf(4000, evdb_event EVDB_EVENT_INIT);
   EXPECT_EQ(tx->read_events(ctx, 1, false, buf.data(), 0), 0u);
   ASSERT_EQ(tx->read_events(ctx, 0, false, buf.data(), 4000), size_t(head));
   for (int64_t v = 1; v <= head; ++v) {
     ASSERT_EQ(buf[v - 1].version, v);
-    evdb_event one{};
+    evdb_event one = EVDB_EVENT_INIT;
     ASSERT_TRUE(tx->read_event_at(ctx, v, one));
     ASSERT_EQ(std::memcmp(&one, &buf[v - 1], sizeof one), 0);
   }
@@ -305,14 +305,14 @@ TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
   tx->append_event(ctx, 3, make_event("Own4", "4"));
   tx->append_event(ctx, 4, make_event("Own5", "5"));
   EXPECT_EQ(tx->read_system_version(ctx), 5);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   ASSERT_TRUE(tx->read_event_at(ctx, 5, e));
   EXPECT_EQ(str(e.type_name, e.type_name_len), "Own5");
   EXPECT_EQ(e.type_name[e.type_name_len], '\0');
   ASSERT_TRUE(tx->read_event_after(ctx, 3, e));
   EXPECT_EQ(e.version, 4);
   EXPECT_EQ(str(e.payload, e.payload_len), "4");
-  evdb_event buf[10];
+  evdb_event buf[10] = {EVDB_EVENT_INIT};
   ASSERT_EQ(tx->read_events(ctx, 2, false, buf, 10), 4u);
   EXPECT_EQ(buf[0].version, 2);
   EXPECT_EQ(buf[3].version, 5);
@@ -389,10 +389,10 @@ TEST(MemoryDriver, ReadOnlySnapshotIsStableWhileWriterCommits) {
   });
   writer.join();
   EXPECT_EQ(ro->read_system_version(ctx), 5);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   EXPECT_FALSE(ro->read_event_at(ctx, 6, e));
   EXPECT_FALSE(ro->read_event_after(ctx, 5, e));
-  evdb_event buf[10];
+  evdb_event buf[10] = {EVDB_EVENT_INIT};
   EXPECT_EQ(ro->read_events(ctx, 1, false, buf, 10), 5u);
   EXPECT_EQ(ro->read_events(ctx, 100, true, buf, 10), 5u);
   EXPECT_EQ(buf[0].version, 5);
@@ -420,7 +420,7 @@ TEST(MemoryDriver, SnapshotReadsConsistentUnderConcurrentCommits) {
   std::atomic<int> bad{0};
   std::thread reader([&] {
     Ctx c = no_ctx();
-    std::vector<evdb_event> buf(64);
+    std::vector<evdb_event> buf(64, evdb_event EVDB_EVENT_INIT);
     while (!done.load()) {
       auto ro = db->begin(c, true);
       int64_t h = ro->read_system_version(c);
@@ -484,7 +484,7 @@ TEST(MemoryDriver, TwoWritersOnOneThreadExactlyOneWins) {
   b->rollback();
   auto ro = db->begin(ctx, true);
   EXPECT_EQ(ro->read_system_version(ctx), 1);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   ASSERT_TRUE(ro->read_event_at(ctx, 1, e));
   EXPECT_EQ(str(e.type_name, e.type_name_len), "A");
 }
@@ -525,7 +525,7 @@ TEST(MemoryDriver, ProjectionWritersConflict) {
   }
   {  // It read only an old event, another transaction appended: no conflict.
     auto a = db->begin(ctx, false);
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     ASSERT_TRUE(a->read_event_at(ctx, 1, e));
     a->set_projection_version(ctx, 2, 1);
     append_n(*db, 1);
@@ -583,7 +583,7 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
   Ctx ctx = no_ctx();
   auto ro = db->begin(ctx, true);
   ASSERT_EQ(ro->read_system_version(ctx), kThreads * kPerThread);
-  std::vector<evdb_event> buf(kThreads * kPerThread);
+  std::vector<evdb_event> buf(kThreads * kPerThread, evdb_event EVDB_EVENT_INIT);
   ASSERT_EQ(ro->read_events(ctx, 1, false, buf.data(), buf.size()), buf.size());
   std::set<std::string> seen;
   std::vector<int> next(kThreads, 0);
@@ -624,7 +624,7 @@ struct UriBuilder {
   std::vector<evdb_uri_param> params;
   evdb_uri uri{};
   explicit UriBuilder(const char* text, const char* path, bool authority = false) {
-    uri.size = sizeof(evdb_uri);
+    uri.struct_size = sizeof(evdb_uri);
     uri.text = text;
     uri.redacted = text;
     uri.scheme = "memory";
@@ -642,7 +642,7 @@ struct UriBuilder {
 TEST(MemoryDriverTable, DescribesItself) {
   const evdb_driver* t = table();
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(t->size, sizeof(evdb_driver));
+  EXPECT_EQ(t->struct_size, sizeof(evdb_driver));
   EXPECT_EQ(t->abi_version, EVDB_DRIVER_ABI_VERSION);
   EXPECT_STREQ(t->name, "memory");
   ASSERT_NE(t->schemes, nullptr);
@@ -734,8 +734,9 @@ evdb_status collect(void* user, int64_t v, evdb_error* err) {
   }
   return EVDB_OK;
 }
-void on_ready(void* user) {
+evdb_status on_ready(void* user, evdb_error*) {
   static_cast<Collected*>(user)->ready.set_value();
+  return EVDB_OK;
 }
 
 TEST(MemoryDriverListener, DeliversEveryCommitOnceInOrderFromOtherHandles) {

@@ -89,7 +89,7 @@ TEST(MemoryThroughLoader, TwoWritersOnOneThreadThroughTheCApi) {
   evdb_tx *a = nullptr, *b = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "T";
   e.type_name_len = 1;
   e.payload = "1";

@@ -245,7 +245,7 @@ struct RawTx {
   }
   ~RawTx() { evdb_rollback(tx); }
   evdb_status append(int64_t assumed, const char* type = "T") {
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     e.type_name = type;
     e.type_name_len = std::strlen(type);
     e.payload = "{}";
@@ -447,7 +447,7 @@ TEST(PgCancel, CancelInterruptsAnAppendWaitingOnTheKey) {
   RawTx waiter(s.db(), EVDB_TX_READ_WRITE);
   Context ctx;
   auto f = std::async(std::launch::async, [&] {
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     e.type_name = "W";
     e.type_name_len = 1;
     e.payload = "{}";

@@ -58,7 +58,7 @@ using RawReply = std::unique_ptr<redisReply, ReplyFreeT>;
 
 // An event for the C API (evdb_append_event); the strings must outlive it.
 inline evdb_event c_event(const char* type, const char* payload) {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = type;
   e.type_name_len = std::strlen(type);
   e.payload = payload;

@@ -128,7 +128,7 @@ TEST_F(SqliteDriverTest, ReadEventsPointersStayValidUntilNextCall) {
     for (int i = 0; i < 50; ++i) tx.append_event(i, make_event(i + 1));
   });
   db.tx_read_only([&](evdb::TxRO& tx) {
-    std::vector<evdb_event> buf(50);
+    std::vector<evdb_event> buf(50, evdb_event EVDB_EVENT_INIT);
     size_t n = 0;
     ASSERT_EQ(evdb_read_events(tx.raw(), nullptr, 1, 0, buf.data(), buf.size(), &n, nullptr),
               EVDB_OK);
@@ -223,7 +223,7 @@ TEST_F(SqliteDriverTest, TwoReadWriteTransactionsOnOneThread) {
   evdb_tx* t2 = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &t1, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &t2, nullptr), EVDB_OK);
-  evdb_event e{0, 1, "T", 1, "{}", 2, "", 0};
+  evdb_event e{sizeof(evdb_event), 0, 1, "T", 1, "{}", 2, "", 0};
   int64_t nv = 0;
   EXPECT_EQ(evdb_append_event(t1, nullptr, 0, &e, &nv, nullptr), EVDB_OK);
   evdb_error err = EVDB_ERROR_INIT;
