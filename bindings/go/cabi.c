@@ -1,11 +1,12 @@
 /* cabi.c: see cabi.h. */
 #include "cabi.h"
 
-#include <string.h>
-
 #include "_cgo_export.h"
 
-static void evdbgo_event_init(evdb_event* ev) { memset(ev, 0, sizeof *ev); }
+static void evdbgo_event_init(evdb_event* ev) {
+  evdb_event empty = EVDB_EVENT_INIT;
+  *ev = empty;
+}
 
 evdb_status evdbgo_append(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed, int64_t time_us,
                           const char* type_name, size_t type_name_len, const char* payload,
@@ -36,7 +37,9 @@ evdb_status evdbgo_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int rever
   return evdb_read_events(tx, ctx, at, reverse, buf, n, n_out, err);
 }
 
-static void on_ready(void* user) { (void)goOnReady((uintptr_t)user); }
+static evdb_status on_ready(void* user, evdb_error* err) {
+  return goOnReady((uintptr_t)user, err);
+}
 
 static evdb_status on_inserted(void* user, int64_t version, evdb_error* err) {
   return goOnInserted((uintptr_t)user, version, err);

@@ -22,8 +22,8 @@ type cError = C.evdb_error
 // cEvent is one evdb_event filled by a read.
 type cEvent = C.evdb_event
 
-// initError makes e EVDB_ERROR_INIT (all zero; set in Go to spare a cgo call).
-func initError(e *cError) { *e = cError{} }
+// initError makes e EVDB_ERROR_INIT (in Go, to spare a cgo call).
+func initError(e *cError) { *e = cError{struct_size: C.sizeof_evdb_error} }
 
 // takeError turns a failed call's status and error into a Go error and
 // releases the C message. ok is EVDB_OK's value.
@@ -160,13 +160,19 @@ func listen(db *C.evdb_db, ctx *C.evdb_ctx, h cgo.Handle, e *cError) C.evdb_stat
 }
 
 //export goOnReady
-func goOnReady(h C.uintptr_t) C.evdb_status {
-	return C.evdb_status(cgo.Handle(h).Value().(*listenState).ready())
+func goOnReady(h C.uintptr_t, e *C.evdb_error) C.evdb_status {
+	st, msg := cgo.Handle(h).Value().(*listenState).ready()
+	return callbackResult(st, msg, e)
 }
 
 //export goOnInserted
 func goOnInserted(h C.uintptr_t, version C.int64_t, e *C.evdb_error) C.evdb_status {
 	st, msg := cgo.Handle(h).Value().(*listenState).inserted(int64(version))
+	return callbackResult(st, msg, e)
+}
+
+// callbackResult gives a callback's status to libevdb, with its message.
+func callbackResult(st Status, msg string, e *C.evdb_error) C.evdb_status {
 	if st != StatusOK {
 		cmsg := C.CString(msg)
 		C.evdb_error_set(e, C.evdb_status(st), cmsg)

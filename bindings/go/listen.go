@@ -27,15 +27,12 @@ func (db *DB) ListenEventInserted(ctx context.Context, onReady func(), onEventIn
 		return err
 	}
 	defer db.leave()
-	// Its own cancel, so a callback's panic can end the listen.
-	lctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var b boundCtx
-	if err := b.bind(lctx); err != nil {
+	if err := b.bind(ctx); err != nil {
 		return err
 	}
 	defer b.release()
-	s := &listenState{onReady: onReady, onInserted: onEventInserted, cancel: cancel}
+	s := &listenState{onReady: onReady, onInserted: onEventInserted}
 	h := cgo.NewHandle(s)
 	defer h.Delete()
 	var e cError
@@ -59,25 +56,24 @@ func (db *DB) ListenEventInserted(ctx context.Context, onReady func(), onEventIn
 type listenState struct {
 	onReady    func()
 	onInserted func(version int64) error
-	cancel     context.CancelFunc
 	err        error // onInserted's error
 	panicked   bool
 	panicValue any
 }
 
 // ready runs onReady; a panic is kept for the caller and ends the listen.
-func (s *listenState) ready() (st Status) {
+func (s *listenState) ready() (st Status, msg string) {
 	if s.onReady == nil {
-		return StatusOK
+		return StatusOK, ""
 	}
-	defer s.recover(&st)
+	defer s.recover(&st, &msg)
 	s.onReady()
-	return StatusOK
+	return StatusOK, ""
 }
 
 // inserted runs onInserted; an error or panic is kept and ends the listen.
 func (s *listenState) inserted(version int64) (st Status, msg string) {
-	defer s.recover(&st)
+	defer s.recover(&st, &msg)
 	if err := s.onInserted(version); err != nil {
 		s.err = err
 		var ee *Error
@@ -89,10 +85,10 @@ func (s *listenState) inserted(version int64) (st Status, msg string) {
 	return StatusOK, ""
 }
 
-func (s *listenState) recover(st *Status) {
+// recover keeps a callback's panic; the error status ends evdb_listen at once.
+func (s *listenState) recover(st *Status, msg *string) {
 	if v := recover(); v != nil {
 		s.panicked, s.panicValue = true, v
-		s.cancel()
-		*st = StatusInternal
+		*st, *msg = StatusInternal, "a Go callback panicked"
 	}
 }

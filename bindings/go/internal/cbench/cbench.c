@@ -22,8 +22,7 @@ evdb_status cbench_open(const char* uri, evdb_db** out, char** message) {
 }
 
 static evdb_status append_one(evdb_db* db, int64_t* head, int64_t n, evdb_error* err) {
-  evdb_event ev;
-  memset(&ev, 0, sizeof ev);
+  evdb_event ev = EVDB_EVENT_INIT;
   ev.type_name = kType;
   ev.type_name_len = sizeof kType - 1;
   ev.payload = kPayload;
@@ -54,8 +53,10 @@ evdb_status cbench_append_one(evdb_db* db, int64_t* head, int64_t n, char** mess
 
 static evdb_status read_events(evdb_db* db, int64_t n, int64_t* read, evdb_error* err) {
   enum { kBatch = 1000 };
-  evdb_event* buf = calloc(kBatch, sizeof *buf);
+  evdb_event* buf = malloc(kBatch * sizeof *buf);
   if (buf == NULL) return EVDB_INTERNAL;
+  evdb_event empty = EVDB_EVENT_INIT;
+  for (size_t i = 0; i < kBatch; ++i) buf[i] = empty;
   evdb_tx* tx = NULL;
   evdb_status st = evdb_begin(db, NULL, EVDB_TX_READ_ONLY, &tx, err);
   for (int64_t i = 0; st == EVDB_OK && i < n; ++i) {
