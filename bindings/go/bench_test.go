@@ -46,21 +46,36 @@ func (c *cpuClock) stop(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-c.t0)/float64(b.N), "cpu-ns/op")
 }
 
-func benchStores(b *testing.B) map[string]string {
-	return map[string]string{
-		"memory": "memory:",
-		"sqlite": "sqlite://" + filepath.Join(b.TempDir(), "bench.db") + "?synchronous=normal",
+// storeURI is a fresh store of the kind name.
+func storeURI(b *testing.B, name string) string {
+	if name == "sqlite" {
+		return "sqlite://" + filepath.Join(b.TempDir(), "bench.db") + "?synchronous=normal"
 	}
+	return "memory:"
+}
+
+func openGo(b *testing.B, name string) *evdb.DB {
+	db, err := evdb.Open(storeURI(b, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openC(b *testing.B, name string) *cbench.DB {
+	db, err := cbench.Open(storeURI(b, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(db.Close)
+	return db
 }
 
 func BenchmarkAppendOne(b *testing.B) {
 	for _, name := range []string{"memory", "sqlite"} {
 		b.Run(name+"/go", func(b *testing.B) {
-			db, err := evdb.Open(benchStores(b)[name])
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
+			db := openGo(b, name)
 			ctx := context.Background()
 			var clock cpuClock
 			clock.start(b)
@@ -76,11 +91,7 @@ func BenchmarkAppendOne(b *testing.B) {
 			clock.stop(b)
 		})
 		b.Run(name+"/c", func(b *testing.B) {
-			db, err := cbench.Open(benchStores(b)[name])
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
+			db := openC(b, name)
 			var clock cpuClock
 			clock.start(b)
 			if _, err := db.AppendOne(0, b.N); err != nil {
@@ -98,15 +109,11 @@ func BenchmarkAppendOne(b *testing.B) {
 func BenchmarkReadEvents1000(b *testing.B) {
 	for _, name := range []string{"memory", "sqlite"} {
 		b.Run(name+"/go", func(b *testing.B) {
-			db, err := evdb.Open(benchStores(b)[name])
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
+			db := openGo(b, name)
 			ctx := context.Background()
 			fill(b, db)
 			buf := make([]evdb.Event, 1000)
-			err = db.TxReadOnly(ctx, func(ctx context.Context, tx evdb.TxReadOnly) error {
+			err := db.TxReadOnly(ctx, func(ctx context.Context, tx evdb.TxReadOnly) error {
 				var clock cpuClock
 				clock.start(b)
 				for i := 0; i < b.N; i++ {
@@ -122,11 +129,7 @@ func BenchmarkReadEvents1000(b *testing.B) {
 			}
 		})
 		b.Run(name+"/c", func(b *testing.B) {
-			db, err := cbench.Open(benchStores(b)[name])
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
+			db := openC(b, name)
 			if _, err := db.AppendOne(0, 1000); err != nil {
 				b.Fatal(err)
 			}

@@ -31,8 +31,8 @@ evdb_status evdbgo_read_event(evdb_tx* tx, evdb_ctx* ctx, int64_t version, int a
                : evdb_read_event_at(tx, ctx, version, out, err);
 }
 
-evdb_status evdbgo_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse,
-                               evdb_event* buf, size_t n, size_t* n_out, evdb_error* err) {
+evdb_status evdbgo_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse, evdb_event* buf,
+                               size_t n, size_t* n_out, evdb_error* err) {
   for (size_t i = 0; i < n; ++i) evdbgo_event_init(&buf[i]);
   return evdb_read_events(tx, ctx, at, reverse, buf, n, n_out, err);
 }

@@ -24,8 +24,8 @@ evdb_status evdbgo_read_event(evdb_tx* tx, evdb_ctx* ctx, int64_t version, int a
                               evdb_event* out, evdb_error* err);
 
 /* evdb_read_events into n elements of buf. */
-evdb_status evdbgo_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse,
-                               evdb_event* buf, size_t n, size_t* n_out, evdb_error* err);
+evdb_status evdbgo_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse, evdb_event* buf,
+                               size_t n, size_t* n_out, evdb_error* err);
 
 /* evdb_listen with the Go callbacks (cabi.go's goOnReady and goOnInserted);
  * `handle` is the runtime/cgo.Handle of the listen's Go state, handed back to

@@ -72,6 +72,24 @@ func (db *DB) enter() error {
 
 func (db *DB) leave() { db.mu.RUnlock() }
 
+// enterWith is enter, then binds b to ctx; on success the caller ends with
+// exitWith(b).
+func (db *DB) enterWith(ctx context.Context, b *boundCtx) error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	if err := b.bind(ctx); err != nil {
+		db.leave()
+		return err
+	}
+	return nil
+}
+
+func (db *DB) exitWith(b *boundCtx) {
+	b.release()
+	db.leave()
+}
+
 // DriverName is the name of the driver serving the store ("sqlite", …).
 func (db *DB) DriverName() string {
 	if err := db.enter(); err != nil {
@@ -92,15 +110,11 @@ func (db *DB) Capabilities() uint64 {
 
 // Ping checks that the store is reachable: ErrConnection when it is not.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.enter(); err != nil {
-		return err
-	}
-	defer db.leave()
 	var b boundCtx
-	if err := b.bind(ctx); err != nil {
+	if err := db.enterWith(ctx, &b); err != nil {
 		return err
 	}
-	defer b.release()
+	defer db.exitWith(&b)
 	var e cError
 	initError(&e)
 	if st := C.evdb_ping(db.c, b.c, &e); st != C.EVDB_OK {
@@ -128,16 +142,12 @@ func (db *DB) TxRW(ctx context.Context, fn func(ctx context.Context, tx TxRW) er
 }
 
 func (db *DB) run(ctx context.Context, kind C.evdb_tx_kind, fn func(context.Context, *Tx) error) error {
-	if err := db.enter(); err != nil {
+	t := &Tx{}
+	if err := db.enterWith(ctx, &t.bound); err != nil {
 		return err
 	}
-	defer db.leave()
-	t := &Tx{s: scratchPool.Get().(*scratch)}
-	if err := t.bound.bind(ctx); err != nil {
-		scratchPool.Put(t.s)
-		return err
-	}
-	defer t.bound.release()
+	defer db.exitWith(&t.bound)
+	t.s = scratchPool.Get().(*scratch)
 	// The transaction's calls stay on this OS thread, and no other
 	// goroutine's run on it meanwhile: drivers tell a thread's own open
 	// transaction from another's by thread (sqlite fails a second writer on

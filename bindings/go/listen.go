@@ -23,15 +23,11 @@ import (
 // reconnect limit. A panic in either callback ends the listen and goes on in
 // the caller. Conductor's db.Listener.
 func (db *DB) ListenEventInserted(ctx context.Context, onReady func(), onEventInserted func(version int64) error) error {
-	if err := db.enter(); err != nil {
-		return err
-	}
-	defer db.leave()
 	var b boundCtx
-	if err := b.bind(ctx); err != nil {
+	if err := db.enterWith(ctx, &b); err != nil {
 		return err
 	}
-	defer b.release()
+	defer db.exitWith(&b)
 	s := &listenState{onReady: onReady, onInserted: onEventInserted}
 	h := cgo.NewHandle(s)
 	defer h.Delete()

@@ -137,21 +137,18 @@ func (t *Tx) end(commit bool) error {
 }
 
 func (t *Tx) ReadEventAtVersion(ctx context.Context, version int64) (Event, error) {
-	var ev Event
-	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := readEvent(t.c, c, version, false, &t.s.ev, &t.s.err)
-		if st == C.EVDB_OK {
-			ev = goEvent(&t.s.ev)
-		}
-		return st
-	})
-	return ev, err
+	return t.readEvent(ctx, version, false)
 }
 
 func (t *Tx) ReadEventAfterVersion(ctx context.Context, afterVersion int64) (Event, error) {
+	return t.readEvent(ctx, afterVersion, true)
+}
+
+// readEvent reads the event at (or the first after) version.
+func (t *Tx) readEvent(ctx context.Context, version int64, after bool) (Event, error) {
 	var ev Event
 	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := readEvent(t.c, c, afterVersion, true, &t.s.ev, &t.s.err)
+		st := readEvent(t.c, c, version, after, &t.s.ev, &t.s.err)
 		if st == C.EVDB_OK {
 			ev = goEvent(&t.s.ev)
 		}
@@ -160,24 +157,27 @@ func (t *Tx) ReadEventAfterVersion(ctx context.Context, afterVersion int64) (Eve
 	return ev, err
 }
 
-func (t *Tx) ReadSystemVersion(ctx context.Context) (int64, error) {
+// callInt64 runs f, which fills out, and gives what it filled.
+func (t *Tx) callInt64(ctx context.Context, f func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status) (int64, error) {
 	var v int64
 	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := C.evdb_read_system_version(t.c, c, &t.s.i64, &t.s.err)
+		st := f(c, &t.s.i64, &t.s.err)
 		v = int64(t.s.i64)
 		return st
 	})
 	return v, err
 }
 
-func (t *Tx) ReadProjectionVersion(ctx context.Context, id int32) (int64, error) {
-	var v int64
-	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := C.evdb_read_projection_version(t.c, c, C.int32_t(id), &t.s.i64, &t.s.err)
-		v = int64(t.s.i64)
-		return st
+func (t *Tx) ReadSystemVersion(ctx context.Context) (int64, error) {
+	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
+		return C.evdb_read_system_version(t.c, c, out, e)
 	})
-	return v, err
+}
+
+func (t *Tx) ReadProjectionVersion(ctx context.Context, id int32) (int64, error) {
+	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
+		return C.evdb_read_projection_version(t.c, c, C.int32_t(id), out, e)
+	})
 }
 
 func (t *Tx) ReadEvents(ctx context.Context, atVersion int64, reverse bool, buffer []Event) (int, error) {
@@ -199,13 +199,9 @@ func (t *Tx) ReadEvents(ctx context.Context, atVersion int64, reverse bool, buff
 }
 
 func (t *Tx) InitProjectionVersion(ctx context.Context, id int32) (int64, error) {
-	var v int64
-	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := C.evdb_init_projection_version(t.c, c, C.int32_t(id), &t.s.i64, &t.s.err)
-		v = int64(t.s.i64)
-		return st
+	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
+		return C.evdb_init_projection_version(t.c, c, C.int32_t(id), out, e)
 	})
-	return v, err
 }
 
 func (t *Tx) SetProjectionVersion(ctx context.Context, id int32, version int64) error {
@@ -215,11 +211,7 @@ func (t *Tx) SetProjectionVersion(ctx context.Context, id int32, version int64) 
 }
 
 func (t *Tx) AppendEvent(ctx context.Context, assumedVersion int64, event Event) (int64, error) {
-	var v int64
-	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
-		st := appendEvent(t.c, c, assumedVersion, event, &t.s.i64, &t.s.err)
-		v = int64(t.s.i64)
-		return st
+	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
+		return appendEvent(t.c, c, assumedVersion, event, out, e)
 	})
-	return v, err
 }

@@ -5,7 +5,8 @@
 
 /* The benchmark's event, the same bytes as benchEvent in bench_test.go. */
 static const char kType[] = "OrderPlaced";
-static const char kPayload[] = "{\"order\":\"A-1042\",\"customer\":\"c-77\",\"amount\":129.5,\"currency\":\"EUR\"}";
+static const char kPayload[] =
+    "{\"order\":\"A-1042\",\"customer\":\"c-77\",\"amount\":129.5,\"currency\":\"EUR\"}";
 static const char kRevision[] = "3f9c2ab";
 
 /* Hands err's message to the caller and releases err. */
