@@ -136,10 +136,12 @@ func (t *Tx) end(commit bool) error {
 	return nil
 }
 
+// ReadEventAtVersion: see Reader (evdb_read_event_at).
 func (t *Tx) ReadEventAtVersion(ctx context.Context, version int64) (Event, error) {
 	return t.readEvent(ctx, version, false)
 }
 
+// ReadEventAfterVersion: see Reader (evdb_read_event_after).
 func (t *Tx) ReadEventAfterVersion(ctx context.Context, afterVersion int64) (Event, error) {
 	return t.readEvent(ctx, afterVersion, true)
 }
@@ -168,18 +170,22 @@ func (t *Tx) callInt64(ctx context.Context, f func(c *C.evdb_ctx, out *C.int64_t
 	return v, err
 }
 
+// ReadSystemVersion: see Reader (evdb_read_system_version).
 func (t *Tx) ReadSystemVersion(ctx context.Context) (int64, error) {
 	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
 		return C.evdb_read_system_version(t.c, c, out, e)
 	})
 }
 
+// ReadProjectionVersion: see Reader (evdb_read_projection_version).
 func (t *Tx) ReadProjectionVersion(ctx context.Context, id int32) (int64, error) {
 	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
 		return C.evdb_read_projection_version(t.c, c, C.int32_t(id), out, e)
 	})
 }
 
+// ReadEvents: see Reader (evdb_read_events). The events' strings are Go
+// copies sharing a few allocations: keeping one keeps its chunk (8 KiB) alive.
 func (t *Tx) ReadEvents(ctx context.Context, atVersion int64, reverse bool, buffer []Event) (int, error) {
 	n := 0
 	err := t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
@@ -198,18 +204,22 @@ func (t *Tx) ReadEvents(ctx context.Context, atVersion int64, reverse bool, buff
 	return n, err
 }
 
+// InitProjectionVersion: see Writer (evdb_init_projection_version).
 func (t *Tx) InitProjectionVersion(ctx context.Context, id int32) (int64, error) {
 	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
 		return C.evdb_init_projection_version(t.c, c, C.int32_t(id), out, e)
 	})
 }
 
+// SetProjectionVersion: see Writer (evdb_set_projection_version).
 func (t *Tx) SetProjectionVersion(ctx context.Context, id int32, version int64) error {
 	return t.call(ctx, func(c *C.evdb_ctx) C.evdb_status {
 		return C.evdb_set_projection_version(t.c, c, C.int32_t(id), C.int64_t(version), &t.s.err)
 	})
 }
 
+// AppendEvent: see Writer (evdb_append_event). ErrReadOnly in a read-only
+// transaction.
 func (t *Tx) AppendEvent(ctx context.Context, assumedVersion int64, event Event) (int64, error) {
 	return t.callInt64(ctx, func(c *C.evdb_ctx, out *C.int64_t, e *cError) C.evdb_status {
 		return appendEvent(t.c, c, assumedVersion, event, out, e)
