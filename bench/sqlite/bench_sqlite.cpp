@@ -116,7 +116,7 @@ struct Direct {
   void append(int n) {
     evdb_event e = make_event();
     evdb_driver_tx* tx = nullptr;
-    check(table->begin(db, nullptr, 0, &tx, nullptr), "begin");
+    check(table->begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
     int64_t head = 0;
     check(table->read_system_version(tx, nullptr, &head, nullptr), "head");
     for (int i = 0; i < n; ++i)

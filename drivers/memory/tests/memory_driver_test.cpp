@@ -652,6 +652,51 @@ TEST(MemoryDriverTable, DescribesItself) {
   EXPECT_NE(t->listen, nullptr);
 }
 
+// A newer host hands the driver events larger than the driver's evdb_event
+// (fields appended after 1.0): the adapter steps the array by the host's
+// struct_size and writes only the fields the driver knows.
+TEST(MemoryDriverTable, NewerHostsLargerEventsAreSteppedAndOnlyKnownFieldsWritten) {
+  struct NewerEvent {
+    evdb_event known;
+    int64_t added_later;  // a field this driver's header does not have
+  };
+  static_assert(sizeof(NewerEvent) > sizeof(evdb_event));
+  const evdb_driver* t = table();
+  const std::string name = unique_name("newer-host");
+  UriBuilder u(("memory:" + name).c_str(), name.c_str());
+  evdb_driver_db* db = nullptr;
+  ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
+  evdb_driver_tx* tx = nullptr;
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
+  std::string type = "T", payload = "{}";
+  evdb_event e = make_event(type, payload);
+  int64_t nv = 0;
+  for (int64_t v = 0; v < 3; ++v)
+    ASSERT_EQ(t->append_event(tx, nullptr, v, &e, &nv, nullptr), EVDB_OK);
+  NewerEvent buf[3];
+  for (auto& b : buf) {
+    b.known = evdb_event EVDB_EVENT_INIT;
+    b.known.struct_size = sizeof(NewerEvent);
+    b.added_later = -1;
+  }
+  size_t n = 0;
+  ASSERT_EQ(t->read_events(tx, nullptr, 1, 0, &buf[0].known, 3, &n, nullptr), EVDB_OK);
+  ASSERT_EQ(n, 3u);
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(buf[i].known.version, i + 1) << "element " << i << " at the host's stride";
+    EXPECT_EQ(buf[i].known.struct_size, sizeof(NewerEvent));
+    EXPECT_EQ(buf[i].added_later, -1) << "the driver wrote a field it does not know";
+  }
+  NewerEvent one{evdb_event EVDB_EVENT_INIT, -1};
+  one.known.struct_size = sizeof(NewerEvent);
+  ASSERT_EQ(t->read_event_at(tx, nullptr, 2, &one.known, nullptr), EVDB_OK);
+  EXPECT_EQ(one.known.version, 2);
+  EXPECT_EQ(one.known.struct_size, sizeof(NewerEvent));
+  EXPECT_EQ(one.added_later, -1);
+  t->rollback(tx);
+  t->close(db);
+}
+
 TEST(MemoryDriverTable, UnknownParameterIsRefusedByName) {
   const evdb_driver* t = table();
   UriBuilder u("memory:x?cache=shared&mode=y", "x");
@@ -692,8 +737,8 @@ TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
   ASSERT_EQ(t->open(u.get(), nullptr, &db, &err), EVDB_OK);
   EXPECT_EQ(t->db_capabilities(db), t->capabilities);
   evdb_driver_tx *a = nullptr, *b = nullptr;
-  ASSERT_EQ(t->begin(db, nullptr, 0, &a, &err), EVDB_OK);
-  ASSERT_EQ(t->begin(db, nullptr, 0, &b, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_WRITE, &a, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_WRITE, &b, &err), EVDB_OK);
   std::string type = "T", payload = "{}";
   evdb_event e = make_event(type, payload);
   int64_t nv = 0;
@@ -706,7 +751,7 @@ TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
   EXPECT_EQ(std::string(err.message).rfind("memory: commit: ", 0), 0u) << err.message;
   err.release(&err);
   evdb_driver_tx* r = nullptr;
-  ASSERT_EQ(t->begin(db, nullptr, 1, &r, &err), EVDB_OK);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_ONLY, &r, &err), EVDB_OK);
   EXPECT_EQ(t->read_event_at(r, nullptr, 2, &e, &err), EVDB_NOT_FOUND);
   EXPECT_NE(std::string(err.message).find("no event at version 2"), std::string::npos);
   err.release(&err);
@@ -823,7 +868,7 @@ TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
   FakeCtx fctx;
   evdb_driver_tx* tx = nullptr;
-  ASSERT_EQ(t->begin(db, raw(fctx), 0, &tx, nullptr), EVDB_OK);
+  ASSERT_EQ(t->begin(db, raw(fctx), EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
   std::string type = "T", payload = "1";
   evdb_event e = make_event(type, payload);
   int64_t nv = 0;
@@ -831,8 +876,8 @@ TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
   fctx.cancelled = true;
   EXPECT_EQ(t->commit(tx, raw(fctx), nullptr), EVDB_CANCELED);  // nothing applied
   evdb_driver_tx* tx2 = nullptr;
-  EXPECT_EQ(t->begin(db, raw(fctx), 1, &tx2, nullptr), EVDB_CANCELED);
-  ASSERT_EQ(t->begin(db, nullptr, 1, &tx2, nullptr), EVDB_OK);
+  EXPECT_EQ(t->begin(db, raw(fctx), EVDB_TX_READ_ONLY, &tx2, nullptr), EVDB_CANCELED);
+  ASSERT_EQ(t->begin(db, nullptr, EVDB_TX_READ_ONLY, &tx2, nullptr), EVDB_OK);
   int64_t h = -1;
   ASSERT_EQ(t->read_system_version(tx2, nullptr, &h, nullptr), EVDB_OK);
   EXPECT_EQ(h, 0);
