@@ -153,7 +153,7 @@ evdb_status evdb_open(const char* uri, evdb_ctx* ctx, evdb_db** out, evdb_error*
     d->table.close(h);
     return fail(err, EVDB_INTERNAL, "open: out of memory");
   }
-  db->capabilities = d->table.db_capabilities(h);
+  db->capabilities = d->capabilities_of(*d, h);
   db->listen = (db->capabilities & EVDB_CAP_LISTENER) != 0 ? d->listen : evdb::loader::poll_listen;
   *out = db;
   return EVDB_OK;
@@ -172,7 +172,7 @@ uint64_t evdb_db_capabilities(const evdb_db* db) {
 evdb_status evdb_ping(evdb_db* db, evdb_ctx* ctx, evdb_error* err) {
   if (db == nullptr) return null_arg(err, "ping", "db");
   if (evdb_status s = check_ctx(ctx, err, "ping"); s != EVDB_OK) return s;
-  return db->driver->table.ping(db->handle, ctx, err);
+  return db->driver->ping(db, ctx, err);
 }
 
 const char* evdb_db_driver_name(const evdb_db* db) {

@@ -109,25 +109,38 @@ bool is_elf(const std::string& path) {
                                          4) == 0;
 }
 
-// The one stub for every optional entry that answers "unsupported".
-evdb_status unsupported_ping(evdb_driver_db*, evdb_ctx*, evdb_error* err) {
-  return fail(err, EVDB_UNSUPPORTED, "ping: the driver's table has no ping entry");
-}
-
-// Forwards evdb_listen to the driver's own listener.
+// The host-side optional entries: the driver's own, or the fallback
+// (docs/contract.md §4.5, ABI-19).
 evdb_status driver_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
                           evdb_on_inserted_fn on_inserted, void* user, evdb_error* err) {
   return db->driver->table.listen(db->handle, ctx, on_ready, on_inserted, user, err);
 }
+evdb_status driver_ping(evdb_db* db, evdb_ctx* ctx, evdb_error* err) {
+  return db->driver->table.ping(db->handle, ctx, err);
+}
+evdb_status unsupported_ping(evdb_db* db, evdb_ctx*, evdb_error* err) {
+  const evdb_driver& t = db->driver->table;
+  return fail(err, EVDB_UNSUPPORTED,
+              std::string("ping: driver ") + t.name + " (table of " +
+                  std::to_string(t.struct_size) + " bytes) has no ping entry");
+}
+uint64_t driver_capabilities(const Driver& d, evdb_driver_db* handle) {
+  return d.table.db_capabilities(handle);
+}
+uint64_t table_capabilities(const Driver& d, evdb_driver_db*) {
+  return d.table.capabilities;
+}
 
-// Fills the optional entries the table lacks (beyond its size or NULL) with
-// the host's own, once, so that no call site tests for NULL. The table's
-// struct_size stays the driver's (it tells what the driver provided).
+// Chooses, once, the host-side entry for every optional table entry.
 void fill_optional(Driver& d) {
-  evdb_driver& t = d.table;
-  const bool has_listen = EVDB_DRIVER_HAS(&t, listen) && t.listen != nullptr;
-  d.listen = has_listen ? driver_listen : poll_listen;
-  if (!EVDB_DRIVER_HAS(&t, ping) || t.ping == nullptr) t.ping = unsupported_ping;
+  const evdb_driver& t = d.table;
+  auto has = [&](bool within, const void* fn) { return within && fn != nullptr; };
+  d.listen = has(EVDB_DRIVER_HAS(&t, listen), reinterpret_cast<const void*>(t.listen))
+                 ? driver_listen
+                 : poll_listen;
+  d.ping = has(EVDB_DRIVER_HAS(&t, ping), reinterpret_cast<const void*>(t.ping)) ? driver_ping
+                                                                                 : unsupported_ping;
+  d.capabilities_of = t.db_capabilities != nullptr ? driver_capabilities : table_capabilities;
 }
 
 // Checks a table and builds the record. Returns NULL with code/message.
@@ -170,7 +183,6 @@ std::unique_ptr<Driver> adopt(const evdb_driver* t, const std::string& file, evd
   const Required required[] = {
       {reinterpret_cast<const void*>(c.open), "open"},
       {reinterpret_cast<const void*>(c.close), "close"},
-      {reinterpret_cast<const void*>(c.db_capabilities), "db_capabilities"},
       {reinterpret_cast<const void*>(c.begin), "begin"},
       {reinterpret_cast<const void*>(c.commit), "commit"},
       {reinterpret_cast<const void*>(c.rollback), "rollback"},

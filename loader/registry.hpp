@@ -10,9 +10,14 @@
 
 namespace evdb::loader {
 
-// evdb_listen's signature on the host side: the listener a store uses.
+struct Driver;
+
+// The optional driver entries on the host side, each chosen once when the
+// driver is loaded: the driver's own entry, or the host's fallback.
 using ListenFn = evdb_status (*)(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
                                  evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
+using PingFn = evdb_status (*)(evdb_db* db, evdb_ctx* ctx, evdb_error* err);
+using CapabilitiesFn = uint64_t (*)(const Driver& driver, evdb_driver_db* handle);
 
 // The host's polling listener (listen.cpp), for stores without their own.
 evdb_status poll_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
@@ -20,14 +25,17 @@ evdb_status poll_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
 
 // One usable driver. Lives for the life of the process.
 struct Driver {
-  // The driver's table copied into the host's layout, every entry non-NULL:
-  // optional entries the driver lacks (beyond its size, or NULL) are filled
-  // at load with the host's own (an EVDB_UNSUPPORTED stub; the polling
-  // listener through `listen`), so no call site tests for NULL.
+  // The driver's table copied into the host's layout (zero past the
+  // driver's size). Its optional entries are only called through the three
+  // below, which are never NULL, so no call site tests for NULL.
   evdb_driver table{};
+  // The store's capabilities: the driver's db_capabilities, else the table's.
+  CapabilitiesFn capabilities_of = nullptr;
   // What evdb_listen runs for a store of this driver that has
   // EVDB_CAP_LISTENER: the driver's listener, or poll_listen when it has none.
   ListenFn listen = poll_listen;
+  // evdb_ping: the driver's ping, or a stub answering EVDB_UNSUPPORTED.
+  PingFn ping = nullptr;
   std::string file;  // "(in-process)" for registered entries
   std::vector<std::string> schemes;
   std::vector<const char*> scheme_ptrs;  // NULL-terminated, for evdb_driver_info
