@@ -23,7 +23,8 @@
  *     host hands out for filling carry the host's struct_size; arrays of them
  *     are stepped with EVDB_EVENT_AT. A missing optional entry is filled once,
  *     at load, with the host's own: a stub answering EVDB_UNSUPPORTED (ping),
- *     the host's polling listener (listen). A driver whose table is longer
+ *     the host's polling listener (listen), the table's capabilities
+ *     (db_capabilities). A driver whose table is longer
  *     than the host knows works: the host ignores the tail.
  *  4. No C++ exception crosses the boundary. Every function reports failure by
  *     its return status and, when err is non-NULL, fills err (code = status,
@@ -147,7 +148,8 @@ typedef struct evdb_driver {
   evdb_status (*open)(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out, evdb_error* err);
   /** Frees db. No transaction or listen is running on it. */
   void (*close)(evdb_driver_db* db);
-  /** The EVDB_CAP_* of this store (may be fewer than the driver's). */
+  /** The EVDB_CAP_* of this store (may be fewer than the driver's). May be
+   *  NULL: every store then has `capabilities`. */
   uint64_t (*db_capabilities)(evdb_driver_db* db);
 
   /** Begins a transaction of `kind` (EVDB_TX_READ_ONLY or
@@ -199,7 +201,8 @@ typedef struct evdb_driver {
 } evdb_driver;
 
 /** The smallest table the host accepts: the ABI 1 header and functions up to
- *  and including set_projection_version, every one of them non-NULL. */
+ *  and including set_projection_version, every one of them non-NULL except
+ *  db_capabilities (NULL: every store has the table's capabilities). */
 #define EVDB_DRIVER_TABLE_MIN_SIZE                            \
   ((uint32_t)(offsetof(evdb_driver, set_projection_version) + \
               sizeof(((evdb_driver*)0)->set_projection_version)))
