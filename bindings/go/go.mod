@@ -1,0 +1,3 @@
+module evdb.dev/evdb
+
+go 1.19
