@@ -521,7 +521,13 @@ class _Session:
             with self.db._lock:
                 self.db._listeners.discard(self)
             self.settled.set()
-            self.put(_END)
+            if not self.put(_END):
+                # Closed (by Listener.close or DB.close): wake a consumer
+                # still blocked in get(); a full queue wakes it anyway.
+                try:
+                    self.queue.put_nowait(_END)
+                except queue.Full:
+                    pass
 
     def put(self, item) -> bool:
         # Waits while the queue is full, but never once the consumer is gone.
@@ -574,9 +580,13 @@ class _Session:
 
     @staticmethod
     def abandon(session: _Session) -> None:
-        # Finalizer of a Listener nobody closed: stop without waiting.
+        # Finalizer of a Listener nobody closed (a `for v in db.listen()` left
+        # by break or an exception, or the interpreter exiting): stop the
+        # thread and wait for it, unless the collection runs on that thread.
         session.closing = True
         session.ctx.cancel()
+        if threading.current_thread() is not session.thread:
+            session.join()
 
 
 class Listener:
@@ -593,11 +603,12 @@ class Listener:
     the iteration, as is an exception raised by on_ready (called on the
     iterating thread, before the first version).
 
-    Ending early (break, an exception in the loop body) should close the
-    listener: close() cancels the context and waits for the thread; a
-    `with` block does it, and so does garbage collection (without waiting).
-    KeyboardInterrupt while waiting for a version closes the listener, then
-    propagates. The context passed in is cancelled when the listener is
+    Ending early (break, an exception in the loop body, Ctrl-C) closes the
+    listener: close() cancels the context and waits for the thread. A
+    `with` block does it; so does the loop itself when the listener is not
+    kept in a variable (`for v in db.listen():` drops the last reference as
+    it ends, and the finalizer closes it), and KeyboardInterrupt while
+    waiting for a version closes it before propagating. The context passed in is cancelled when the listener is
     closed: give a listener a context of its own.
 
     wait_ready() blocks until the subscription is active: every event
@@ -625,7 +636,7 @@ class Listener:
 
     def __next__(self) -> int:
         s = self._s
-        while not self._done:
+        while not self._done and not s.closing:
             try:
                 item = s.queue.get()
                 if item is _READY:
@@ -635,7 +646,7 @@ class Listener:
             except BaseException:
                 self.close()  # KeyboardInterrupt while waiting, or on_ready raised
                 raise
-            if item is not _END:
+            if item is not _END and not s.closing:
                 return item
             self._done = True
             self._finalizer.detach()
