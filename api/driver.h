@@ -13,10 +13,19 @@
  *     table starts with its size in bytes and the ABI version the driver
  *     speaks. The host refuses tables of an ABI it cannot speak (both versions
  *     are named in its error) or smaller than EVDB_DRIVER_TABLE_MIN_SIZE.
- *  3. Tables only grow, by appending fields at the end. The host reads a
- *     field only when `size` says it is there; a missing optional entry makes
- *     the host answer EVDB_UNSUPPORTED (or, for listen, poll). A driver whose
- *     table is longer than the host knows works: the host ignores the tail.
+ *     The ABI version is the major one: every 1.x host and driver speaks 1;
+ *     what 1.x adds is found by size, never by version.
+ *  3. Structs only grow, by appending fields at the end (the rule of evdb.h,
+ *     "Growing structs"). The host reads a table entry only when struct_size
+ *     says it is there (EVDB_DRIVER_HAS); the driver uses a host service only
+ *     when EVDB_HOST_HAS says it is there, and writes an event field added
+ *     after 1.0 only when EVDB_STRUCT_HAS(e, evdb_event, field). Events the
+ *     host hands out for filling carry the host's struct_size; arrays of them
+ *     are stepped with EVDB_EVENT_AT. A missing optional entry is filled once,
+ *     at load, with the host's own: a stub answering EVDB_UNSUPPORTED (ping),
+ *     the host's polling listener (listen), the table's capabilities
+ *     (db_capabilities). A driver whose table is longer
+ *     than the host knows works: the host ignores the tail.
  *  4. No C++ exception crosses the boundary. Every function reports failure by
  *     its return status and, when err is non-NULL, fills err (code = status,
  *     message allocated by the driver, release = the driver's free function).
@@ -50,9 +59,9 @@ extern "C" {
  * Host services given to the driver.
  * ------------------------------------------------------------------------- */
 typedef struct evdb_host_api {
-  /** sizeof(evdb_host_api) as the host built it; read a field only when it
-   *  lies within size. */
-  uint32_t size;
+  /** sizeof(evdb_host_api) as the host built it; use a field only when
+   *  EVDB_HOST_HAS(host, field). */
+  uint32_t struct_size;
   /** The highest ABI version the host speaks. */
   uint32_t abi_version;
 
@@ -69,7 +78,11 @@ typedef struct evdb_host_api {
   /** Blocks until the context is cancelled, its deadline passes, or
    *  `timeout_us` (>= 0) elapses; returns ctx_status afterwards. */
   evdb_status (*ctx_sleep)(evdb_ctx* ctx, int64_t timeout_us);
+  /* ---- services added in 1.x are appended here -------------------------- */
 } evdb_host_api;
+
+/** True when host services `h` (its struct_size read) contain field `f`. */
+#define EVDB_HOST_HAS(h, f) EVDB_STRUCT_HAS(h, evdb_host_api, f)
 
 /* ---------------------------------------------------------------------------
  * The driver table.
@@ -85,8 +98,9 @@ typedef struct evdb_uri_param {
  *  is NUL-terminated, percent-decoded, never NULL ("" when absent), and lives
  *  until the driver's open returns (copy what you keep). */
 typedef struct evdb_uri {
-  /** sizeof(evdb_uri) as the host built it. */
-  uint32_t size;
+  /** sizeof(evdb_uri) as the host built it; read a field added after 1.0
+   *  only when EVDB_STRUCT_HAS(uri, evdb_uri, field). */
+  uint32_t struct_size;
   /** The URI exactly as given (may contain a password: never print it). */
   const char* text;
   /** The URI with any password replaced by "***": use it in messages. */
@@ -106,6 +120,7 @@ typedef struct evdb_uri {
   /** The query parameters in order (keys may repeat). */
   const evdb_uri_param* params;
   size_t param_count;
+  /* ---- fields added in 1.x are appended here ---------------------------- */
 } evdb_uri;
 
 /** Opaque driver-side handles. */
@@ -115,7 +130,7 @@ typedef struct evdb_driver_tx evdb_driver_tx;
 typedef struct evdb_driver {
   /* ---- ABI 1 header: present in every table ---------------------------- */
   /** sizeof the table as the driver built it. */
-  uint32_t size;
+  uint32_t struct_size;
   /** The ABI version the driver speaks (EVDB_DRIVER_ABI_VERSION it was built
    *  with). */
   uint32_t abi_version;
@@ -133,19 +148,23 @@ typedef struct evdb_driver {
   evdb_status (*open)(const evdb_uri* uri, evdb_ctx* ctx, evdb_driver_db** out, evdb_error* err);
   /** Frees db. No transaction or listen is running on it. */
   void (*close)(evdb_driver_db* db);
-  /** The EVDB_CAP_* of this store (may be fewer than the driver's). */
+  /** The EVDB_CAP_* of this store (may be fewer than the driver's). May be
+   *  NULL: every store then has `capabilities`. */
   uint64_t (*db_capabilities)(evdb_driver_db* db);
 
-  /** Begins a transaction (read_only non-zero for read-only); *out is freed by
-   *  commit or rollback. */
-  evdb_status (*begin)(evdb_driver_db* db, evdb_ctx* ctx, int read_only, evdb_driver_tx** out,
+  /** Begins a transaction of `kind` (EVDB_TX_READ_ONLY or
+   *  EVDB_TX_READ_WRITE, checked by the host); *out is freed by commit or
+   *  rollback. */
+  evdb_status (*begin)(evdb_driver_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_driver_tx** out,
                        evdb_error* err);
   /** Commits and frees tx, whatever the outcome. */
   evdb_status (*commit)(evdb_driver_tx* tx, evdb_ctx* ctx, evdb_error* err);
   /** Rolls back and frees tx. */
   void (*rollback)(evdb_driver_tx* tx);
 
-  /** Reads, with the semantics of the same-named functions in evdb.h. */
+  /** Reads, with the semantics of the same-named functions in evdb.h. The
+   *  events to fill carry the host's struct_size (write only what it covers);
+   *  read_events steps buf with EVDB_EVENT_AT. */
   evdb_status (*read_system_version)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t* out,
                                      evdb_error* err);
   evdb_status (*read_event_at)(evdb_driver_tx* tx, evdb_ctx* ctx, int64_t version, evdb_event* out,
@@ -166,12 +185,15 @@ typedef struct evdb_driver {
                                         int64_t version, evdb_error* err);
 
   /** The driver's listener (may be NULL when the driver lacks
-   *  EVDB_CAP_LISTENER: the host then polls). Semantics of evdb_listen. */
+   *  EVDB_CAP_LISTENER: the host then polls). Semantics of evdb_listen: call
+   *  on_ready once the subscription is active and return its status at once
+   *  when it is not EVDB_OK (never retry it as a lost connection), likewise
+   *  for on_inserted. */
   evdb_status (*listen)(evdb_driver_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
                         evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
 
   /* ---- ABI 1, optional entries appended later (a table may stop before
-   *      them: the host then answers EVDB_UNSUPPORTED) ------------------- */
+   *      them, or hold NULL: the host fills them with its own at load) ---- */
   /** Checks that the store is reachable and usable (a round trip to the
    *  server for networked drivers). Semantics of evdb_ping. */
   evdb_status (*ping)(evdb_driver_db* db, evdb_ctx* ctx, evdb_error* err);
@@ -179,13 +201,14 @@ typedef struct evdb_driver {
 } evdb_driver;
 
 /** The smallest table the host accepts: the ABI 1 header and functions up to
- *  and including set_projection_version. */
+ *  and including set_projection_version, every one of them non-NULL except
+ *  db_capabilities (NULL: every store has the table's capabilities). */
 #define EVDB_DRIVER_TABLE_MIN_SIZE                            \
   ((uint32_t)(offsetof(evdb_driver, set_projection_version) + \
               sizeof(((evdb_driver*)0)->set_projection_version)))
 
 /** True when table `t` (its size field read) contains field `f`. */
-#define EVDB_DRIVER_HAS(t, f) ((t)->size >= offsetof(evdb_driver, f) + sizeof((t)->f))
+#define EVDB_DRIVER_HAS(t, f) EVDB_STRUCT_HAS(t, evdb_driver, f)
 
 /** The entry point. `host_abi_version` is the highest ABI the host speaks;
  *  `host` lives for the life of the process. Returns the driver's table

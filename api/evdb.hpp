@@ -15,21 +15,31 @@
 //
 // Threads: a DB may be shared by any number of threads; a transaction object
 // is used by the thread running its body. A Context may be cancelled from any
-// thread.
+// thread. A Subscription runs its listener on a thread of its own.
+//
+// Contexts: a `Context*` argument is optional (nullptr: no cancellation, no
+// deadline); a `Context&` is required (listen, which only a context ends).
+// The caller owns the Context, which must outlive the call.
+//
+// Everything here is inline over evdb.h: nothing of it is part of libevdb's
+// binary interface, so it may grow in any 1.x release.
 #pragma once
 
 #include <evdb/evdb.h>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -101,8 +111,10 @@ EVDB_HPP_ERROR_CLASS(InternalError, EVDB_INTERNAL)
       throw DriverNotFound(message);
     case EVDB_DRIVER_ABI_MISMATCH:
       throw DriverAbiMismatch(message);
-    default:
+    case EVDB_INTERNAL:
       throw InternalError(message);
+    default:  // a status added after these headers: keep its code
+      throw Error(code, message);
   }
 }
 
@@ -149,6 +161,27 @@ inline Status to_status(evdb_status s, evdb_error& err) {
   Status st(s, err.message ? err.message : evdb_status_name(s));
   evdb_error_release(&err);
   return st;
+}
+// Runs a C++ callback for the C API: returns its Status (void: OK) as a C
+// status with err filled; an exception is kept in `thrown` and ends the call
+// (EVDB_CANCELED), to be rethrown by the caller once the C call returns.
+template <class F>
+evdb_status call_back(std::exception_ptr& thrown, evdb_error* err, F&& fn) noexcept {
+  if (thrown) return EVDB_CANCELED;
+  try {
+    if constexpr (std::is_same_v<std::invoke_result_t<F&>, Status>) {
+      Status r = fn();
+      if (!r.ok()) evdb_error_set(err, r.code(), r.message().c_str());
+      return r.code();
+    } else {
+      fn();
+      return EVDB_OK;
+    }
+  } catch (...) {
+    thrown = std::current_exception();
+    evdb_error_set(err, EVDB_CANCELED, "listener callback threw");
+    return EVDB_CANCELED;
+  }
 }
 }  // namespace detail
 
@@ -246,7 +279,7 @@ class TxRO {
   // descending (version <= at).
   std::vector<Event> read_events(int64_t at, size_t limit, Direction dir = Direction::Ascending) {
     std::vector<Event> out;
-    std::vector<evdb_event> buf(limit < 256 ? limit : 256);
+    std::vector<evdb_event> buf(limit < 256 ? limit : 256, evdb_event EVDB_EVENT_INIT);
     while (out.size() < limit) {
       size_t want = std::min(buf.size(), limit - out.size());
       size_t got = 0;
@@ -280,7 +313,7 @@ class TxRO {
   TxRO(evdb_tx* tx, evdb_ctx* ctx) : tx_(tx), ctx_(ctx) {}
   friend class DB;
   Event read_one(int64_t version, bool after) {
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     evdb_error err = EVDB_ERROR_INIT;
     evdb_status s = after ? evdb_read_event_after(tx_, ctx_, version, &e, &err)
                           : evdb_read_event_at(tx_, ctx_, version, &e, &err);
@@ -298,7 +331,7 @@ class TxRW : public TxRO {
   // Throws VersionMismatch otherwise (nothing appended), InvalidArgument for
   // bad input.
   int64_t append_event(int64_t assumed_version, const Event& event) {
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     e.time_us = event.time_us;
     e.type_name = event.type_name.data();
     e.type_name_len = event.type_name.size();
@@ -373,11 +406,12 @@ class DB {
   }
 
   // Blocks delivering new versions (Conductor's Listener) until ctx is
-  // cancelled (returns Status Canceled), its deadline passes, on_inserted
+  // cancelled (returns Status Canceled), its deadline passes, a callback
   // returns a non-OK Status (returned) or the connection is lost for good.
-  // on_ready() is called once when the subscription is active. on_inserted
-  // is `void(int64_t)` or `Status(int64_t)`. An exception from either
-  // callback ends listen and is rethrown here.
+  // on_ready() is called once when the subscription is active; on_inserted
+  // once per new version. Each is `void(…)` or `Status(…)`. An exception from
+  // either callback ends listen at once (no further callback runs) and is
+  // rethrown here. Runs the callbacks on the calling thread.
   template <class Ready, class Inserted>
   Status listen(Context& ctx, Ready&& on_ready, Inserted&& on_inserted) {
     struct State {
@@ -385,31 +419,13 @@ class DB {
       Inserted& inserted;
       std::exception_ptr thrown;
     } st{on_ready, on_inserted, nullptr};
-    auto ready_tramp = [](void* u) {
+    auto ready_tramp = [](void* u, evdb_error* err) -> evdb_status {
       auto* s = static_cast<State*>(u);
-      try {
-        s->ready();
-      } catch (...) {
-        s->thrown = std::current_exception();
-      }
+      return detail::call_back(s->thrown, err, [&] { return s->ready(); });
     };
     auto ins_tramp = [](void* u, int64_t v, evdb_error* err) -> evdb_status {
       auto* s = static_cast<State*>(u);
-      if (s->thrown) return EVDB_CANCELED;
-      try {
-        if constexpr (std::is_same_v<std::invoke_result_t<Inserted&, int64_t>, Status>) {
-          Status r = s->inserted(v);
-          if (!r.ok()) evdb_error_set(err, r.code(), r.message().c_str());
-          return r.code();
-        } else {
-          s->inserted(v);
-          return EVDB_OK;
-        }
-      } catch (...) {
-        s->thrown = std::current_exception();
-        evdb_error_set(err, EVDB_CANCELED, "listener callback threw");
-        return EVDB_CANCELED;
-      }
+      return detail::call_back(s->thrown, err, [&] { return s->inserted(v); });
     };
     evdb_error err = EVDB_ERROR_INIT;
     evdb_status s = evdb_listen(db_, ctx.raw(), ready_tramp, ins_tramp, &st, &err);
@@ -482,6 +498,96 @@ class DB {
   }
 
   evdb_db* db_;
+};
+
+// ---------------------------------------------------------------------------
+// Subscription: a listener on its own thread
+// ---------------------------------------------------------------------------
+
+// Listens to `db` on a thread of its own for as long as it lives:
+//
+//   evdb::Subscription sub(db, [&](int64_t v) { queue.push(v); });
+//   ... // every event committed from here on reaches the callback
+//   // ~Subscription cancels the listener and joins its thread
+//
+// The constructor returns once the subscription is active (on_ready), so
+// every event committed afterwards is delivered; it throws the error when
+// listen fails before (DriverNotFound, ConnectionError, …). on_inserted is
+// `void(int64_t)` or `Status(int64_t)` and runs on the subscription's thread;
+// a non-OK Status or an exception ends the listener (see stop()). `db` must
+// outlive the Subscription. Not copyable or movable (hold it in a
+// std::optional or std::unique_ptr to move it around).
+class Subscription {
+ public:
+  template <class Inserted>
+  Subscription(DB& db, Inserted on_inserted) : st_(std::make_unique<State>()) {
+    State* st = st_.get();
+    st->thread = std::thread([st, &db, fn = std::move(on_inserted)]() mutable {
+      Status result;
+      std::exception_ptr thrown;
+      try {
+        result = db.listen(
+            st->ctx,
+            [st] {
+              std::lock_guard lock(st->mu);
+              st->ready = true;
+              st->cv.notify_all();
+            },
+            fn);
+      } catch (...) {
+        thrown = std::current_exception();
+      }
+      std::lock_guard lock(st->mu);
+      st->result = std::move(result);
+      st->thrown = thrown;
+      st->ended = true;
+      st->cv.notify_all();
+    });
+    std::unique_lock lock(st->mu);
+    st->cv.wait(lock, [st] { return st->ready || st->ended; });
+    if (!st->ready) {
+      lock.unlock();
+      Status failed = stop();  // joins; rethrows an exception from listen
+      failed.throw_if_error();
+    }
+  }
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+  ~Subscription() {
+    try {
+      stop();
+    } catch (...) {  // an exception nobody asked for with stop(): dropped
+    }
+  }
+
+  // Cancels the listener and joins its thread (idempotent). Returns how the
+  // listener ended: Canceled when this stopped it, else the error that ended
+  // it first (a Status returned by on_inserted, ConnectionError, …).
+  // Rethrows, once, an exception thrown by on_inserted.
+  Status stop() {
+    st_->ctx.cancel();
+    if (st_->thread.joinable()) st_->thread.join();
+    if (st_->thrown) std::rethrow_exception(std::exchange(st_->thrown, nullptr));
+    return st_->result;
+  }
+  // True once the listener has ended (stopped, or ended by an error).
+  bool ended() const {
+    std::lock_guard lock(st_->mu);
+    return st_->ended;
+  }
+
+ private:
+  struct State {
+    Context ctx;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool ready = false;
+    bool ended = false;
+    Status result;
+    std::exception_ptr thrown;
+    std::thread thread;
+  };
+  std::unique_ptr<State> st_;
 };
 
 }  // namespace evdb

@@ -27,8 +27,8 @@ inline void check(evdb_status s, const char* what) {
 // The sample event as the C API takes it (points into the constants above).
 inline evdb_event make_event() {
   return evdb_event{
-      0,           kTime,      kType.data(), kType.size(), kPayload.data(), kPayload.size(),
-      kRev.data(), kRev.size()};
+      sizeof(evdb_event), 0,           kTime,      kType.data(), kType.size(), kPayload.data(),
+      kPayload.size(),    kRev.data(), kRev.size()};
 }
 
 // One read-write transaction appending n events at the head it reads.

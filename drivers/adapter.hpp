@@ -16,6 +16,7 @@
 
 #include <evdb/driver.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdlib>
@@ -49,9 +50,10 @@ class Error : public std::exception {
   std::string message_;
 };
 
-// Thrown (only) by ListenSink::inserted when the application's callback asked
-// to stop; the adapter returns the callback's status and leaves its error as
-// the callback filled it.
+// Thrown (only) by ListenSink::ready and ::inserted when the application's
+// callback asked to stop; the adapter returns the callback's status and
+// leaves its error as the callback filled it. Not an Error: a listener's
+// reconnect loop (which catches Error) never takes it for a lost connection.
 class CallbackStop : public std::exception {
  public:
   explicit CallbackStop(evdb_status code) : code_(code) {}
@@ -70,6 +72,7 @@ class CallbackStop : public std::exception {
 inline void set_error(evdb_error* err, evdb_status code, std::string_view message) {
   if (err == nullptr) return;
   if (err->release != nullptr) err->release(err);
+  // struct_size is the caller's: only the 1.0 fields are written.
   err->code = code;
   err->message = nullptr;
   err->release = nullptr;
@@ -218,16 +221,19 @@ class Tx {
   virtual void rollback() noexcept = 0;
 };
 
-// What a listener reports to. inserted() throws CallbackStop when the
-// application asked to stop: let it propagate out of Db::listen.
+// What a listener reports to. ready() and inserted() throw CallbackStop when
+// the application asked to stop: let it propagate out of Db::listen.
 class ListenSink {
  public:
   ListenSink(evdb_on_ready_fn on_ready, evdb_on_inserted_fn on_inserted, void* user,
              evdb_error* err)
       : on_ready_(on_ready), on_inserted_(on_inserted), user_(user), err_(err) {}
   void ready() {
-    if (on_ready_ != nullptr && !ready_called_) on_ready_(user_);
+    if (ready_called_) return;
     ready_called_ = true;
+    if (on_ready_ == nullptr) return;
+    evdb_status s = on_ready_(user_, err_);
+    if (s != EVDB_OK) throw CallbackStop(s);
   }
   void inserted(int64_t version) {
     evdb_status s = on_inserted_(user_, version, err_);
@@ -309,11 +315,51 @@ inline Ctx ctx_of(evdb_ctx* c) {
   return Ctx(c, host_slot().load(std::memory_order_acquire));
 }
 
+// Fills the host's event `out` through fill(evdb_event&) -> bool: straight
+// into it when its layout is this driver's, else through a local event of
+// which only the fields both layouts share are copied. out keeps its
+// struct_size (a driver may assign a whole evdb_event).
+template <class Fill>
+bool fill_event(evdb_event* out, Fill&& fill) {
+  const uint32_t size = out->struct_size;
+  if (size == sizeof(evdb_event)) {
+    bool found = fill(*out);
+    out->struct_size = size;
+    return found;
+  }
+  evdb_event mine = EVDB_EVENT_INIT;
+  bool found = fill(mine);
+  if (found) std::memcpy(static_cast<void*>(out), &mine, std::min<size_t>(size, sizeof mine));
+  out->struct_size = size;
+  return found;
+}
+
+// Fills the host's array `buf` (stepped by buf[0].struct_size) through
+// fill(evdb_event*, n) -> count, the same way.
+template <class Fill>
+size_t fill_events(evdb_event* buf, size_t n, Fill&& fill) {
+  if (n == 0) return 0;
+  const uint32_t step = buf->struct_size;
+  if (step == sizeof(evdb_event)) {
+    size_t got = fill(buf, n);
+    for (size_t i = 0; i < got; ++i) buf[i].struct_size = step;
+    return got;
+  }
+  std::vector<evdb_event> mine(n, evdb_event EVDB_EVENT_INIT);
+  size_t got = fill(mine.data(), n);
+  for (size_t i = 0; i < got; ++i) {
+    evdb_event* dst = EVDB_EVENT_AT(buf, i);
+    std::memcpy(static_cast<void*>(dst), &mine[i], std::min<size_t>(step, sizeof(evdb_event)));
+    dst->struct_size = step;
+  }
+  return got;
+}
+
 template <class Traits>
 const evdb_driver* build_table() {
   static const evdb_driver table = [] {
     evdb_driver t{};
-    t.size = sizeof(evdb_driver);
+    t.struct_size = sizeof(evdb_driver);
     t.abi_version = EVDB_DRIVER_ABI_VERSION;
     t.name = Traits::name;
     t.version = Traits::version;
@@ -330,11 +376,12 @@ const evdb_driver* build_table() {
     };
     t.close = [](evdb_driver_db* d) { delete db_of(d); };
     t.db_capabilities = [](evdb_driver_db* d) -> uint64_t { return db_of(d)->capabilities(); };
-    t.begin = [](evdb_driver_db* d, evdb_ctx* c, int ro, evdb_driver_tx** out,
+    t.begin = [](evdb_driver_db* d, evdb_ctx* c, evdb_tx_kind kind, evdb_driver_tx** out,
                  evdb_error* err) -> evdb_status {
-      return guard<Traits>(ro ? "begin read-only" : "begin read-write", err, [&] {
+      const bool read_only = kind == EVDB_TX_READ_ONLY;
+      return guard<Traits>(read_only ? "begin read-only" : "begin read-write", err, [&] {
         Ctx ctx = ctx_of(c);
-        *out = reinterpret_cast<evdb_driver_tx*>(db_of(d)->begin(ctx, ro != 0).release());
+        *out = reinterpret_cast<evdb_driver_tx*>(db_of(d)->begin(ctx, read_only).release());
       });
     };
     t.commit = [](evdb_driver_tx* x, evdb_ctx* c, evdb_error* err) -> evdb_status {
@@ -363,7 +410,7 @@ const evdb_driver* build_table() {
                          evdb_error* err) -> evdb_status {
       return guard<Traits>("read_event_at", err, [&] {
         Ctx ctx = ctx_of(c);
-        if (!tx_of(x)->read_event_at(ctx, v, *out))
+        if (!fill_event(out, [&](evdb_event& e) { return tx_of(x)->read_event_at(ctx, v, e); }))
           fail(EVDB_NOT_FOUND, "no event at version " + std::to_string(v));
       });
     };
@@ -371,7 +418,7 @@ const evdb_driver* build_table() {
                             evdb_error* err) -> evdb_status {
       return guard<Traits>("read_event_after", err, [&] {
         Ctx ctx = ctx_of(c);
-        if (!tx_of(x)->read_event_after(ctx, v, *out))
+        if (!fill_event(out, [&](evdb_event& e) { return tx_of(x)->read_event_after(ctx, v, e); }))
           fail(EVDB_NOT_FOUND, "no event after version " + std::to_string(v));
       });
     };
@@ -380,7 +427,9 @@ const evdb_driver* build_table() {
       *n_out = 0;
       return guard<Traits>("read_events", err, [&] {
         Ctx ctx = ctx_of(c);
-        *n_out = tx_of(x)->read_events(ctx, at, reverse != 0, buf, n);
+        *n_out = fill_events(buf, n, [&](evdb_event* b, size_t k) {
+          return tx_of(x)->read_events(ctx, at, reverse != 0, b, k);
+        });
       });
     };
     t.read_projection_version = [](evdb_driver_tx* x, evdb_ctx* c, int32_t id, int64_t* out,

@@ -2,8 +2,11 @@
 // writes. Checks every argument, then dispatches to the driver's table.
 #include <evdb/driver.h>
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "context.hpp"
 #include "errors.hpp"
@@ -25,6 +28,40 @@ evdb_status negative(evdb_error* err, const char* op, const char* what, int64_t 
   return fail(
       err, EVDB_INVALID_ARGUMENT,
       std::string(op) + ": " + what + " must not be negative (got " + std::to_string(v) + ")");
+}
+
+// Fails when an event the caller gives or hands out for filling is smaller
+// than the 1.0 layout (not initialised with EVDB_EVENT_INIT).
+evdb_status check_event_size(const evdb_event* e, evdb_error* err, const char* op,
+                             const char* what) {
+  if (e->struct_size >= EVDB_EVENT_MIN_SIZE) return EVDB_OK;
+  return fail(err, EVDB_INVALID_ARGUMENT,
+              std::string(op) + ": " + what + "->struct_size is " + std::to_string(e->struct_size) +
+                  ", less than the " + std::to_string(EVDB_EVENT_MIN_SIZE) +
+                  " bytes of an evdb 1.0 event (initialise it with EVDB_EVENT_INIT)");
+}
+
+// Copies the library's event `src` into the caller's `dst`: only the bytes
+// both layouts share; dst keeps its struct_size.
+void copy_event_out(const evdb_event& src, evdb_event* dst) {
+  uint32_t size = dst->struct_size;
+  std::memcpy(static_cast<void*>(dst), &src, std::min<size_t>(size, sizeof(evdb_event)));
+  dst->struct_size = size;
+}
+
+// Runs a driver read into the caller's event: straight into it when its
+// layout is the library's, else through a library-sized event.
+template <class Read>
+evdb_status read_into(evdb_event* out, Read&& read) {
+  if (out->struct_size == sizeof(evdb_event)) {
+    evdb_status s = read(out);
+    out->struct_size = sizeof(evdb_event);  // a driver may have reset it
+    return s;
+  }
+  evdb_event mine = EVDB_EVENT_INIT;
+  evdb_status s = read(&mine);
+  if (s == EVDB_OK) copy_event_out(mine, out);
+  return s;
 }
 
 // Fails a write on a read-only transaction.
@@ -84,9 +121,9 @@ class TxCache {
   int n_ = 0;
 };
 
-// initial-exec: one instruction to reach it instead of a __tls_get_addr call
-// per transaction (libevdb is a normal dependency, not dlopen'ed late).
-thread_local TxCache tx_cache __attribute__((tls_model("initial-exec")));
+// The default (global-dynamic) TLS model: libevdb may be dlopen'ed late
+// (Python ctypes, Go), where initial-exec TLS can fail to load.
+thread_local TxCache tx_cache;
 
 }  // namespace
 
@@ -111,12 +148,13 @@ evdb_status evdb_open(const char* uri, evdb_ctx* ctx, evdb_db** out, evdb_error*
   if (h == nullptr)
     return fail(err, EVDB_INTERNAL,
                 std::string("open: driver ") + d->table.name + " returned success but no handle");
-  auto* db = new (std::nothrow) evdb_db{d, h, 0};
+  auto* db = new (std::nothrow) evdb_db{d, h, 0, evdb::loader::poll_listen};
   if (db == nullptr) {
     d->table.close(h);
     return fail(err, EVDB_INTERNAL, "open: out of memory");
   }
-  db->capabilities = d->table.db_capabilities ? d->table.db_capabilities(h) : d->table.capabilities;
+  db->capabilities = d->capabilities_of(*d, h);
+  db->listen = (db->capabilities & EVDB_CAP_LISTENER) != 0 ? d->listen : evdb::loader::poll_listen;
   *out = db;
   return EVDB_OK;
 }
@@ -134,12 +172,7 @@ uint64_t evdb_db_capabilities(const evdb_db* db) {
 evdb_status evdb_ping(evdb_db* db, evdb_ctx* ctx, evdb_error* err) {
   if (db == nullptr) return null_arg(err, "ping", "db");
   if (evdb_status s = check_ctx(ctx, err, "ping"); s != EVDB_OK) return s;
-  const evdb_driver& t = db->driver->table;
-  if (!EVDB_DRIVER_HAS(&t, ping) || t.ping == nullptr)
-    return fail(err, EVDB_UNSUPPORTED,
-                std::string("ping: driver ") + t.name + " (table of " + std::to_string(t.size) +
-                    " bytes) has no ping entry");
-  return t.ping(db->handle, ctx, err);
+  return db->driver->ping(db, ctx, err);
 }
 
 const char* evdb_db_driver_name(const evdb_db* db) {
@@ -157,8 +190,7 @@ evdb_status evdb_begin(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** 
   if (evdb_status s = check_ctx(ctx, err, "begin"); s != EVDB_OK) return s;
   evdb_tx* tx = tx_cache.make(db, kind);
   if (tx == nullptr) return fail(err, EVDB_INTERNAL, "begin: out of memory");
-  evdb_status s =
-      db->driver->table.begin(db->handle, ctx, kind == EVDB_TX_READ_ONLY ? 1 : 0, &tx->handle, err);
+  evdb_status s = db->driver->table.begin(db->handle, ctx, kind, &tx->handle, err);
   if (s != EVDB_OK) {
     tx_cache.drop(tx);
     return s;
@@ -195,8 +227,9 @@ evdb_status evdb_tx_read_only(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn fn, void* u
   return run_tx(db, ctx, EVDB_TX_READ_ONLY, fn, user, err, "tx_read_only");
 }
 
-evdb_status evdb_tx_rw(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn fn, void* user, evdb_error* err) {
-  return run_tx(db, ctx, EVDB_TX_READ_WRITE, fn, user, err, "tx_rw");
+evdb_status evdb_tx_read_write(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn fn, void* user,
+                               evdb_error* err) {
+  return run_tx(db, ctx, EVDB_TX_READ_WRITE, fn, user, err, "tx_read_write");
 }
 
 evdb_status evdb_read_system_version(evdb_tx* tx, evdb_ctx* ctx, int64_t* out, evdb_error* err) {
@@ -210,9 +243,12 @@ evdb_status evdb_read_event_at(evdb_tx* tx, evdb_ctx* ctx, int64_t version, evdb
   if (tx == nullptr) return null_arg(err, "read_event_at", "tx");
   if (out == nullptr) return null_arg(err, "read_event_at", "out");
   if (version < 0) return negative(err, "read_event_at", "version", version);
+  if (evdb_status s = check_event_size(out, err, "read_event_at", "out"); s != EVDB_OK) return s;
   if (version == 0)
     return fail(err, EVDB_NOT_FOUND, "read_event_at: there is no event at version 0");
-  return tx->db->driver->table.read_event_at(tx->handle, ctx, version, out, err);
+  return read_into(out, [&](evdb_event* e) {
+    return tx->db->driver->table.read_event_at(tx->handle, ctx, version, e, err);
+  });
 }
 
 evdb_status evdb_read_event_after(evdb_tx* tx, evdb_ctx* ctx, int64_t version, evdb_event* out,
@@ -220,7 +256,10 @@ evdb_status evdb_read_event_after(evdb_tx* tx, evdb_ctx* ctx, int64_t version, e
   if (tx == nullptr) return null_arg(err, "read_event_after", "tx");
   if (out == nullptr) return null_arg(err, "read_event_after", "out");
   if (version < 0) return negative(err, "read_event_after", "version", version);
-  return tx->db->driver->table.read_event_after(tx->handle, ctx, version, out, err);
+  if (evdb_status s = check_event_size(out, err, "read_event_after", "out"); s != EVDB_OK) return s;
+  return read_into(out, [&](evdb_event* e) {
+    return tx->db->driver->table.read_event_after(tx->handle, ctx, version, e, err);
+  });
 }
 
 evdb_status evdb_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse, evdb_event* buf,
@@ -231,7 +270,24 @@ evdb_status evdb_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse
   if (at < 0) return negative(err, "read_events", "at", at);
   if (n == 0) return EVDB_OK;
   if (buf == nullptr) return null_arg(err, "read_events", "buf (with n > 0)");
-  return tx->db->driver->table.read_events(tx->handle, ctx, at, reverse, buf, n, n_out, err);
+  if (evdb_status s = check_event_size(buf, err, "read_events", "buf"); s != EVDB_OK) return s;
+  const evdb_driver& t = tx->db->driver->table;
+  const uint32_t step = buf->struct_size;  // read once: a driver may overwrite it
+  if (step == sizeof(evdb_event)) {
+    evdb_status s = t.read_events(tx->handle, ctx, at, reverse, buf, n, n_out, err);
+    for (size_t i = 0; i < *n_out; ++i) buf[i].struct_size = step;
+    return s;
+  }
+  // The caller's layout differs (older or newer headers): read into the
+  // library's layout, then copy field by field what both know.
+  std::vector<evdb_event> mine(n, evdb_event EVDB_EVENT_INIT);
+  evdb_status s = t.read_events(tx->handle, ctx, at, reverse, mine.data(), n, n_out, err);
+  for (size_t i = 0; i < *n_out; ++i) {
+    evdb_event* dst = reinterpret_cast<evdb_event*>(reinterpret_cast<char*>(buf) + i * step);
+    dst->struct_size = step;
+    copy_event_out(mine[i], dst);
+  }
+  return s;
 }
 
 evdb_status evdb_read_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id, int64_t* out,
@@ -247,10 +303,16 @@ evdb_status evdb_append_event(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed_versio
   if (event == nullptr) return null_arg(err, "append_event", "event");
   if (evdb_status s = check_writable(tx, err, "append_event"); s != EVDB_OK) return s;
   if (assumed_version < 0) return negative(err, "append_event", "assumed_version", assumed_version);
-  if (std::string why = evdb::loader::check_event(*event); !why.empty())
+  if (evdb_status s = check_event_size(event, err, "append_event", "event"); s != EVDB_OK) return s;
+  // The driver gets the library's layout: fields the caller's struct lacks
+  // stay zero, fields past what the library knows are ignored.
+  evdb_event copy = EVDB_EVENT_INIT;
+  std::memcpy(static_cast<void*>(&copy), event,
+              std::min<size_t>(event->struct_size, sizeof(evdb_event)));
+  copy.struct_size = sizeof(evdb_event);
+  if (std::string why = evdb::loader::check_event(copy); !why.empty())
     return fail(err, EVDB_INVALID_ARGUMENT, "append_event: " + why);
   int64_t nv = 0;
-  evdb_event copy = *event;
   if (copy.revision_vcs == nullptr) copy.revision_vcs = "";
   evdb_status s =
       tx->db->driver->table.append_event(tx->handle, ctx, assumed_version, &copy, &nv, err);

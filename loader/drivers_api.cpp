@@ -45,13 +45,20 @@ evdb_status evdb_drivers_list(evdb_driver_info_fn fn, void* user,
 
 char* evdb_driver_search_path(void) {
   std::string all;
-  for (auto& line : evdb::loader::describe_search_path()) {
+  for (auto& d : evdb::loader::search_dirs()) {
+    if (d.path.empty()) continue;  // ignored entries: evdb_driver_search_path_notes
     if (!all.empty()) all += '\n';
-    all += line;
+    all += d.path;
   }
   char* out = static_cast<char*>(std::malloc(all.size() + 1));
   if (out != nullptr) std::memcpy(out, all.c_str(), all.size() + 1);
   return out;
+}
+
+void evdb_driver_search_path_notes(evdb_search_note_fn fn, void* user) {
+  if (fn == nullptr) return;
+  for (auto& d : evdb::loader::search_dirs())
+    fn(user, d.path.empty() ? nullptr : d.path.c_str(), d.origin.c_str());
 }
 
 }  // extern "C"

@@ -25,6 +25,19 @@ evdb_status fail(evdb_error* err, evdb_status code, std::string_view message) {
 
 extern "C" {
 
+uint32_t evdb_version_number(void) {
+  return EVDB_VERSION_NUMBER;
+}
+
+const char* evdb_version(void) {
+#define EVDB_STR2(x) #x
+#define EVDB_STR(x) EVDB_STR2(x)
+  return EVDB_STR(EVDB_VERSION_MAJOR) "." EVDB_STR(EVDB_VERSION_MINOR) "." EVDB_STR(
+      EVDB_VERSION_PATCH);
+#undef EVDB_STR
+#undef EVDB_STR2
+}
+
 const char* evdb_status_name(evdb_status status) {
   switch (status) {
     case EVDB_OK:
@@ -64,6 +77,7 @@ int evdb_status_is_retryable(evdb_status status) {
 void evdb_error_release(evdb_error* err) {
   if (err == nullptr) return;
   if (err->release != nullptr) err->release(err);
+  // struct_size is the caller's and stays; only the 1.0 fields are reset.
   err->code = EVDB_OK;
   err->message = nullptr;
   err->release = nullptr;

@@ -9,6 +9,9 @@ struct evdb_db {
   const evdb::loader::Driver* driver;  // lives for the process
   evdb_driver_db* handle;              // owned; closed by evdb_close
   uint64_t capabilities;               // of this store, read at open
+  // The driver's listener, or the host's polling one when this store lacks
+  // EVDB_CAP_LISTENER; chosen at open.
+  evdb::loader::ListenFn listen;
 };
 
 struct evdb_tx {

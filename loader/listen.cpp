@@ -24,7 +24,7 @@ evdb_status deliver_after(evdb_db* db, evdb_ctx* ctx, int64_t& last,
   evdb_tx* tx = nullptr;
   evdb_status s = evdb_begin(db, ctx, EVDB_TX_READ_ONLY, &tx, err);
   if (s != EVDB_OK) return s;
-  std::vector<evdb_event> buf(kBatch);
+  std::vector<evdb_event> buf(kBatch, evdb_event EVDB_EVENT_INIT);
   std::vector<int64_t> versions;
   while (true) {
     size_t got = 0;
@@ -47,6 +47,10 @@ evdb_status deliver_after(evdb_db* db, evdb_ctx* ctx, int64_t& last,
   return s;
 }
 
+}  // namespace
+
+namespace evdb::loader {
+
 evdb_status poll_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
                         evdb_on_inserted_fn on_inserted, void* user, evdb_error* err) {
   const evdb_host_api* host = evdb::loader::host_api();
@@ -59,7 +63,10 @@ evdb_status poll_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
     evdb_rollback(tx);
     if (s != EVDB_OK) return s;
   }
-  if (on_ready != nullptr) on_ready(user);
+  if (on_ready != nullptr) {
+    evdb_status s = on_ready(user, err);
+    if (s != EVDB_OK) return s;
+  }
   while (true) {
     evdb_status s = host->ctx_sleep(ctx, kPollIntervalUs);
     if (s != EVDB_OK)
@@ -71,16 +78,12 @@ evdb_status poll_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
   }
 }
 
-}  // namespace
+}  // namespace evdb::loader
 
 extern "C" evdb_status evdb_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
                                    evdb_on_inserted_fn on_inserted, void* user, evdb_error* err) {
   if (db == nullptr) return fail(err, EVDB_INVALID_ARGUMENT, "listen: db is NULL");
   if (on_inserted == nullptr)
     return fail(err, EVDB_INVALID_ARGUMENT, "listen: on_inserted is NULL");
-  const evdb_driver& t = db->driver->table;
-  if ((db->capabilities & EVDB_CAP_LISTENER) != 0 && EVDB_DRIVER_HAS(&t, listen) &&
-      t.listen != nullptr)
-    return t.listen(db->handle, ctx, on_ready, on_inserted, user, err);
-  return poll_listen(db, ctx, on_ready, on_inserted, user, err);
+  return db->listen(db, ctx, on_ready, on_inserted, user, err);
 }

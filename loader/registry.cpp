@@ -17,6 +17,8 @@
 #include <set>
 
 #include "context.hpp"
+#include "errors.hpp"
+#include "handles.hpp"
 
 #ifndef EVDB_INSTALL_DRIVER_DIR
 #define EVDB_INSTALL_DRIVER_DIR "/usr/local/lib/evdb/drivers"
@@ -30,11 +32,6 @@ namespace {
 
 constexpr const char* kPrefix = "libevdb_driver_";
 constexpr const char* kSuffix = ".so";
-
-struct SearchDir {
-  std::string path;    // absolute; empty for an ignored entry
-  std::string origin;  // where it comes from, or why it is ignored
-};
 
 // Everything is guarded by one mutex: loading is rare and dlopen serialises
 // anyway; the driver's own open runs outside it.
@@ -55,9 +52,16 @@ State& state() {
   return *s;
 }
 
+}  // namespace
+
 std::vector<SearchDir> search_dirs() {
   std::vector<SearchDir> dirs;
-  if (const char* env = std::getenv("EVDB_DRIVER_PATH"); env != nullptr) {
+  // secure_getenv: a setuid/setgid program must not load code from a folder
+  // its (unprivileged) caller names.
+  const char* env = secure_getenv("EVDB_DRIVER_PATH");
+  if (env == nullptr && std::getenv("EVDB_DRIVER_PATH") != nullptr)
+    dirs.push_back({"", "EVDB_DRIVER_PATH ignored (secure mode: setuid/setgid program)"});
+  if (env != nullptr) {
     std::string_view rest(env);
     while (true) {
       size_t colon = rest.find(':');
@@ -93,6 +97,8 @@ std::vector<SearchDir> search_dirs() {
   return unique;
 }
 
+namespace {
+
 bool is_elf(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
@@ -101,6 +107,40 @@ bool is_elf(const std::string& path) {
                                          "\x7f"
                                          "ELF",
                                          4) == 0;
+}
+
+// The host-side optional entries: the driver's own, or the fallback
+// (docs/contract.md §4.5, ABI-19).
+evdb_status driver_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
+                          evdb_on_inserted_fn on_inserted, void* user, evdb_error* err) {
+  return db->driver->table.listen(db->handle, ctx, on_ready, on_inserted, user, err);
+}
+evdb_status driver_ping(evdb_db* db, evdb_ctx* ctx, evdb_error* err) {
+  return db->driver->table.ping(db->handle, ctx, err);
+}
+evdb_status unsupported_ping(evdb_db* db, evdb_ctx*, evdb_error* err) {
+  const evdb_driver& t = db->driver->table;
+  return fail(err, EVDB_UNSUPPORTED,
+              std::string("ping: driver ") + t.name + " (table of " +
+                  std::to_string(t.struct_size) + " bytes) has no ping entry");
+}
+uint64_t driver_capabilities(const Driver& d, evdb_driver_db* handle) {
+  return d.table.db_capabilities(handle);
+}
+uint64_t table_capabilities(const Driver& d, evdb_driver_db*) {
+  return d.table.capabilities;
+}
+
+// Chooses, once, the host-side entry for every optional table entry.
+void fill_optional(Driver& d) {
+  const evdb_driver& t = d.table;
+  auto has = [&](bool within, const void* fn) { return within && fn != nullptr; };
+  d.listen = has(EVDB_DRIVER_HAS(&t, listen), reinterpret_cast<const void*>(t.listen))
+                 ? driver_listen
+                 : poll_listen;
+  d.ping = has(EVDB_DRIVER_HAS(&t, ping), reinterpret_cast<const void*>(t.ping)) ? driver_ping
+                                                                                 : unsupported_ping;
+  d.capabilities_of = t.db_capabilities != nullptr ? driver_capabilities : table_capabilities;
 }
 
 // Checks a table and builds the record. Returns NULL with code/message.
@@ -113,22 +153,24 @@ std::unique_ptr<Driver> adopt(const evdb_driver* t, const std::string& file, evd
   };
   if (t == nullptr) return bad(EVDB_DRIVER_ABI_MISMATCH, "its entry point returned no table");
   constexpr uint32_t header = offsetof(evdb_driver, abi_version) + sizeof(uint32_t);
-  if (t->size < header)
-    return bad(EVDB_DRIVER_ABI_MISMATCH,
-               "its table is " + std::to_string(t->size) + " bytes, too small to be an evdb table");
+  if (t->struct_size < header)
+    return bad(EVDB_DRIVER_ABI_MISMATCH, "its table is " + std::to_string(t->struct_size) +
+                                             " bytes, too small to be an evdb table");
   if (t->abi_version == 0 || t->abi_version > EVDB_DRIVER_ABI_VERSION)
     return bad(EVDB_DRIVER_ABI_MISMATCH, "it speaks driver ABI version " +
                                              std::to_string(t->abi_version) +
                                              ", this evdb speaks ABI version 1 up to " +
                                              std::to_string(EVDB_DRIVER_ABI_VERSION));
-  if (t->size < EVDB_DRIVER_TABLE_MIN_SIZE)
+  if (t->struct_size < EVDB_DRIVER_TABLE_MIN_SIZE)
     return bad(EVDB_DRIVER_ABI_MISMATCH,
-               "its table is " + std::to_string(t->size) + " bytes, smaller than the " +
+               "its table is " + std::to_string(t->struct_size) + " bytes, smaller than the " +
                    std::to_string(EVDB_DRIVER_TABLE_MIN_SIZE) + " bytes ABI version " +
                    std::to_string(t->abi_version) + " requires");
   auto d = std::make_unique<Driver>();
-  std::memcpy(&d->table, t, std::min<size_t>(t->size, sizeof(evdb_driver)));
-  d->table.size = static_cast<uint32_t>(std::min<size_t>(t->size, sizeof(evdb_driver)));
+  std::memcpy(&d->table, t, std::min<size_t>(t->struct_size, sizeof(evdb_driver)));
+  d->table.struct_size =
+      static_cast<uint32_t>(std::min<size_t>(t->struct_size, sizeof(evdb_driver)));
+  fill_optional(*d);
   const evdb_driver& c = d->table;
   if (c.name == nullptr || c.name[0] == '\0')
     return bad(EVDB_DRIVER_ABI_MISMATCH, "its table has no name");
@@ -165,6 +207,7 @@ std::unique_ptr<Driver> adopt(const evdb_driver* t, const std::string& file, evd
   for (auto& s : d->schemes) d->scheme_ptrs.push_back(s.c_str());
   d->scheme_ptrs.push_back(nullptr);
   d->file = file;
+  d->info.struct_size = sizeof(evdb_driver_info);
   d->info.name = c.name;
   d->info.version = c.version ? c.version : "";
   d->info.file = d->file.c_str();
@@ -250,13 +293,6 @@ std::vector<std::string> driver_files_in(const std::string& dir) {
 }
 
 }  // namespace
-
-std::vector<std::string> describe_search_path() {
-  std::vector<std::string> out;
-  for (auto& d : search_dirs())
-    out.push_back(d.path.empty() ? "(" + d.origin + ")" : d.path + " (" + d.origin + ")");
-  return out;
-}
 
 const Driver* find_driver(const std::string& scheme, evdb_status& code, std::string& message) {
   State& st = state();

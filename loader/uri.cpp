@@ -160,7 +160,7 @@ void ParsedUri::build_c() const {
   for (size_t i = 0; i < keys_.size(); ++i)
     params_.push_back(evdb_uri_param{keys_[i].c_str(), values_[i].c_str()});
   c_ = evdb_uri{};
-  c_.size = sizeof(evdb_uri);
+  c_.struct_size = sizeof(evdb_uri);
   c_.text = text_.c_str();
   c_.redacted = redacted_.c_str();
   c_.scheme = scheme_.c_str();

@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "json_numbers.hpp"
 
@@ -34,6 +35,44 @@ std::string check_text(const char* p, size_t n, const char* what) {
     return std::string(what) + " contains a NUL byte";
   }
   if (!simdjson::validate_utf8(p, n)) return std::string(what) + " is not valid UTF-8";
+  return {};
+}
+
+// The first \u escape in `text` that is a lone UTF-16 surrogate (a high
+// one not followed by a low one, or a low one alone), e.g. "\ud800"; empty
+// when there is none. Only for the message: simdjson refuses such payloads.
+std::string lone_surrogate(std::string_view text) {
+  auto hex4 = [&](size_t at, unsigned& out) {
+    if (at + 4 > text.size()) return false;
+    out = 0;
+    for (size_t k = at; k < at + 4; ++k) {
+      char c = text[k];
+      unsigned d = (c >= '0' && c <= '9')   ? unsigned(c - '0')
+                   : (c >= 'a' && c <= 'f') ? unsigned(c - 'a' + 10)
+                   : (c >= 'A' && c <= 'F') ? unsigned(c - 'A' + 10)
+                                            : 16u;
+      if (d == 16u) return false;
+      out = out * 16 + d;
+    }
+    return true;
+  };
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if (text[i] != '\\') continue;
+    unsigned u = 0;
+    if (text[i + 1] != 'u' || !hex4(i + 2, u)) {
+      ++i;  // a two-character escape such as \\ or \"
+      continue;
+    }
+    unsigned low = 0;
+    bool high = u >= 0xD800 && u <= 0xDBFF;
+    if (high && i + 7 < text.size() && text[i + 6] == '\\' && text[i + 7] == 'u' &&
+        hex4(i + 8, low) && low >= 0xDC00 && low <= 0xDFFF) {
+      i += 11;  // a valid pair
+      continue;
+    }
+    if (high || (u >= 0xDC00 && u <= 0xDFFF)) return std::string(text.substr(i, 6));
+    i += 5;
+  }
   return {};
 }
 
@@ -77,8 +116,16 @@ std::string check_event(const evdb_event& e) {
     if (!numbers_ok) return "the event payload is not valid JSON: a number is malformed";
     error = parser.parse(copy.data(), copy.size(), true).error();
   }
-  if (error != simdjson::SUCCESS)
+  if (error != simdjson::SUCCESS) {
+    // The JSON grammar allows a lone surrogate escape; evdb refuses it
+    // (docs/decisions.md): it has no UTF-8 form, so no driver could store or
+    // give back the text it stands for.
+    if (std::string s = lone_surrogate(std::string_view(e.payload, e.payload_len)); !s.empty())
+      return "the event payload holds the escape " + s +
+             ", a lone UTF-16 surrogate: evdb payloads must decode to Unicode text (write a "
+             "surrogate pair, or the character as UTF-8)";
     return std::string("the event payload is not valid JSON: ") + simdjson::error_message(error);
+  }
   return {};
 }
 

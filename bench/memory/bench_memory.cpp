@@ -39,7 +39,7 @@ constexpr int64_t kResetAt = 200'000;
 constexpr int64_t kReadStoreSize = 100'000;
 
 evdb_event sample_event() {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = kType;
   e.type_name_len = sizeof(kType) - 1;
   e.payload = kPayload;
@@ -177,7 +177,7 @@ void ReadEvents(benchmark::State& state) {
   for (int64_t i = 0; i < kReadStoreSize; ++i) head = p.append(head, e);
   p.commit();
   const size_t n = static_cast<size_t>(state.range(0));
-  std::vector<evdb_event> buf(n);
+  std::vector<evdb_event> buf(n, evdb_event EVDB_EVENT_INIT);
   p.begin(true);
   int64_t at = 1;
   for (auto _ : state) {

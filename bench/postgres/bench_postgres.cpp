@@ -190,7 +190,7 @@ struct Copied {
 void BM_ReadEvents_Evdb(benchmark::State& state) {
   Schema s("rde");
   for (int i = 0; i < kLogSize / kBatch; ++i) driver_append(s.db(), kBatch);
-  std::vector<evdb_event> buf(kReadN);
+  std::vector<evdb_event> buf(kReadN, evdb_event EVDB_EVENT_INIT);
   std::vector<Copied> out;
   out.reserve(kReadN);
   for (auto _ : state) {
@@ -258,11 +258,12 @@ void BM_ListenLatency_Evdb(benchmark::State& state) {
   std::thread listener([&] {
     evdb_listen(
         s.db(), ctx.raw(),
-        [](void* u) {
+        [](void* u, evdb_error*) -> evdb_status {
           auto* p = static_cast<Shared*>(u);
           std::lock_guard l(p->mu);
           p->ready = true;
           p->cv.notify_all();
+          return EVDB_OK;
         },
         [](void* u, int64_t v, evdb_error*) {
           auto* p = static_cast<Shared*>(u);

@@ -221,7 +221,7 @@ std::string filled_store(const char* what) {
 void BM_Driver_ReadEvents(benchmark::State& state) {
   std::string p = filled_store("read-drv");
   evdb_db* db = open_db(p);
-  std::vector<evdb_event> buf(kReadN);
+  std::vector<evdb_event> buf(kReadN, evdb_event EVDB_EVENT_INIT);
   size_t bytes = 0;
   for (auto _ : state) {
     evdb_tx* tx = nullptr;
@@ -301,7 +301,11 @@ void BM_Driver_ListenLatency(benchmark::State& state) {
   Latency lat;
   std::thread listener([&] {
     evdb_listen(
-        db, ctx, [](void* u) { static_cast<Latency*>(u)->ready = true; },
+        db, ctx,
+        [](void* u, evdb_error*) -> evdb_status {
+          static_cast<Latency*>(u)->ready = true;
+          return EVDB_OK;
+        },
         [](void* u, int64_t v, evdb_error*) -> evdb_status {
           static_cast<Latency*>(u)->deliver(v);
           return EVDB_OK;

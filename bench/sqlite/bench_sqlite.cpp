@@ -77,7 +77,7 @@ void BM_Driver_ReadEvents(benchmark::State& st) {
   TempFile f;
   evdb::DB db = evdb::DB::open(f.uri());
   for (int i = 0; i < kLogSize / kBatch; ++i) driver_append(db.raw(), kBatch);
-  std::vector<evdb_event> buf(kReadN);
+  std::vector<evdb_event> buf(kReadN, evdb_event EVDB_EVENT_INIT);
   int64_t at = 1;
   size_t bytes = 0;
   for (auto _ : st) {
@@ -101,7 +101,7 @@ struct Direct {
   explicit Direct(const std::string& path) : table(evdb_driver_entry_sqlite(1, nullptr)) {
     evdb_uri_param p{"synchronous", g_sync.c_str()};
     evdb_uri u{};
-    u.size = sizeof u;
+    u.struct_size = sizeof u;
     std::string text = "sqlite://" + path;
     u.text = u.redacted = text.c_str();
     u.scheme = "sqlite";
@@ -116,7 +116,7 @@ struct Direct {
   void append(int n) {
     evdb_event e = make_event();
     evdb_driver_tx* tx = nullptr;
-    check(table->begin(db, nullptr, 0, &tx, nullptr), "begin");
+    check(table->begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
     int64_t head = 0;
     check(table->read_system_version(tx, nullptr, &head, nullptr), "head");
     for (int i = 0; i < n; ++i)

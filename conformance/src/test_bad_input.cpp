@@ -86,12 +86,13 @@ TEST_F(BadInput, NullPointersOnDbAndOpen) {
                 evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, nullptr, err));
   EXPECT_C_CODE(EVDB_INVALID_ARGUMENT,
                 evdb_begin(db().raw(), nullptr, static_cast<evdb_tx_kind>(7), &tx, err));
-  EXPECT_C_CODE(EVDB_INVALID_ARGUMENT, evdb_tx_rw(db().raw(), nullptr, nullptr, nullptr, err));
+  EXPECT_C_CODE(EVDB_INVALID_ARGUMENT,
+                evdb_tx_read_write(db().raw(), nullptr, nullptr, nullptr, err));
   EXPECT_C_CODE(EVDB_INVALID_ARGUMENT,
                 evdb_tx_read_only(db().raw(), nullptr, nullptr, nullptr, err));
   EXPECT_C_CODE(
       EVDB_INVALID_ARGUMENT,
-      evdb_tx_rw(
+      evdb_tx_read_write(
           nullptr, nullptr, [](evdb_tx*, void*, evdb_error*) { return EVDB_OK; }, nullptr, err));
   EXPECT_C_CODE(EVDB_INVALID_ARGUMENT,
                 evdb_listen(db().raw(), nullptr, nullptr, nullptr, nullptr, err));
@@ -105,7 +106,7 @@ TEST_F(BadInput, NullPointersOnDbAndOpen) {
 TEST_F(BadInput, NullPointersOnTransaction) {
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err));
-  evdb_event good{};
+  evdb_event good = EVDB_EVENT_INIT;
   good.type_name = "T";
   good.type_name_len = 1;
   good.payload = "{}";
@@ -117,7 +118,7 @@ TEST_F(BadInput, NullPointersOnTransaction) {
   evdb_event null_rev = good;
   null_rev.revision_vcs = nullptr;
   null_rev.revision_vcs_len = 3;
-  evdb_event out{};
+  evdb_event out = EVDB_EVENT_INIT;
   int64_t v = 0;
   size_t n = 0;
   EXPECT_C_CODE(EVDB_INVALID_ARGUMENT, evdb_append_event(tx, nullptr, 0, nullptr, &v, err));
@@ -145,7 +146,7 @@ TEST_F(BadInput, NullErrorPointerIsAllowed) {
   evdb_tx* tx = nullptr;
   ASSERT_EQ(evdb_begin(db().raw(), nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), EVDB_OK)
       << "contract: err may be NULL";
-  evdb_event out{};
+  evdb_event out = EVDB_EVENT_INIT;
   EXPECT_EQ(evdb_read_event_at(tx, nullptr, 1, &out, nullptr), EVDB_NOT_FOUND)
       << "contract: a failure with err = NULL still returns its status";
   EXPECT_EQ(evdb_read_event_at(tx, nullptr, -1, &out, nullptr), EVDB_INVALID_ARGUMENT);

@@ -165,7 +165,7 @@ TEST_F(Append, MismatchMessageNamesTheDriver) {
 }
 
 TEST_F(Append, EventVersionFieldIgnored) {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.version = 12345;
   e.type_name = "Ignored";
   e.type_name_len = 7;
@@ -183,7 +183,7 @@ TEST_F(Append, EventVersionFieldIgnored) {
 }
 
 TEST_F(Append, NullNewVersionAccepted) {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "T";
   e.type_name_len = 1;
   e.payload = "1";
@@ -277,14 +277,14 @@ TEST_F(RoundTrip, RevisionVcs) {
 }
 
 TEST_F(RoundTrip, NullRevisionWithZeroLengthIsEmpty) {
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "T";
   e.type_name_len = 1;
   e.payload = "{}";
   e.payload_len = 2;
   e.revision_vcs = nullptr;
   e.revision_vcs_len = 0;
-  ASSERT_C_CODE(EVDB_OK, evdb_tx_rw(
+  ASSERT_C_CODE(EVDB_OK, evdb_tx_read_write(
                              db().raw(), nullptr,
                              [](evdb_tx* tx, void* u, evdb_error* er) {
                                return evdb_append_event(tx, nullptr, 0, static_cast<evdb_event*>(u),
@@ -293,7 +293,7 @@ TEST_F(RoundTrip, NullRevisionWithZeroLengthIsEmpty) {
                              &e, err));
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_ONLY, &tx, err));
-  evdb_event out{};
+  evdb_event out = EVDB_EVENT_INIT;
   EXPECT_C_CODE(EVDB_OK, evdb_read_event_at(tx, nullptr, head(), &out, err));
   EXPECT_NE(out.revision_vcs, nullptr) << "contract: revision_vcs is never NULL on output";
   EXPECT_EQ(out.revision_vcs_len, 0u);
@@ -511,9 +511,8 @@ TEST_F(Reads, EventsCBufferExactlyFilled) {
   auto v = ReadsFixture::fill(db());
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_ONLY, &tx, err));
-  evdb_event buf[4];
-  std::memset(buf, 0, sizeof buf);
-  buf[3].version = -77;  // sentinel: n = 3 must leave buf[3] untouched
+  evdb_event buf[4] = {EVDB_EVENT_INIT};  // buf[0].struct_size steps the array
+  buf[3].version = -77;                   // sentinel: n = 3 must leave buf[3] untouched
   size_t n_out = 99;
   EXPECT_C_CODE(EVDB_OK, evdb_read_events(tx, nullptr, 0, 0, buf, 3, &n_out, err));
   EXPECT_EQ(n_out, 3u) << "contract: n_out = events written (3 of 5 asked with n = 3)";

@@ -1,12 +1,13 @@
 // test_listener.cpp — Listener.* (docs/contract.md §2.5: ready before events,
 // each commit once in order, rollbacks silent, other handles' writes seen,
-// cancel within 100 ms, callback error ends listen).
+// cancel within 100 ms, an error from on_ready or on_inserted ends listen).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 
 #include "harness.hpp"
@@ -202,7 +203,7 @@ TEST_F(Listener, RollbacksAreSilent) {
   }
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err));
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "Gone";
   e.type_name_len = 4;
   e.payload = "{}";
@@ -369,7 +370,10 @@ TEST_F(Listener, CallbackErrorThroughCApi) {
   } st;
   // Append one event from another thread once ready.
   std::thread writer;
-  auto on_ready = [](void* u) { ++static_cast<State*>(u)->ready; };
+  auto on_ready = [](void* u, evdb_error*) -> evdb_status {
+    ++static_cast<State*>(u)->ready;
+    return EVDB_OK;
+  };
   auto on_inserted = [](void* u, int64_t, evdb_error* err) -> evdb_status {
     ++static_cast<State*>(u)->calls;
     evdb_error_set(err, EVDB_CONFLICT, "conformance: C callback stops");
@@ -400,6 +404,120 @@ TEST_F(Listener, CallbackErrorThroughCApi) {
   evdb_error_release(&err);
   EXPECT_EQ(st.ready, 1) << "contract: on_ready is called once";
   EXPECT_EQ(st.calls, 1) << "contract: listen ends at the first error";
+}
+
+// on_ready's error ends listen at once, on a quiet log, with that error: not
+// at the next event, not at the deadline, and never taken for a lost
+// connection (no reconnect, no second on_ready).
+TEST_F(Listener, ReadyErrorEndsListenAtOnce) {
+  struct State {
+    int ready = 0;
+    int calls = 0;
+  } st;
+  auto on_ready = [](void* u, evdb_error* err) -> evdb_status {
+    ++static_cast<State*>(u)->ready;
+    evdb_error_set(err, EVDB_CONFLICT, "conformance: on_ready refuses");
+    return EVDB_CONFLICT;
+  };
+  auto on_inserted = [](void* u, int64_t, evdb_error*) -> evdb_status {
+    ++static_cast<State*>(u)->calls;
+    return EVDB_OK;
+  };
+  // The deadline only bounds a driver that ignores the error: it would then
+  // end with DEADLINE_EXCEEDED (no event is ever appended).
+  evdb::Context ctx(kLiveness);
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status s = evdb_listen(db().raw(), ctx.raw(), on_ready, on_inserted, &st, &err);
+  EXPECT_EQ(s, EVDB_CONFLICT) << "contract: evdb_listen returns on_ready's status at once; got "
+                              << evdb_status_name(s) << " " << (err.message ? err.message : "");
+  EXPECT_EQ(err.code, EVDB_CONFLICT);
+  ASSERT_NE(err.message, nullptr);
+  EXPECT_NE(std::string(err.message).find("conformance: on_ready refuses"), std::string::npos)
+      << "contract: … with on_ready's message; got: " << err.message;
+  evdb_error_release(&err);
+  EXPECT_EQ(st.ready, 1) << "contract: on_ready's error is not a lost connection (no retry)";
+  EXPECT_EQ(st.calls, 0) << "contract: nothing is delivered after on_ready's error";
+}
+
+TEST_F(Listener, ReadyExceptionEndsListenAtOnce) {
+  struct ReadyFailed : std::runtime_error {
+    ReadyFailed() : std::runtime_error("conformance: on_ready threw") {}
+  };
+  int calls = 0;
+  evdb::Context ctx(kLiveness);
+  try {
+    evdb::Status s = db().listen(
+        ctx, [] { throw ReadyFailed(); }, [&](int64_t) { ++calls; });
+    ADD_FAILURE() << "contract: an exception from on_ready ends listen and is rethrown; listen "
+                     "returned "
+                  << evdb_status_name(s.code()) << " " << s.message();
+  } catch (const ReadyFailed&) {
+  }
+  EXPECT_EQ(ctx.status(), EVDB_OK) << "contract: … at once, not at the deadline";
+  EXPECT_EQ(calls, 0);
+  // A Status from on_ready ends it the same way.
+  evdb::Status s = db().listen(
+      ctx, [] { return evdb::Status(EVDB_UNSUPPORTED, "conformance: not now"); },
+      [&](int64_t) { ++calls; });
+  EXPECT_EQ(s.code(), EVDB_UNSUPPORTED) << "contract: listen returns on_ready's Status; got "
+                                        << evdb_status_name(s.code()) << " " << s.message();
+  EXPECT_NE(s.message().find("conformance: not now"), std::string::npos) << s.message();
+  EXPECT_EQ(calls, 0);
+}
+
+// evdb::Subscription: listens on its own thread from construction (returns
+// once active), delivers every later commit, and cancels and joins when
+// destroyed or stopped.
+TEST_F(Listener, SubscriptionListensOnItsOwnThreadUntilDestroyed) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<int64_t> got;
+  std::thread::id caller = std::this_thread::get_id(), callback_thread;
+  {
+    evdb::Subscription sub(db(), [&](int64_t v) {
+      std::lock_guard<std::mutex> l(mu);
+      callback_thread = std::this_thread::get_id();
+      got.push_back(v);
+      cv.notify_all();
+    });
+    int64_t v1 = append();
+    int64_t v2 = append();
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, kLiveness, [&] { return got.size() >= 2; }))
+        << "contract: every commit after the Subscription is made is delivered; got "
+        << listed(got);
+    EXPECT_EQ(got, (std::vector<int64_t>{v1, v2}));
+    EXPECT_NE(callback_thread, caller) << "the callback runs on the subscription's thread";
+    EXPECT_FALSE(sub.ended());
+  }  // destroyed: cancelled and joined (a hang here is the failure)
+  size_t seen = got.size();
+  append();
+  EXPECT_EQ(got.size(), seen) << "nothing is delivered after the Subscription is gone";
+}
+
+TEST_F(Listener, SubscriptionStopReportsTheErrorThatEndedIt) {
+  evdb::Subscription sub(
+      db(), [](int64_t) { return evdb::Status(EVDB_CONFLICT, "conformance: subscriber stops"); });
+  append();  // after the constructor returned: delivered, and refused
+  for (auto t0 = Clock::now(); !sub.ended() && Clock::now() - t0 < kLiveness;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(sub.ended()) << "contract: an error from on_inserted ends the subscription";
+  evdb::Status s = sub.stop();
+  EXPECT_EQ(s.code(), EVDB_CONFLICT) << s.message();
+  EXPECT_NE(s.message().find("conformance: subscriber stops"), std::string::npos) << s.message();
+  evdb::Subscription sub2(db(), [](int64_t) -> evdb::Status {
+    throw std::runtime_error("conformance: subscriber threw");
+  });
+  append();
+  for (auto t0 = Clock::now(); !sub2.ended() && Clock::now() - t0 < kLiveness;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_TRUE(sub2.ended()) << "an exception from on_inserted ends the subscription";
+  try {
+    sub2.stop();
+    ADD_FAILURE() << "stop() rethrows the callback's exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "conformance: subscriber threw");
+  }
 }
 
 TEST_F(Listener, ListenAgainAfterCancel) {

@@ -46,10 +46,10 @@ TEST_F(Transactions, ReturnedErrorRollsBackAndComesBack) {
 }
 
 TEST_F(Transactions, CallbackErrorThroughCApi) {
-  // evdb_tx_rw with a C body that appends, then fails with its own message.
+  // evdb_tx_read_write with a C body that appends, then fails with its own message.
   struct Body {
     static evdb_status run(evdb_tx* tx, void*, evdb_error* err) {
-      evdb_event e{};
+      evdb_event e = EVDB_EVENT_INIT;
       e.type_name = "Gone";
       e.type_name_len = 4;
       e.payload = "{}";
@@ -61,13 +61,13 @@ TEST_F(Transactions, CallbackErrorThroughCApi) {
     }
   };
   evdb_error err = EVDB_ERROR_INIT;
-  evdb_status s = evdb_tx_rw(db().raw(), nullptr, &Body::run, nullptr, &err);
-  EXPECT_EQ(s, EVDB_CONFLICT) << "contract: evdb_tx_rw returns the body's status; got "
+  evdb_status s = evdb_tx_read_write(db().raw(), nullptr, &Body::run, nullptr, &err);
+  EXPECT_EQ(s, EVDB_CONFLICT) << "contract: evdb_tx_read_write returns the body's status; got "
                               << evdb_status_name(s);
   EXPECT_EQ(err.code, EVDB_CONFLICT) << "contract: err carries the body's code";
   ASSERT_NE(err.message, nullptr) << "contract: err carries the body's message";
   EXPECT_STREQ(err.message, "conformance: body gave up")
-      << "contract: evdb_tx_rw returns the body's error unchanged";
+      << "contract: evdb_tx_read_write returns the body's error unchanged";
   evdb_error_release(&err);
   EXPECT_EQ(head(), 0) << "contract: the body's append is rolled back";
 }
@@ -134,7 +134,7 @@ TEST_F(Transactions, ExplicitRollbackLeavesNoTrace) {
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err));
   EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_WRITE);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "Gone";
   e.type_name_len = 4;
   e.payload = "[]";
@@ -198,7 +198,7 @@ TEST_F(ReadOnly, WritesFailWithReadOnly) {
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_ONLY, &tx, err));
   EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_ONLY);
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "Nope";
   e.type_name_len = 4;
   e.payload = "{}";
@@ -218,7 +218,7 @@ TEST_F(ReadOnly, WritesFailWithReadOnly) {
 TEST_F(ReadOnly, WritesFailThroughTxReadOnlyCallback) {
   struct Body {
     static evdb_status run(evdb_tx* tx, void*, evdb_error* err) {
-      evdb_event e{};
+      evdb_event e = EVDB_EVENT_INIT;
       e.type_name = "Nope";
       e.type_name_len = 4;
       e.payload = "{}";
@@ -236,7 +236,7 @@ TEST_F(ReadOnly, OpenWhileReadWriteOpenOnSameHandle) {
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &rw, err));
   int64_t h = 0;
   EXPECT_C_CODE(EVDB_OK, evdb_read_system_version(rw, nullptr, &h, err));
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "Pending";
   e.type_name_len = 7;
   e.payload = "{}";
@@ -248,7 +248,7 @@ TEST_F(ReadOnly, OpenWhileReadWriteOpenOnSameHandle) {
   int64_t ro_head = -1;
   EXPECT_C_CODE(EVDB_OK, evdb_read_system_version(ro, nullptr, &ro_head, err));
   EXPECT_EQ(ro_head, h) << "contract: a read-only transaction does not see uncommitted appends";
-  evdb_event out{};
+  evdb_event out = EVDB_EVENT_INIT;
   EXPECT_C_CODE(EVDB_NOT_FOUND, evdb_read_event_at(ro, nullptr, h + 1, &out, err));
   EXPECT_C_CODE(EVDB_OK, evdb_commit(ro, nullptr, err));
   EXPECT_C_CODE(EVDB_OK, evdb_commit(rw, nullptr, err));
@@ -314,10 +314,10 @@ void expect_snapshot(StoreTest* t, evdb::DB& db, bool read_first, bool gapless) 
   EXPECT_C_CODE(EVDB_OK, evdb_read_system_version(ro, nullptr, &h, err));
   EXPECT_EQ(h, v.back()) << "contract: a read-only transaction does not see a commit made after "
                             "its begin (read_system_version)";
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   EXPECT_C_CODE(EVDB_NOT_FOUND, evdb_read_event_at(ro, nullptr, newest, &e, err));
   EXPECT_C_CODE(EVDB_NOT_FOUND, evdb_read_event_after(ro, nullptr, v.back(), &e, err));
-  evdb_event buf[8];
+  evdb_event buf[8] = {EVDB_EVENT_INIT};
   size_t n = 0;
   EXPECT_C_CODE(EVDB_OK, evdb_read_events(ro, nullptr, 0, 0, buf, 8, &n, err));
   EXPECT_EQ(n, 2u) << "contract: the snapshot's read_events sees only the 2 events committed "
@@ -376,7 +376,7 @@ TEST_F(Snapshot, StableAcrossManyCommits) {
     EXPECT_C_CODE(EVDB_OK, evdb_read_system_version(ro, nullptr, &h, err));
     EXPECT_EQ(h, h0) << "contract: one consistent snapshot for the whole transaction";
     size_t n = 0;
-    evdb_event buf[4];
+    evdb_event buf[4] = {EVDB_EVENT_INIT};
     EXPECT_C_CODE(EVDB_OK, evdb_read_events(ro, nullptr, 0, 0, buf, 4, &n, err));
     EXPECT_EQ(n, 1u);
   }

@@ -75,7 +75,8 @@ evdb_driver_tx* reader(FaultyTx* t, evdb_ctx* ctx) {
   if (!(t->read_only && t->db->fault == "snapshot_leak")) return t->inner;
   if (t->fresh) mem->rollback(t->fresh);
   t->fresh = nullptr;
-  if (mem->begin(t->db->inner, ctx, 1, &t->fresh, nullptr) != EVDB_OK) return t->inner;
+  if (mem->begin(t->db->inner, ctx, EVDB_TX_READ_ONLY, &t->fresh, nullptr) != EVDB_OK)
+    return t->inner;
   return t->fresh;
 }
 void end_fresh(FaultyTx* t) {
@@ -118,12 +119,12 @@ void f_close(evdb_driver_db* d) {
 uint64_t f_caps(evdb_driver_db* d) {
   return mem->db_capabilities(D(d)->inner);
 }
-evdb_status f_begin(evdb_driver_db* d, evdb_ctx* ctx, int ro, evdb_driver_tx** out,
+evdb_status f_begin(evdb_driver_db* d, evdb_ctx* ctx, evdb_tx_kind ro, evdb_driver_tx** out,
                     evdb_error* err) {
   evdb_driver_tx* inner = nullptr;
   evdb_status s = named(mem->begin(D(d)->inner, ctx, ro, &inner, err), err);
   if (s != EVDB_OK) return s;
-  *out = reinterpret_cast<evdb_driver_tx*>(new FaultyTx{inner, D(d), ro != 0});
+  *out = reinterpret_cast<evdb_driver_tx*>(new FaultyTx{inner, D(d), ro == EVDB_TX_READ_ONLY});
   return EVDB_OK;
 }
 evdb_status f_commit(evdb_driver_tx* t, evdb_ctx* ctx, evdb_error* err) {
@@ -189,9 +190,9 @@ struct ListenState {
   evdb_on_inserted_fn inserted;
   void* user;
 };
-void ready_tramp(void* u) {
+evdb_status ready_tramp(void* u, evdb_error* err) {
   auto* st = static_cast<ListenState*>(u);
-  if (st->ready) st->ready(st->user);
+  return st->ready ? st->ready(st->user, err) : EVDB_OK;
 }
 evdb_status twice(void* u, int64_t v, evdb_error* err) {
   auto* st = static_cast<ListenState*>(u);
@@ -241,6 +242,6 @@ extern "C" __attribute__((visibility("default"))) const evdb_driver* evdb_driver
   table.listen = f_listen;
   // Fields a later ABI appended (ping, …) would take the memory driver's
   // handles: drop them by shrinking the table to what we wrap.
-  table.size = static_cast<uint32_t>(offsetof(evdb_driver, listen) + sizeof(table.listen));
+  table.struct_size = static_cast<uint32_t>(offsetof(evdb_driver, listen) + sizeof(table.listen));
   return &table;
 }

@@ -43,8 +43,8 @@ static uint64_t probe_caps(evdb_driver_db* db) {
   (void)db;
   return 0;
 }
-static evdb_status probe_begin(evdb_driver_db* db, evdb_ctx* ctx, int ro, evdb_driver_tx** out,
-                               evdb_error* err) {
+static evdb_status probe_begin(evdb_driver_db* db, evdb_ctx* ctx, evdb_tx_kind ro,
+                               evdb_driver_tx** out, evdb_error* err) {
   (void)db, (void)ctx, (void)ro, (void)out;
   return probe_fail(err, EVDB_UNSUPPORTED, "cfprobe: begin: unsupported");
 }
@@ -88,7 +88,7 @@ static evdb_status probe_set(evdb_driver_tx* tx, evdb_ctx* ctx, int32_t id, int6
 static const char* const probe_schemes[] = {"cfprobe", NULL};
 
 static const evdb_driver probe_table = {
-    .size = sizeof(evdb_driver),
+    .struct_size = sizeof(evdb_driver),
     .abi_version = EVDB_DRIVER_ABI_VERSION,
     .name = "cfprobe",
     .version = "0.0.1",

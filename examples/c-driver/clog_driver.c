@@ -131,9 +131,10 @@ static void tx_free(clog_tx* tx) {
   free(tx);
 }
 
-static evdb_status clog_begin(evdb_driver_db* d, evdb_ctx* ctx, int read_only, evdb_driver_tx** out,
-                              evdb_error* err) {
+static evdb_status clog_begin(evdb_driver_db* d, evdb_ctx* ctx, evdb_tx_kind kind,
+                              evdb_driver_tx** out, evdb_error* err) {
   clog_db* db = (clog_db*)d;
+  const int read_only = kind == EVDB_TX_READ_ONLY;
   const char* op = read_only ? "begin read-only" : "begin read-write";
   clog_tx* tx;
   evdb_status r = clog_check_ctx(ctx, op, err);
@@ -143,7 +144,7 @@ static evdb_status clog_begin(evdb_driver_db* d, evdb_ctx* ctx, int read_only, e
   tx = calloc(1, sizeof *tx);
   if (tx == NULL) return clog_fail(err, EVDB_INTERNAL, CLOG_NAME ": %s: out of memory", op);
   tx->db = db;
-  tx->read_only = read_only != 0;
+  tx->read_only = read_only;
   r = clog_store_snapshot(db->store, &tx->base_head, &tx->base_end, &tx->projs, err);
   if (r != EVDB_OK) {
     tx_free(tx);
@@ -226,10 +227,13 @@ static evdb_status clog_read_events(evdb_driver_tx* t, evdb_ctx* ctx, int64_t at
   size_t k = 0;
   (void)ctx;
   (void)err;
+  /* buf's elements are the host's evdb_event, buf->struct_size bytes apart
+   * (maybe more than this driver's sizeof): step with EVDB_EVENT_AT. Only 1.0
+   * fields are written, which every valid event has. */
   if (reverse) {
-    for (v = at > head ? head : at; v >= 1 && k < n; --v) tx_get(tx, v, &buf[k++]);
+    for (v = at > head ? head : at; v >= 1 && k < n; --v) tx_get(tx, v, EVDB_EVENT_AT(buf, k++));
   } else {
-    for (v = at < 1 ? 1 : at; v <= head && k < n; ++v) tx_get(tx, v, &buf[k++]);
+    for (v = at < 1 ? 1 : at; v <= head && k < n; ++v) tx_get(tx, v, EVDB_EVENT_AT(buf, k++));
   }
   *n_out = k;
   return EVDB_OK;
@@ -340,11 +344,11 @@ static evdb_status clog_set_projection_version(evdb_driver_tx* t, evdb_ctx* ctx,
 
 static const char* const clog_schemes[] = {"clog", NULL};
 
-/* Every field this driver knows, by name. `size` tells the host how much of
- * the table exists: a host built from an older driver.h reads only its
- * prefix, a newer host treats the fields past `size` as absent. */
+/* Every field this driver knows, by name. `struct_size` tells the host how
+ * much of the table exists: a host built from an older driver.h reads only
+ * its prefix, a newer host treats the fields past it as absent. */
 static const evdb_driver clog_table = {
-    .size = sizeof(evdb_driver),
+    .struct_size = sizeof(evdb_driver),
     .abi_version = EVDB_DRIVER_ABI_VERSION,
     .name = CLOG_NAME,
     .version = CLOG_VERSION,
@@ -377,7 +381,7 @@ EVDB_API const evdb_driver* evdb_driver_entry(uint32_t host_abi_version,
                                               const evdb_host_api* host) {
   (void)host_abi_version;
   if (host != NULL) {
-    if (host->size < offsetof(evdb_host_api, ctx_sleep) + sizeof host->ctx_sleep) return NULL;
+    if (!EVDB_HOST_HAS(host, ctx_sleep)) return NULL;
     clog_set_host(host);
   }
   return &clog_table;

@@ -60,10 +60,45 @@ TEST(Discovery, UnknownSchemeListsEveryPlaceSearched) {
   EXPECT_TRUE(contains(msg, kRoot + "/longer (EVDB_DRIVER_PATH)")) << msg;
   EXPECT_TRUE(contains(msg, "(beside libevdb)")) << msg;
   EXPECT_TRUE(contains(msg, "(install prefix)")) << msg;
+}
+
+// evdb_driver_search_path gives plain folders a caller can use; the notes
+// (where each comes from, ignored entries) come through the notes callback.
+TEST(Discovery, SearchPathIsPlainFoldersAndNotesComeApart) {
+  use_path(kRoot + "/good:relative/dir:" + kRoot + "/longer");
   char* path = evdb_driver_search_path();
   ASSERT_NE(path, nullptr);
-  EXPECT_TRUE(contains(path, kRoot + "/good (EVDB_DRIVER_PATH)"));
+  std::vector<std::string> lines;
+  for (std::string rest = path;;) {
+    size_t nl = rest.find('\n');
+    lines.push_back(rest.substr(0, nl));
+    if (nl == std::string::npos) break;
+    rest = rest.substr(nl + 1);
+  }
   evdb_string_free(path);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines[0], kRoot + "/good");
+  EXPECT_EQ(lines[1], kRoot + "/longer");
+  for (auto& l : lines) {
+    EXPECT_EQ(l.front(), '/') << "not an absolute folder: " << l;
+    EXPECT_FALSE(contains(l, " (")) << "a note in a folder name: " << l;
+  }
+  struct Note {
+    std::string folder, note;
+  };
+  std::vector<Note> notes;
+  evdb_driver_search_path_notes(
+      [](void* u, const char* folder, const char* note) {
+        static_cast<std::vector<Note>*>(u)->push_back({folder ? folder : "(none)", note});
+      },
+      &notes);
+  ASSERT_EQ(notes.size(), lines.size() + 1) << "every folder and the ignored entry";
+  EXPECT_EQ(notes[0].folder, kRoot + "/good");
+  EXPECT_EQ(notes[0].note, "EVDB_DRIVER_PATH");
+  EXPECT_EQ(notes[1].folder, "(none)");
+  EXPECT_TRUE(contains(notes[1].note, "relative/dir")) << notes[1].note;
+  EXPECT_EQ(notes[2].folder, kRoot + "/longer");
+  EXPECT_EQ(notes.back().note, "install prefix");
 }
 
 TEST(Discovery, FindsDriverNamedAfterScheme) {
@@ -269,7 +304,7 @@ TEST(Validation, BadInputNeverReachesTheDriver) {
   long before = td_append_calls();
   auto append = [&](const char* type, size_t tlen, const char* payload, size_t plen,
                     int64_t assumed = 0, int64_t time_us = 0) {
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     e.type_name = type;
     e.type_name_len = tlen;
     e.payload = payload;
@@ -306,7 +341,7 @@ TEST(Validation, BadInputNeverReachesTheDriver) {
   EXPECT_EQ(append("T", 1, " [1, 2] ", 8, 1), EVDB_OK);
   EXPECT_EQ(td_append_calls(), before + 1);
 
-  evdb_event out{};
+  evdb_event out = EVDB_EVENT_INIT;
   EXPECT_EQ(evdb_read_event_at(tx, nullptr, -1, &out, &err), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(evdb_read_event_at(tx, nullptr, 0, &out, &err), EVDB_NOT_FOUND);
   EXPECT_EQ(evdb_read_event_at(tx, nullptr, 1, nullptr, &err), EVDB_INVALID_ARGUMENT);
@@ -338,6 +373,33 @@ TEST(Validation, BadInputNeverReachesTheDriver) {
   EXPECT_EQ(evdb_listen(nullptr, nullptr, nullptr, nullptr, nullptr, &err), EVDB_INVALID_ARGUMENT);
   evdb_error_release(&err);
   evdb_close(db);
+}
+
+// A lone surrogate escape is valid JSON grammar but names no character:
+// refused, with a message naming the escape (docs/decisions.md). Pairs and
+// an escaped backslash followed by "ud800" (plain text) are fine.
+TEST(Validation, LoneSurrogateEscapeIsRefusedAndNamed) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb::DB db = evdb::DB::open("tinproc:");
+  // "" when appended, else the InvalidArgument message.
+  auto append = [&](const std::string& payload) -> std::string {
+    try {
+      db.tx_rw(
+          [&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("T", payload)); });
+      return "";
+    } catch (const evdb::InvalidArgument& e) {
+      return e.what();
+    }
+  };
+  for (const char* lone : {R"("\ud800")", R"({"a":"x\uDBFFy"})", R"(["\udc00"])",
+                           R"("\ud800\u0041")", R"("\ud83d")"}) {
+    std::string why = append(lone);
+    EXPECT_TRUE(contains(why, "lone UTF-16 surrogate")) << lone << ": " << why;
+  }
+  EXPECT_TRUE(contains(append(R"(["\ud83d"])"), R"(\ud83d)")) << "the message names the escape";
+  for (const char* fine : {R"("\ud83d\ude00")", R"("\\ud800")", R"("\u00e9")"})
+    EXPECT_EQ(append(fine), "") << fine;
 }
 
 TEST(Validation, UnknownUriParameterIsRefusedByTheDriver) {

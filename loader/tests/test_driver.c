@@ -10,10 +10,19 @@
  *   TD_NULL_TABLE    entry returns NULL
  *   TD_NO_OPEN       table lacks open
  *   TD_LONGER        table has fields after the ones this host knows
+ *   TD_NEXT          built "from newer headers" (api/abi/next/evdb_next.h):
+ *                    uses the host service now_us and writes the event field
+ *                    causation_id only when the host's structs have them,
+ *                    and answers read_projection_version(1313) with the
+ *                    newer status EVDB_NEXT_STATUS
  * Its store: one process-wide log guarded by a mutex; a read-write
  * transaction buffers its appends and applies them at commit when the head is
  * still what it assumed. It has no listener (the host polls). */
 #include <evdb/driver.h>
+
+#ifdef TD_NEXT
+#include "evdb_next.h"
+#endif
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -39,6 +48,14 @@ static td_event* g_log;
 static int64_t g_head, g_cap;
 static long g_append_calls;
 static const evdb_host_api* g_host;
+
+#ifdef TD_NEXT
+static int g_host_has_now;
+/* Whether the host given at entry had the newer service now_us. */
+EVDB_API int td_next_host_has_now(void) {
+  return g_host_has_now;
+}
+#endif
 
 /* Number of append_event calls the driver saw (tests check validation). */
 EVDB_API long td_append_calls(void) {
@@ -103,13 +120,13 @@ static uint64_t td_caps(evdb_driver_db* db) {
   return EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD;
 }
 
-static evdb_status td_begin(evdb_driver_db* db, evdb_ctx* ctx, int ro, evdb_driver_tx** out,
-                            evdb_error* err) {
+static evdb_status td_begin(evdb_driver_db* db, evdb_ctx* ctx, evdb_tx_kind kind,
+                            evdb_driver_tx** out, evdb_error* err) {
   td_tx* tx = calloc(1, sizeof *tx);
   (void)db;
   (void)ctx;
   (void)err;
-  tx->read_only = ro;
+  tx->read_only = kind == EVDB_TX_READ_ONLY;
   tx->assumed = -1;
   pthread_mutex_lock(&g_mu);
   tx->base = g_head;
@@ -168,6 +185,13 @@ static int td_get(td_tx* tx, int64_t v, evdb_event* out) {
   out->payload_len = strlen(e->payload);
   out->revision_vcs = e->rev;
   out->revision_vcs_len = strlen(e->rev);
+#ifdef TD_NEXT
+  /* A field added after 1.0: written only when the host's event has it. */
+  if (EVDB_STRUCT_HAS((evdb_event_next*)out, evdb_event_next, causation_id)) {
+    ((evdb_event_next*)out)->causation_id = "cause";
+    ((evdb_event_next*)out)->causation_id_len = 5;
+  }
+#endif
   pthread_mutex_unlock(&g_mu);
   return 1;
 }
@@ -197,9 +221,9 @@ static evdb_status td_events(evdb_driver_tx* t, evdb_ctx* c, int64_t at, int rev
   (void)c;
   (void)err;
   if (reverse) {
-    for (v = at > head ? head : at; v >= 1 && k < n; --v) td_get(tx, v, &buf[k++]);
+    for (v = at > head ? head : at; v >= 1 && k < n; --v) td_get(tx, v, EVDB_EVENT_AT(buf, k++));
   } else {
-    for (v = at < 1 ? 1 : at; v <= head && k < n; ++v) td_get(tx, v, &buf[k++]);
+    for (v = at < 1 ? 1 : at; v <= head && k < n; ++v) td_get(tx, v, EVDB_EVENT_AT(buf, k++));
   }
   *n_out = k;
   return EVDB_OK;
@@ -210,6 +234,9 @@ static evdb_status td_proj(evdb_driver_tx* t, evdb_ctx* c, int32_t id, int64_t* 
   (void)c;
   (void)id;
   (void)out;
+#ifdef TD_NEXT
+  if (id == 1313) return fail(err, EVDB_NEXT_STATUS, TD_NAME ": a status newer than the host");
+#endif
   return fail(err, EVDB_NOT_FOUND, TD_NAME ": no projections here");
 }
 static evdb_status td_append(evdb_driver_tx* t, evdb_ctx* c, int64_t assumed, const evdb_event* e,
@@ -284,12 +311,17 @@ EVDB_API const evdb_driver* TD_ENTRY(uint32_t host_abi, const evdb_host_api* hos
   (void)host_abi;
   (void)td_future;
   g_host = host;
+#ifdef TD_NEXT
+  /* A host service added after 1.0: used only when the host has it. */
+  g_host_has_now =
+      host != NULL && EVDB_STRUCT_HAS((const evdb_host_api_next*)host, evdb_host_api_next, now_us);
+#endif
 #ifdef TD_NULL_TABLE
   return NULL;
 #endif
-  t->size = sizeof g_table;
+  t->struct_size = sizeof g_table;
 #ifdef TD_TABLE_SIZE
-  t->size = TD_TABLE_SIZE;
+  t->struct_size = TD_TABLE_SIZE;
 #endif
   t->abi_version = TD_ABI;
   t->name = TD_NAME;

@@ -105,20 +105,15 @@ void print_header(Format f, bool no_header) {
 
 int cmd_drivers(const CommonOptions& common) {
   return guarded("drivers", common, [](Session&) {
-    char* path = evdb_driver_search_path();
     std::printf("Search path (in order):\n");
-    if (path != nullptr) {
-      std::string p = path;
-      evdb_string_free(path);
-      size_t start = 0;
-      while (start <= p.size()) {
-        size_t nl = p.find('\n', start);
-        std::string dir = p.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
-        if (!dir.empty()) std::printf("  %s\n", dir.c_str());
-        if (nl == std::string::npos) break;
-        start = nl + 1;
-      }
-    }
+    evdb_driver_search_path_notes(
+        [](void*, const char* folder, const char* note) {
+          if (folder != nullptr)
+            std::printf("  %s (%s)\n", folder, note);
+          else
+            std::printf("  (%s)\n", note);
+        },
+        nullptr);
     struct Collected {
       std::vector<std::string> drivers;
       std::vector<std::string> problems;

@@ -48,7 +48,7 @@ std::string next_unique_id();
 
 // The URI with its password hidden for printing: the password in
 // "scheme://user:password@host" and the value of every query parameter whose
-// name contains "password" become "***".
+// name contains "password" or is "pass" or "passwd" become "***".
 std::string redact_uri(std::string_view uri);
 
 }  // namespace evdb::conformance

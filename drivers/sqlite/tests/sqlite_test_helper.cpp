@@ -53,7 +53,7 @@ int append_block(const std::string& uri, int pre, int n) {
   evdb_read_system_version(tx, nullptr, &head, nullptr);
   for (int i = 0; i < n; ++i) {
     std::string payload = "{\"n\":" + std::to_string(head + 1) + "}";
-    evdb_event e{0, 0, "Blocked", 7, payload.c_str(), payload.size(), "", 0};
+    evdb_event e{sizeof(evdb_event), 0, 0, "Blocked", 7, payload.c_str(), payload.size(), "", 0};
     if (evdb_append_event(tx, nullptr, head, &e, &head, &err) != EVDB_OK) {
       say(std::string("error: ") + (err.message ? err.message : "append"));
       return 1;

@@ -53,8 +53,7 @@ static evdb_db* open_ok(const char* uri) {
 }
 
 static evdb_event ev(const char* type, const char* payload) {
-  evdb_event e;
-  memset(&e, 0, sizeof e);
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = type;
   e.type_name_len = strlen(type);
   e.payload = payload;
@@ -151,7 +150,8 @@ static void test_reads_and_writes(void) {
   char path[512], uri[600];
   evdb_db* db;
   evdb_tx* tx = NULL;
-  evdb_event e = ev("Opened", " { \"id\" : 1 ,\"x\":[1, 2.50] } "), out, buf[8];
+  evdb_event e = ev("Opened", " { \"id\" : 1 ,\"x\":[1, 2.50] } "), out = EVDB_EVENT_INIT;
+  evdb_event buf[8] = {EVDB_EVENT_INIT};
   int64_t nv = 0, v = 0;
   size_t n = 0;
   fresh_store(path, sizeof path, uri, sizeof uri);
@@ -371,7 +371,7 @@ static void test_processes(void) {
         (long long)head_of(db));
   {
     evdb_tx* tx = NULL;
-    evdb_event out;
+    evdb_event out = EVDB_EVENT_INIT;
     int seen[kChildren] = {0}, ok = 1;
     CHECK(evdb_begin(db, NULL, EVDB_TX_READ_ONLY, &tx, NULL) == EVDB_OK, "begin");
     for (int64_t v = 1; v <= kChildren * kEach; ++v) {
