@@ -15,7 +15,7 @@ libevdb is found through EVDB_LIBRARY, this Python's prefix, the dynamic
 linker, then /usr/local (see docs/bindings-python.md).
 """
 
-from ._core import DB, Context, Event, Listener, Tx, open
+from ._core import DB, Context, Event, Listener, Tx, library_version, open
 from ._errors import (
     Canceled,
     Conflict,
@@ -36,7 +36,7 @@ from ._errors import (
 __version__ = "1.0.0"
 
 __all__ = [
-    "open", "DB", "Tx", "Event", "Context", "Listener",
+    "open", "library_version", "DB", "Tx", "Event", "Context", "Listener",
     "Error", "VersionMismatch", "NotFound", "Conflict", "ReadOnly", "InvalidArgument", "Canceled",
     "DeadlineExceeded", "ConnectionFailed", "Unsupported", "DriverNotFound", "DriverAbiMismatch",
     "InternalError", "LibraryNotFound",

@@ -21,12 +21,14 @@ from ctypes import (
     c_int32,
     c_int64,
     c_size_t,
+    c_uint32,
     c_uint64,
     c_void_p,
 )
 
 # The library's file name carries the ABI major version this module speaks.
-SONAME = "libevdb.so.1"
+ABI_MAJOR = 1
+SONAME = f"libevdb.so.{ABI_MAJOR}"
 
 # ---- status codes (api/evdb.h "Status codes") --------------------------------
 OK = 0
@@ -67,6 +69,7 @@ class Error(Structure):
 
 _release_fn = CFUNCTYPE(None, POINTER(Error))
 Error._fields_ = [
+    ("struct_size", c_uint32),
     ("code", status_t),
     ("message", c_void_p),  # char*, freed by evdb_error_release
     ("release", _release_fn),
@@ -76,7 +79,9 @@ Error._fields_ = [
 
 def new_error() -> Error:
     """An empty evdb_error (EVDB_ERROR_INIT)."""
-    return Error()
+    e = Error()
+    e.struct_size = _ERROR_SIZE
+    return e
 
 
 class Event(Structure):
@@ -85,6 +90,7 @@ class Event(Structure):
     the transaction)."""
 
     _fields_ = [
+        ("struct_size", c_uint32),
         ("version", c_int64),
         ("time_us", c_int64),
         ("type_name", c_void_p),
@@ -97,20 +103,28 @@ class Event(Structure):
 
 
 def new_event() -> Event:
-    """An empty evdb_event (zeroed, as C's `evdb_event e = {0}`)."""
-    return Event()
+    """An empty evdb_event (EVDB_EVENT_INIT)."""
+    e = Event()
+    e.struct_size = _EVENT_SIZE
+    return e
 
 
 def new_event_array(n: int):
-    """An array of n empty evdb_event for evdb_read_events."""
-    return (Event * n)()
+    """An array of n empty evdb_event for evdb_read_events, which steps it
+    by the struct_size of its first element."""
+    buf = (Event * n)()
+    for e in buf:
+        e.struct_size = _EVENT_SIZE
+    return buf
+
+
+_ERROR_SIZE = ctypes.sizeof(Error)
+_EVENT_SIZE = ctypes.sizeof(Event)
 
 
 # ---- callback types -------------------------------------------------------------
-on_ready_fn = CFUNCTYPE(None, c_void_p)
+on_ready_fn = CFUNCTYPE(status_t, c_void_p, POINTER(Error))
 on_inserted_fn = CFUNCTYPE(status_t, c_void_p, c_int64, POINTER(Error))
-# What on_ready returns to the library (nothing in this ABI; a status from 1.0).
-ON_READY_RETURNS_STATUS = False
 
 # Opaque handles.
 db_p = c_void_p
@@ -119,6 +133,8 @@ ctx_p = c_void_p
 
 # name: (restype, argtypes)
 _PROTOTYPES = {
+    "evdb_version_number": (c_uint32, []),
+    "evdb_version": (c_char_p, []),
     "evdb_status_name": (c_char_p, [status_t]),
     "evdb_status_is_retryable": (c_int, [status_t]),
     "evdb_error_release": (None, [POINTER(Error)]),
@@ -212,6 +228,9 @@ def _try_load(path: str) -> ctypes.CDLL:
             raise OSError(f"it has no function {name}: not libevdb 1.x") from None
         fn.restype = restype
         fn.argtypes = argtypes
+    version = lib.evdb_version_number()
+    if version // 10000 != ABI_MAJOR:
+        raise OSError(f"it is evdb {lib.evdb_version().decode()}; this package speaks evdb {ABI_MAJOR}.x")
     return lib
 
 

@@ -46,6 +46,11 @@ def _utf8(value: str, what: str, op: str) -> bytes:
         raise InvalidArgument(f"evdb: {op}: {what} is not valid UTF-8 text ({e})") from None
 
 
+def library_version() -> str:
+    """The version of the libevdb in use ("1.0.0")."""
+    return _lib().evdb_version().decode()
+
+
 # ---- contexts -----------------------------------------------------------------------
 class Context:
     """Cancellation and a deadline for the calls it is passed to (evdb_ctx).
@@ -539,26 +544,27 @@ class _Session:
                 continue
         return False
 
-    def _on_ready(self, _user) -> None:
+    def _on_ready(self, _user, err) -> int:
         try:
             self.ready.set()
             self.settled.set()
-            self.put(_READY)
+            return _capi.OK if self.put(_READY) else _capi.CANCELED
         except BaseException as e:  # noqa: BLE001
-            # An exception must not unwind into C (ctypes would print it and
-            # go on); on_ready returns no status in this ABI: cancel instead.
-            self.failure = self.failure or e
-            self.ctx.cancel()
+            return self._carry(e, err)
 
     def _on_inserted(self, _user, version: int, err) -> int:
         try:
             return _capi.OK if self.put(version) else _capi.CANCELED
         except BaseException as e:  # noqa: BLE001
-            # Kept for the consumer; the error status ends evdb_listen (had
-            # it escaped, ctypes would print it and return 0 = EVDB_OK).
-            self.failure = self.failure or e
-            self.lib.evdb_error_set(err, _capi.INTERNAL, f"python callback raised {type(e).__name__}".encode())
-            return _capi.INTERNAL
+            return self._carry(e, err)
+
+    def _carry(self, e: BaseException, err) -> int:
+        # An exception must not unwind into C (ctypes would print it and
+        # return 0 = EVDB_OK): it is kept for the consumer, and the error
+        # status ends evdb_listen at once.
+        self.failure = self.failure or e
+        self.lib.evdb_error_set(err, _capi.INTERNAL, f"python callback raised {type(e).__name__}".encode())
+        return _capi.INTERNAL
 
     # -- from any thread --
     def join(self) -> None:

@@ -66,6 +66,10 @@ def test_context_timeout_argument():
     assert evdb.Context().error is None
 
 
+def test_library_version():
+    assert evdb.library_version().startswith("1.")
+
+
 def test_private_memory_store_and_driver_name():
     with evdb.open("memory:") as db:
         assert db.driver_name == "memory"

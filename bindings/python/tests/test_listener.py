@@ -124,21 +124,23 @@ def test_exception_in_on_ready_is_reraised(db):
     assert not listen_threads()
 
 
-def test_exception_inside_the_c_callback_is_carried_back(db, monkeypatch):
-    """What the CFUNCTYPE callback itself raises (here: handing the version
-    over fails) ends evdb_listen with an error and is re-raised by the
-    iteration, not printed and lost by ctypes."""
+@pytest.mark.parametrize("callback", ["on_ready", "on_inserted"])
+def test_exception_inside_the_c_callback_is_carried_back(db, monkeypatch, callback):
+    """What a CFUNCTYPE callback itself raises (here: handing the event over
+    to the iterating thread fails) ends evdb_listen with an error status and
+    is re-raised by the iteration, not printed and lost by ctypes."""
     real_put = _core._Session.put
 
     def put(self, item):
-        if isinstance(item, int):
+        if (item is _core._READY) == (callback == "on_ready") and item is not _core._END:
             raise LookupError("hand-over failed")
         return real_put(self, item)
 
     monkeypatch.setattr(_core._Session, "put", put)
     listener = db.listen(timeout=60)
-    assert listener.wait_ready(30)
-    append_each(db, 1)
+    listener.wait_ready(30)
+    if callback == "on_inserted":
+        append_each(db, 1)
     with pytest.raises(LookupError, match="hand-over failed"):
         list(listener)
     assert listener.stopped_by is None
