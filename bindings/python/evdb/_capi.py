@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import sys
 import sysconfig
 import threading
@@ -120,6 +121,31 @@ def new_event_array(n: int):
 
 _ERROR_SIZE = ctypes.sizeof(Error)
 _EVENT_SIZE = ctypes.sizeof(Event)
+
+# evdb_event as raw bytes, for reading many at once without a ctypes object
+# per element: (struct_size, version, time_us, type_name, type_name_len,
+# payload, payload_len, revision_vcs, revision_vcs_len).
+_EVENT_ROW = struct.Struct("=I4xqqQQQQQQ")
+assert _EVENT_ROW.size == _EVENT_SIZE and Event.version.offset == 8 and Event.revision_vcs_len.offset == 64
+
+_memory_at = ctypes.pythonapi.PyMemoryView_FromMemory
+_memory_at.restype = ctypes.py_object
+_memory_at.argtypes = [c_void_p, ctypes.c_ssize_t, c_int]
+_PYBUF_READ = 0x100
+
+
+def event_fields(address: int, n: int):
+    """The fields of the n evdb_event at `address` as tuples (version,
+    time_us, type_name, payload, revision_vcs), the strings as memoryview
+    slices of the library's memory: decode them before the next call on the
+    transaction. One read-only view spans every string of the batch (only
+    the slices are ever read), instead of one ctypes.string_at per string."""
+    rows = list(_EVENT_ROW.iter_unpack(ctypes.string_at(address, n * _EVENT_SIZE)))
+    lo = min(min(r[3], r[5], r[7] if r[8] else r[3]) for r in rows)
+    hi = max(max(r[3] + r[4], r[5] + r[6], r[7] + r[8]) for r in rows)
+    mv = _memory_at(lo, hi - lo, _PYBUF_READ)
+    return [(r[1], r[2], mv[r[3] - lo:r[3] - lo + r[4]], mv[r[5] - lo:r[5] - lo + r[6]],
+             mv[r[7] - lo:r[7] - lo + r[8]] if r[8] else b"") for r in rows]
 
 
 # ---- callback types -------------------------------------------------------------
