@@ -103,6 +103,30 @@ class Event(Structure):
     ]
 
 
+class EventIn(Structure):
+    """evdb_event as append_event takes it: the same layout as Event, with
+    the strings as c_char_p so that assigning bytes points at them (and the
+    struct keeps them alive) without a cast per field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("version", c_int64),
+        ("time_us", c_int64),
+        ("type_name", c_char_p),
+        ("type_name_len", c_size_t),
+        ("payload", c_char_p),
+        ("payload_len", c_size_t),
+        ("revision_vcs", c_char_p),
+        ("revision_vcs_len", c_size_t),
+    ]
+
+
+def new_event_in(type_name: bytes, payload: bytes, revision_vcs: bytes, time_us: int) -> EventIn:
+    """An evdb_event for append_event (EVDB_EVENT_INIT, then the fields)."""
+    return EventIn(_EVENT_SIZE, 0, time_us, type_name, len(type_name), payload, len(payload),
+                   revision_vcs, len(revision_vcs))
+
+
 def new_event() -> Event:
     """An empty evdb_event (EVDB_EVENT_INIT)."""
     e = Event()
@@ -126,7 +150,7 @@ _EVENT_SIZE = ctypes.sizeof(Event)
 # per element: (struct_size, version, time_us, type_name, type_name_len,
 # payload, payload_len, revision_vcs, revision_vcs_len).
 _EVENT_ROW = struct.Struct("=I4xqqQQQQQQ")
-assert _EVENT_ROW.size == _EVENT_SIZE and Event.version.offset == 8 and Event.revision_vcs_len.offset == 64
+assert _EVENT_ROW.size == _EVENT_SIZE == ctypes.sizeof(EventIn) and Event.version.offset == 8 and Event.revision_vcs_len.offset == 64
 
 _memory_at = ctypes.pythonapi.PyMemoryView_FromMemory
 _memory_at.restype = ctypes.py_object
@@ -192,7 +216,7 @@ _PROTOTYPES = {
     ),
     "evdb_append_event": (
         status_t,
-        [tx_p, ctx_p, c_int64, POINTER(Event), POINTER(c_int64), POINTER(Error)],
+        [tx_p, ctx_p, c_int64, POINTER(EventIn), POINTER(c_int64), POINTER(Error)],
     ),
     "evdb_init_projection_version": (
         status_t,

@@ -320,15 +320,7 @@ class Tx:
             payload_b = _utf8(payload, "payload", "append_event")
             rev_b = _utf8(revision_vcs or "", "revision_vcs", "append_event")
             time_us = _time_us(time)
-        e = _capi.new_event()
-        e.time_us = time_us
-        # c_char_p(bytes) points into the bytes objects, alive until we return.
-        e.type_name = ctypes.cast(ctypes.c_char_p(type_b), ctypes.c_void_p)
-        e.type_name_len = len(type_b)
-        e.payload = ctypes.cast(ctypes.c_char_p(payload_b), ctypes.c_void_p)
-        e.payload_len = len(payload_b)
-        e.revision_vcs = ctypes.cast(ctypes.c_char_p(rev_b), ctypes.c_void_p)
-        e.revision_vcs_len = len(rev_b)
+        e = _capi.new_event_in(type_b, payload_b, rev_b, time_us)
         lib = self._lib
         out = c_int64()
         err = _capi.new_error()
