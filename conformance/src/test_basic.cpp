@@ -109,7 +109,7 @@ TEST_F(Append, FirstEventIsVersionOne) {
 TEST_F(Append, TransactionAfterAFailedAppend) {
   evdb_tx* tx = nullptr;
   ASSERT_C_CODE(EVDB_OK, evdb_begin(db().raw(), nullptr, EVDB_TX_READ_WRITE, &tx, err));
-  evdb_event e{};
+  evdb_event e = EVDB_EVENT_INIT;
   e.type_name = "Kept";
   e.type_name_len = 4;
   e.payload = "{}";

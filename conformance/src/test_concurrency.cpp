@@ -273,7 +273,7 @@ class StepTx {
     });
   }
   evdb_status append(int64_t assumed, const char* type, int64_t& out) {
-    evdb_event ev{};
+    evdb_event ev = EVDB_EVENT_INIT;
     ev.type_name = type;
     ev.type_name_len = std::strlen(type);
     ev.payload = "{}";

@@ -28,7 +28,7 @@ struct DriverFailure {
 
 std::vector<DriverFailure> driver_failures() {
   static evdb_event event = [] {
-    evdb_event e{};
+    evdb_event e = EVDB_EVENT_INIT;
     e.type_name = "Tested";
     e.type_name_len = 6;
     e.payload = "{}";
@@ -38,12 +38,12 @@ std::vector<DriverFailure> driver_failures() {
   return {
       {"read_event_at(1) on an empty log", EVDB_NOT_FOUND, EVDB_TX_READ_ONLY,
        [](evdb_tx* tx, evdb_error* err) {
-         evdb_event out{};
+         evdb_event out = EVDB_EVENT_INIT;
          return evdb_read_event_at(tx, nullptr, 1, &out, err);
        }},
       {"read_event_after(0) on an empty log", EVDB_NOT_FOUND, EVDB_TX_READ_ONLY,
        [](evdb_tx* tx, evdb_error* err) {
-         evdb_event out{};
+         evdb_event out = EVDB_EVENT_INIT;
          return evdb_read_event_after(tx, nullptr, 0, &out, err);
        }},
       {"read_projection_version(3) never initialised", EVDB_NOT_FOUND, EVDB_TX_READ_ONLY,

@@ -191,7 +191,7 @@ TEST_F(Transactions, MovesBetweenThreads) {
         int64_t head = -1;
         evdb_status s = evdb_read_system_version(tx, nullptr, &head, err);
         if (s != EVDB_OK) return s;
-        evdb_event e{};
+        evdb_event e = EVDB_EVENT_INIT;
         e.type_name = "Moved";
         e.type_name_len = 5;
         e.payload = "{}";

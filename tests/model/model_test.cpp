@@ -347,7 +347,8 @@ struct Mismatch {
 // The C structs are built here only, so a change of their layout (a size
 // field set by an _INIT macro) is one edit.
 evdb_event blank_event() {
-  return evdb_event{};
+  evdb_event e = EVDB_EVENT_INIT;
+  return e;
 }
 evdb_event c_event(const EventData& e) {
   evdb_event c = blank_event();
