@@ -38,8 +38,20 @@ void append_bulk(std::string& out, std::string_view s) {
 }  // namespace
 
 std::string Endpoint::where() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(port) + (db != 0 ? "/" + std::to_string(db) : "");
+  // Appended piece by piece: `"literal" + std::string&&` trips a false
+  // -Wrestrict in GCC 12 at -O3 (GCC bug 105329).
+  const bool ipv6 = host.find(':') != std::string::npos;
+  std::string out;
+  if (ipv6) out += '[';
+  out += host;
+  if (ipv6) out += ']';
+  out += ':';
+  out += std::to_string(port);
+  if (db != 0) {
+    out += '/';
+    out += std::to_string(db);
+  }
+  return out;
 }
 
 std::string reply_text(const redisReply* r) {
