@@ -1,5 +1,5 @@
 // validate.hpp — argument checks done once by the library before any driver
-// is called (DESIGN §4): events, versions.
+// is called (docs/contract.md §4, ABI-2): events, versions.
 #pragma once
 
 #include <evdb/evdb.h>

@@ -115,7 +115,7 @@ struct DirectPath {
 // The driver called directly plus the very argument check libevdb makes on
 // every append (loader/validate.cpp compiled in): what the contract costs
 // without the loader. Loader vs DirectChecked is the loader/ABI overhead;
-// DirectChecked vs Direct is the validation the design asks for.
+// DirectChecked vs Direct is the validation docs/contract.md §4 asks for.
 struct DirectCheckedPath : DirectPath {
   int64_t append(int64_t assumed, const evdb_event& e) {
     if (!evdb::loader::check_event(e).empty()) std::abort();

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "json_numbers.hpp"
 
+#include "common/redact.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -74,40 +76,7 @@ std::string next_unique_id() {
 }
 
 std::string redact_uri(std::string_view uri) {
-  std::string s(uri);
-  // Userinfo password: scheme://user:password@host
-  size_t scheme_end = s.find("://");
-  if (scheme_end != std::string::npos) {
-    size_t auth = scheme_end + 3;
-    size_t auth_end = s.find_first_of("/?#", auth);
-    if (auth_end == std::string::npos) auth_end = s.size();
-    size_t at = s.rfind('@', auth_end);
-    if (at != std::string::npos && at >= auth) {
-      size_t colon = s.find(':', auth);
-      if (colon != std::string::npos && colon < at) s.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // Query parameters named *password*.
-  size_t q = s.find('?');
-  if (q != std::string::npos) {
-    size_t i = q + 1;
-    while (i <= s.size()) {
-      size_t end = s.find_first_of("&#", i);
-      if (end == std::string::npos) end = s.size();
-      size_t eq = s.find('=', i);
-      if (eq != std::string::npos && eq < end) {
-        std::string key = s.substr(i, eq - i);
-        for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (key.find("password") != std::string::npos) {
-          s.replace(eq + 1, end - eq - 1, "***");
-          end = eq + 4;
-        }
-      }
-      if (end >= s.size() || s[end] == '#') break;
-      i = end + 1;
-    }
-  }
-  return s;
+  return common::redact_uri(uri);
 }
 
 ::testing::AssertionResult code_is(evdb_status expected, const Outcome& got, const char* what) {

@@ -1,4 +1,4 @@
-// test_bad_input.cpp — BadInput.* (DESIGN §4: the library validates arguments
+// test_bad_input.cpp — BadInput.* (docs/contract.md §4: the library validates arguments
 // before any driver is called: INVALID_ARGUMENT, nothing written, a clear
 // message, never a password).
 #include <climits>
@@ -175,7 +175,7 @@ TEST_F(BadInput, UnknownUriParameter) {
     return s;
   });
   EXPECT_TRUE(code_is(EVDB_INVALID_ARGUMENT, o, ("evdb_open(\"" + redact_uri(bad) + "\")").c_str()))
-      << "contract (DESIGN §6): unknown URI parameters are an error, not silently ignored";
+      << "contract (docs/contract.md §6): unknown URI parameters are an error, never ignored";
   if (o.code == EVDB_INVALID_ARGUMENT) {
     EXPECT_NE(o.message.find("evdb_conformance_no_such_param"), std::string::npos)
         << "a clear error names the unknown parameter; got: " << o.message;

@@ -1,4 +1,4 @@
-// test_basic.cpp — EmptyStore.*, Append.*, RoundTrip.*, Reads.* (DESIGN §1, §2 reads
+// test_basic.cpp — EmptyStore.*, Append.*, RoundTrip.*, Reads.* (docs/contract.md §1, §2 reads
 // and append_event).
 #include <chrono>
 #include <climits>
@@ -160,7 +160,7 @@ TEST_F(Append, MismatchMessageNamesTheDriver) {
       outcome_of([&] { db().tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, make_event()); }); });
   ASSERT_EQ(o.code, EVDB_VERSION_MISMATCH);
   EXPECT_NE(o.message.find(db().driver_name()), std::string::npos)
-      << "contract (DESIGN §3): every failure carries a message that names the driver ("
+      << "contract (docs/contract.md §3): every failure carries a message naming the driver ("
       << db().driver_name() << "); got: " << o.message;
 }
 

@@ -1,4 +1,4 @@
-// test_concurrency.cpp — RacingWriters.*, TwoHandles.* (DESIGN §2: serializable
+// test_concurrency.cpp — RacingWriters.*, TwoHandles.* (docs/contract.md §2: serializable
 // read-write transactions; many handles on one store).
 #include <atomic>
 #include <barrier>

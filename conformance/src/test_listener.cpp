@@ -1,4 +1,4 @@
-// test_listener.cpp — Listener.* (DESIGN §2 listener: ready before events,
+// test_listener.cpp — Listener.* (docs/contract.md §2.5: ready before events,
 // each commit once in order, rollbacks silent, other handles' writes seen,
 // cancel within 100 ms, callback error ends listen).
 #include <algorithm>

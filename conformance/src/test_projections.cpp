@@ -1,4 +1,4 @@
-// test_projections.cpp — Projections.* (DESIGN §2: init/set/read of projection
+// test_projections.cpp — Projections.* (docs/contract.md §2.3: init/set/read of projection
 // versions).
 #include <climits>
 

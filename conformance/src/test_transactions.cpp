@@ -1,4 +1,4 @@
-// test_transactions.cpp — Transactions.*, ReadOnly.*, Snapshot.* (DESIGN §2
+// test_transactions.cpp — Transactions.*, ReadOnly.*, Snapshot.* (docs/contract.md §2.4
 // transactions).
 #include <cstring>
 #include <string>

@@ -63,7 +63,7 @@ evdb_status fail(evdb_error* err, evdb_status code, const std::string& msg) {
 }
 
 // Prefixes the wrapped driver's error message with "faulty: " so messages
-// name this driver (DESIGN §3).
+// name this driver (docs/contract.md §3, ERR-3).
 evdb_status named(evdb_status s, evdb_error* err) {
   if (s == EVDB_OK || err == nullptr || err->message == nullptr) return s;
   return fail(err, s, std::string("faulty: ") + err->message);

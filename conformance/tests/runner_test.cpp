@@ -114,6 +114,7 @@ TEST(RedactUri, HidesPasswords) {
             "postgres://h/db?password=***&schema=s");
   EXPECT_EQ(redact_uri("postgres://h/db?schema=s&db_password=x"),
             "postgres://h/db?schema=s&db_password=***");
+  EXPECT_EQ(redact_uri("x://h/db?pass=a&passwd=b&keep=c"), "x://h/db?pass=***&passwd=***&keep=c");
   EXPECT_EQ(redact_uri("postgres://u@h/db"), "postgres://u@h/db");
   EXPECT_EQ(redact_uri("memory:{unique}"), "memory:{unique}");
   EXPECT_EQ(redact_uri("sqlite:///tmp/a@b:c.db"), "sqlite:///tmp/a@b:c.db");

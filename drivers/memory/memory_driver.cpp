@@ -11,15 +11,11 @@
 
 #include <sys/mman.h>
 
+#include "common/clock.hpp"
+
 namespace evdb::memory {
 
 namespace {
-
-int64_t now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 constexpr size_t kMinChunk = size_t{64} * 1024;
 constexpr size_t kHugePage = size_t{2} * 1024 * 1024;
@@ -81,12 +77,12 @@ const evdb_event& Store::event(int64_t version) const {
   return segments_[k].load(std::memory_order_acquire)[i];
 }
 
-void Store::copy_events(int64_t from, bool reverse, evdb_event* buf, size_t n) const {
+void Store::copy_events(int64_t from, Order order, evdb_event* buf, size_t n) const {
   while (n > 0) {
     size_t k = 0, i = 0;
     locate(from, k, i);
     const evdb_event* seg = segments_[k].load(std::memory_order_acquire);
-    if (!reverse) {
+    if (order == Order::Ascending) {
       size_t cnt = std::min(n, (size_t{1} << (kBaseShift + k)) - i);
       std::memcpy(static_cast<void*>(buf), seg + i, cnt * sizeof(evdb_event));
       buf += cnt;
@@ -289,7 +285,7 @@ size_t MemoryTx::read_events(drv::Ctx&, int64_t at, bool reverse, evdb_event* bu
     size_t from_store = 0;
     if (start <= committed)
       from_store = std::min(count, static_cast<size_t>(committed - start + 1));
-    if (from_store > 0) store_->copy_events(start, false, buf, from_store);
+    if (from_store > 0) store_->copy_events(start, Store::Order::Ascending, buf, from_store);
     for (size_t i = from_store; i < count; ++i)
       buf[i] = view_event(start + static_cast<int64_t>(i));
     return count;
@@ -305,7 +301,9 @@ size_t MemoryTx::read_events(drv::Ctx&, int64_t at, bool reverse, evdb_event* bu
   size_t i = 0;
   for (; i < count && start - static_cast<int64_t>(i) > committed; ++i)
     buf[i] = view_event(start - static_cast<int64_t>(i));
-  if (i < count) store_->copy_events(start - static_cast<int64_t>(i), true, buf + i, count - i);
+  if (i < count)
+    store_->copy_events(start - static_cast<int64_t>(i), Store::Order::Descending, buf + i,
+                        count - i);
   return count;
 }
 
@@ -356,7 +354,7 @@ int64_t MemoryTx::append_event(drv::Ctx&, int64_t assumed, const evdb_event& eve
   }
 
   Store::PendingEvent p{};
-  p.time_us = event.time_us == 0 ? now_us() : event.time_us;
+  p.time_us = event.time_us == 0 ? common::wall_now_us() : event.time_us;
   auto put = [&](std::string_view s, size_t& off, size_t& len) {
     off = strings_.size();
     len = s.size();

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "adapter.hpp"
+#include "common/version.hpp"
 
 namespace evdb::memory {
 
@@ -77,9 +78,11 @@ class Store {
   // The committed event `version` (1 <= version <= a head already observed).
   // The pointed-to record and its strings never move or change.
   const evdb_event& event(int64_t version) const;
+  // The order copy_events writes records in.
+  enum class Order { Ascending, Descending };
   // Copies up to n records [from, from+n) (1-based, all <= an observed head)
-  // ascending into buf, or descending [from-n+1 .. from] when reverse.
-  void copy_events(int64_t from, bool reverse, evdb_event* buf, size_t n) const;
+  // Ascending into buf, or Descending [from-n+1 .. from].
+  void copy_events(int64_t from, Order order, evdb_event* buf, size_t n) const;
 
   // What a read-write transaction hands to commit().
   struct PendingEvent {
@@ -205,7 +208,7 @@ std::unique_ptr<MemoryDb> open_name(std::string_view name);
 // The driver traits for the adapter.
 struct Traits {
   static constexpr const char* name = "memory";
-  static constexpr const char* version = "0.1.0";
+  static constexpr const char* version = common::kDriverVersion;
   static constexpr uint64_t capabilities = kCapabilities;
   static const char* const schemes[];
   static std::unique_ptr<drv::Db> open(drv::Uri& uri, drv::Ctx& ctx) {

@@ -3,21 +3,12 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "pg_internal.hpp"
 
 namespace evdb::postgres {
-namespace {
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Canceller::~Canceller() {
   {
@@ -53,7 +44,8 @@ Canceller::Watch Canceller::watch(Connection& conn, const drv::Ctx& ctx) {
     }
     id = next_++;
     entries_.emplace(
-        id, Entry{&conn, ctx, fd, rem_us < 0 ? -1 : steady_ms() + (rem_us + 999) / 1000, false});
+        id, Entry{&conn, ctx, fd, rem_us < 0 ? -1 : common::steady_now_ms() + (rem_us + 999) / 1000,
+                  false});
   }
   wake();
   return Watch(this, id);
@@ -83,7 +75,7 @@ void Canceller::loop() {
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
-      int64_t now = steady_ms();
+      int64_t now = common::steady_now_ms();
       for (auto& [id, e] : entries_) {
         if (e.fired) continue;
         // Cancel what has ended (under the lock, so that Watch::end never

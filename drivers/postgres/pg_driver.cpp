@@ -15,6 +15,8 @@
 #include <string>
 #include <utility>
 
+#include "common/clock.hpp"
+#include "common/wait.hpp"
 #include "pg_internal.hpp"
 
 namespace evdb::postgres {
@@ -87,13 +89,13 @@ Statements make_statements(Layout layout, const std::string& s) {
 // Errors
 // ---------------------------------------------------------------------------
 
-drv::Error translate_current(const char* doing, bool appended, const drv::Ctx& ctx,
+drv::Error translate_current(const char* doing, Appended appended, const drv::Ctx& ctx,
                              const std::string& password) {
   auto msg = [&](const std::string& what) {
     return scrub(std::string(doing) + ": " + what, password);
   };
   auto conflict = [&](const std::string& what) {
-    if (appended)
+    if (appended == Appended::Yes)
       return drv::Error(EVDB_VERSION_MISMATCH,
                         msg("a concurrent writer appended first (" + what + ")"));
     return drv::Error(EVDB_CONFLICT, msg("lost to a concurrent writer (" + what + ")"));
@@ -181,7 +183,7 @@ CtxConnect::handle CtxConnect::do_startconnect(handle orig) {
   const drv::Ctx no_ctx(nullptr, nullptr);
   const drv::Ctx& ctx = t_connect_ctx != nullptr ? *t_connect_ctx : no_ctx;
   const int64_t limit_ms = connect_timeout_ms(options());
-  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t t0_ms = common::steady_now_ms();
   PGconn* c = PQconnectStart(options().c_str());
   if (c == nullptr) throw std::bad_alloc();
   if (PQstatus(c) == CONNECTION_BAD) connect_failed(c, "");
@@ -193,22 +195,22 @@ CtxConnect::handle CtxConnect::do_startconnect(handle orig) {
       PQfinish(c);
       ctx.check("connecting");
     }
-    int timeout = ctx.poll_timeout_ms(-1);
+    int cap = -1;
     if (limit_ms >= 0) {
-      int64_t left = limit_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    std::chrono::steady_clock::now() - t0)
-                                    .count();
+      int64_t left = limit_ms - (common::steady_now_ms() - t0_ms);
       if (left <= 0)
         connect_failed(
             c, "timeout expired (connect_timeout=" + std::to_string(limit_ms / 1000) + " s)");
-      if (timeout < 0 || left < timeout) timeout = static_cast<int>(left);
+      cap = static_cast<int>(left);
     }
-    pollfd fds[2] = {
-        {PQsocket(c), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0},
-        {ctx.cancel_fd(), POLLIN, 0}};
-    int n = ::poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout);
-    if (n < 0 && errno != EINTR) connect_failed(c, std::string("poll: ") + std::strerror(errno));
-    if (n > 0 && fds[0].revents != 0) st = PQconnectPoll(c);
+    short revents = 0;
+    try {
+      revents = common::wait_fd(&ctx, PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                                cap, "connecting");
+    } catch (const drv::Error& e) {
+      connect_failed(c, e.what());
+    }
+    if (revents != 0) st = PQconnectPoll(c);
   }
 }
 
@@ -239,7 +241,11 @@ std::unique_ptr<Connection> connect_raw(const Config& cfg, const drv::Ctx& ctx) 
 }
 
 PgDb::PgDb(Config cfg, Statements stmts, std::string channel)
-    : cfg_(std::move(cfg)), stmts_(std::move(stmts)), channel_(std::move(channel)) {}
+    : cfg_(std::move(cfg)),
+      stmts_(std::move(stmts)),
+      channel_(std::move(channel)),
+      pool_({static_cast<size_t>(cfg_.pool_max), static_cast<size_t>(cfg_.pool_max), "pool_max"},
+            [this](const drv::Ctx& ctx) { return connect(ctx); }) {}
 
 PgDb::~PgDb() = default;
 
@@ -255,48 +261,16 @@ std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx) const {
 
 void PgDb::adopt(std::unique_ptr<Connection> conn) {
   for (const auto& [name, sql] : stmts_.all) conn->prepare(name, sql);
-  std::lock_guard lock(mu_);
-  ++open_;
-  idle_.push_back(std::move(conn));
+  pool_.adopt(std::move(conn));
 }
 
 std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx) {
-  {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        return c;
-      }
-      if (open_ < cfg_.pool_max) {
-        ++open_;
-        break;
-      }
-      ctx.check("waiting for a free connection (pool_max=" + std::to_string(cfg_.pool_max) + ")");
-      cv_.wait_for(lock, std::chrono::milliseconds(10));
-    }
-  }
-  try {
-    return connect(ctx);
-  } catch (...) {
-    std::lock_guard lock(mu_);
-    --open_;
-    cv_.notify_one();
-    throw;
-  }
+  return pool_.acquire(ctx);
 }
 
-void PgDb::release(std::unique_ptr<Connection> conn, bool healthy) noexcept {
-  bool keep = healthy && conn && conn->is_open();
-  if (!keep) conn.reset();
-  std::lock_guard lock(mu_);
-  if (keep) {
-    idle_.push_back(std::move(conn));
-  } else {
-    --open_;
-  }
-  cv_.notify_one();
+void PgDb::release(std::unique_ptr<Connection> conn, common::Health health) noexcept {
+  if (!conn || !conn->is_open()) health = common::Health::Broken;
+  pool_.release(std::move(conn), health);
 }
 
 // ---------------------------------------------------------------------------
@@ -314,7 +288,7 @@ class PgTx final : public drv::Tx {
  public:
   PgTx(PgDb& db, std::unique_ptr<Connection> conn, bool read_only)
       : db_(db), conn_(std::move(conn)), read_only_(read_only) {}
-  ~PgTx() override { finish(false); }
+  ~PgTx() override { finish(Ending::Rollback); }
 
   void start(drv::Ctx& ctx) {
     run(ctx, "beginning the transaction", [&] {
@@ -410,10 +384,10 @@ class PgTx final : public drv::Tx {
       in_tx_ = false;  // whatever happens, COMMIT ends the transaction
       tx_->exec("COMMIT");
     });
-    finish(true);
+    finish(Ending::Commit);
   }
 
-  void rollback() noexcept override { finish(false); }
+  void rollback() noexcept override { finish(Ending::Rollback); }
 
  private:
   void require_rw() const {
@@ -433,7 +407,8 @@ class PgTx final : public drv::Tx {
       if (watch.end()) healthy_ = false;
     } catch (...) {
       if (watch.end()) healthy_ = false;
-      drv::Error e = translate_current(doing, appended_, ctx, db_.config().password);
+      drv::Error e = translate_current(doing, appended_ ? Appended::Yes : Appended::No, ctx,
+                                       db_.config().password);
       failed_ = drv::Error(e.code(), std::string("transaction failed earlier: ") + e.what());
       if (e.code() == EVDB_CONNECTION) healthy_ = false;
       throw e;
@@ -473,9 +448,10 @@ class PgTx final : public drv::Tx {
 
   // Ends the PostgreSQL transaction (aborting unless committed) and gives the
   // connection back. Idempotent.
-  void finish(bool committed) noexcept {
+  enum class Ending { Commit, Rollback };
+  void finish(Ending ending) noexcept {
     if (!conn_) return;
-    if (tx_ && in_tx_ && !committed && healthy_) {
+    if (tx_ && in_tx_ && ending == Ending::Rollback && healthy_) {
       try {
         tx_->exec("ROLLBACK");
       } catch (...) {
@@ -488,7 +464,7 @@ class PgTx final : public drv::Tx {
       healthy_ = false;
     }
     last_.clear();
-    db_.release(std::move(conn_), healthy_);
+    db_.release(std::move(conn_), healthy_ ? common::Health::Reusable : common::Health::Broken);
   }
 
   PgDb& db_;
@@ -611,7 +587,8 @@ std::unique_ptr<drv::Db> Traits::open(drv::Uri& uri, drv::Ctx& ctx) {
   } catch (const drv::Error&) {
     throw;
   } catch (...) {
-    throw translate_current(("opening schema " + cfg.schema).c_str(), false, ctx, cfg.password);
+    throw translate_current(("opening schema " + cfg.schema).c_str(), Appended::No, ctx,
+                            cfg.password);
   }
   Statements st = make_statements(cfg.layout, quoted);
   auto db = std::make_unique<PgDb>(std::move(cfg), std::move(st), channel);

@@ -37,6 +37,7 @@
 #include <string>
 
 #include "adapter.hpp"
+#include "common/version.hpp"
 
 namespace evdb::postgres {
 
@@ -87,7 +88,7 @@ std::string conductor_layout_sql(const std::string& quoted_schema);
 // The driver's traits for the adapter (drivers/adapter.hpp).
 struct Traits {
   static constexpr const char* name = "postgres";
-  static constexpr const char* version = "0.1.0";
+  static constexpr const char* version = common::kDriverVersion;
   static constexpr uint64_t capabilities = kCapabilities;
   static constexpr const char* const schemes[] = {"postgres", "postgresql", nullptr};
   // Connects, then creates the schema and layout when needed (serialised

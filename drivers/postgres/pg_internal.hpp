@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/pool.hpp"
 #include "pg_driver.hpp"
 
 namespace evdb::postgres {
@@ -53,12 +54,16 @@ struct Statements {
 };
 Statements make_statements(Layout layout, const std::string& quoted_schema);
 
+// Whether the failed operation's transaction had appended an event: a lost
+// race is then VERSION_MISMATCH, else CONFLICT.
+enum class Appended { No, Yes };
+
 // Turns the exception being handled (call only inside a catch block) into a
-// drv::Error: conflicts become VERSION_MISMATCH when `appended`, CONFLICT
-// otherwise; lost connections CONNECTION; a cancelled statement the
+// drv::Error: conflicts become VERSION_MISMATCH when `appended` is Yes,
+// CONFLICT otherwise; lost connections CONNECTION; a cancelled statement the
 // context's status. `doing` says what was attempted; the password is
 // scrubbed from every message.
-drv::Error translate_current(const char* doing, bool appended, const drv::Ctx& ctx,
+drv::Error translate_current(const char* doing, Appended appended, const drv::Ctx& ctx,
                              const std::string& password);
 
 // Interrupts running statements when their context is cancelled or its
@@ -132,9 +137,9 @@ class PgDb final : public drv::Db {
   void adopt(std::unique_ptr<Connection> conn);
   // A connection from the pool (waits while pool_max are in use).
   std::unique_ptr<Connection> acquire(drv::Ctx& ctx);
-  // Gives a connection back; a broken one (or one with `healthy` false) is
-  // closed instead.
-  void release(std::unique_ptr<Connection> conn, bool healthy) noexcept;
+  // Gives a connection back; a closed one (or one whose user found it
+  // Broken) is dropped instead.
+  void release(std::unique_ptr<Connection> conn, common::Health health) noexcept;
 
   const Config& config() const { return cfg_; }
   Canceller& canceller() { return canceller_; }
@@ -144,10 +149,7 @@ class PgDb final : public drv::Db {
   Config cfg_;
   Statements stmts_;
   std::string channel_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<Connection>> idle_;
-  int open_ = 0;
+  common::Pool<Connection> pool_;
   Canceller canceller_;  // destroyed first: its thread uses no pool state
 };
 

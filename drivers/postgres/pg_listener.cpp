@@ -4,14 +4,14 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/reconnect.hpp"
+#include "common/wait.hpp"
 #include "pg_internal.hpp"
 
 namespace evdb::postgres {
@@ -100,6 +100,8 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
   std::string lost_why;
 
   std::optional<Gap> gap;  // conductor layout: a missing version being waited on
+  common::Reconnect reconnect(cfg_.listen_reconnect_timeout_ms,
+                              cfg_.listen_reconnect_backoff_max_ms);
 
   // Delivers every committed version in (last, up_to] (evdb layout), or, in
   // the conductor layout, the versions > last found in the log, in order,
@@ -147,27 +149,17 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
       conn = connect_raw(cfg_, ctx);
     } else {
       // Reconnect with exponential backoff, up to the configured time.
-      auto t0 = std::chrono::steady_clock::now();
-      int64_t delay_ms = 20;
+      reconnect.lost();
       for (;;) {
         ctx.check("reconnecting the listener");
         try {
           conn = connect_raw(cfg_, ctx);
+          reconnect.connected();
           break;
         } catch (const drv::Error& e) {
           lost_why = e.what();
         }
-        int64_t elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count();
-        int64_t left = cfg_.listen_reconnect_timeout_ms - elapsed;
-        if (left <= 0)
-          drv::fail(EVDB_CONNECTION,
-                    "the listener lost its connection and could not reconnect "
-                    "within listen_reconnect_timeout_ms=" +
-                        std::to_string(cfg_.listen_reconnect_timeout_ms) + ": " + lost_why);
-        ctx.sleep_us(std::min(delay_ms, left) * 1000);
-        delay_ms = std::min(delay_ms * 2, cfg_.listen_reconnect_backoff_max_ms);
+        reconnect.failed(ctx, lost_why);
       }
     }
 
@@ -197,14 +189,10 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
         if (s != EVDB_OK) ctx.check("listening");
         int sock = conn->sock();
         if (sock < 0) throw Lost{"the connection was closed"};
-        pollfd fds[2] = {{sock, POLLIN, 0}, {ctx.cancel_fd(), POLLIN, 0}};
-        int n = ::poll(fds, fds[1].fd >= 0 ? 2 : 1, ctx.poll_timeout_ms(gap ? kGapRecheckMs : -1));
-        if (n == 0 && gap) rx.any = true;  // look at the pending gap again
-        if (n < 0 && errno != EINTR)
-          drv::fail(EVDB_INTERNAL, std::string("poll failed: ") + std::strerror(errno));
-        if (n > 0 && fds[1].fd >= 0 && (fds[1].revents & POLLIN) != 0) ctx.check("listening");
-        if (n > 0 && (fds[0].revents & (POLLERR | POLLNVAL)) != 0)
-          throw Lost{"the connection's socket failed"};
+        short revents = common::wait_fd(&ctx, sock, POLLIN, gap ? kGapRecheckMs : -1, "listening");
+        ctx.check("listening");
+        if (revents == 0 && gap) rx.any = true;  // look at the pending gap again
+        if ((revents & (POLLERR | POLLNVAL)) != 0) throw Lost{"the connection's socket failed"};
       }
     } catch (const Lost& l) {
       lost_why = l.why;
@@ -214,7 +202,7 @@ void PgDb::listen(drv::Ctx& ctx, drv::ListenSink& sink) {
       // The server shutting down (57P01…) or an admin terminating us.
       const std::string& st = e.sqlstate();
       if (st.rfind("57P", 0) != 0 && st.rfind("08", 0) != 0)
-        throw translate_current("listening", false, ctx, cfg_.password);
+        throw translate_current("listening", Appended::No, ctx, cfg_.password);
       lost_why = scrub(e.what(), cfg_.password);
     }
     if (!started) drv::fail(EVDB_CONNECTION, "the listener could not start: " + lost_why);

@@ -11,17 +11,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
+
+#include "common/clock.hpp"
+#include "common/wait.hpp"
 
 namespace evdb::redis {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string errno_text(int e) {
   return std::string(std::strerror(e));
@@ -38,10 +34,10 @@ void append_bulk(std::string& out, std::string_view s) {
 }  // namespace
 
 std::string Endpoint::where() const {
-  // Appended piece by piece: `"literal" + std::string&&` trips a false
-  // -Wrestrict in GCC 12 at -O3 (GCC bug 105329).
-  const bool ipv6 = host.find(':') != std::string::npos;
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false
+  // positive) on "[" + host.
   std::string out;
+  const bool ipv6 = host.find(':') != std::string::npos;
   if (ipv6) out += '[';
   out += host;
   if (ipv6) out += ']';
@@ -95,28 +91,20 @@ void Connection::wait_fd(const drv::Ctx* ctx, short events, int64_t deadline_ms,
     }
     int cap = -1;
     if (deadline_ms >= 0) {
-      int64_t left = deadline_ms - now_ms();
+      int64_t left = deadline_ms - common::steady_now_ms();
       if (left <= 0)
         broke(EVDB_CONNECTION, "no answer from redis at " + ep_.where() + " while " +
                                    std::string(doing) + " (timed out)");
       cap = static_cast<int>(left > 60000 ? 60000 : left);
     }
-    pollfd p[2] = {{fd_, events, 0}, {-1, POLLIN, 0}};
-    nfds_t n = 1;
-    int timeout = cap;
-    if (ctx != nullptr) {
-      p[1].fd = ctx->cancel_fd();
-      if (p[1].fd >= 0) n = 2;
-      // Without a cancel fd, look at the context every 20 ms.
-      timeout = ctx->poll_timeout_ms(p[1].fd >= 0 ? cap : (cap < 0 || cap > 20 ? 20 : cap));
+    short revents = 0;
+    try {
+      revents = common::wait_fd(ctx, fd_, events, cap, doing);
+    } catch (const drv::Error&) {
+      broken_ = true;
+      throw;
     }
-    int r = ::poll(p, n, timeout);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      broke(EVDB_CONNECTION, "poll failed while " + std::string(doing) + ": " + errno_text(errno));
-    }
-    if (n == 2 && (p[1].revents & POLLIN) != 0) continue;  // status() reports it
-    if (p[0].revents != 0) return;
+    if (revents != 0) return;
   }
 }
 
@@ -132,7 +120,7 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& ep, const drv::Ctx&
   if (gai != 0)
     drv::fail(EVDB_CONNECTION, "cannot resolve redis host '" + ep.host + "': " + gai_strerror(gai));
   std::string last_error = "no address";
-  int64_t deadline = now_ms() + ep.connect_timeout_ms;
+  int64_t deadline = common::steady_now_ms() + ep.connect_timeout_ms;
   for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
     int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) {
@@ -233,13 +221,14 @@ void Connection::add(const std::vector<std::string_view>& args) {
   ++queued_;
 }
 
-std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view doing,
-                                        bool ignore_ctx, int extra_wait_ms) {
+std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view doing, Watch watch,
+                                        int extra_wait_ms) {
+  const bool ignore_ctx = watch == Watch::SocketOnly;
   if (broken_) drv::fail(EVDB_CONNECTION, "connection to redis at " + ep_.where() + " is broken");
   size_t want = queued_;
   queued_ = 0;
   int64_t io = ep_.io_timeout_ms;
-  int64_t deadline = io > 0 ? now_ms() + io + extra_wait_ms : -1;
+  int64_t deadline = io > 0 ? common::steady_now_ms() + io + extra_wait_ms : -1;
   // Write everything.
   size_t off = 0;
   while (off < out_.size()) {
@@ -297,9 +286,9 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
   return replies;
 }
 
-Reply Connection::call(const drv::Ctx& ctx, std::string_view doing, bool ignore_ctx,
+Reply Connection::call(const drv::Ctx& ctx, std::string_view doing, Watch watch,
                        int extra_wait_ms) {
-  auto r = exchange(ctx, doing, ignore_ctx, extra_wait_ms);
+  auto r = exchange(ctx, doing, watch, extra_wait_ms);
   return std::move(r.at(0));
 }
 

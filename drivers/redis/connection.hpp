@@ -58,18 +58,23 @@ class Connection {
   void add(std::initializer_list<std::string_view> args);
   void add(const std::vector<std::string_view>& args);
 
+  // What a wait for a reply watches besides the socket.
+  enum class Watch {
+    Context,     // the caller's context: its end interrupts the wait
+    SocketOnly,  // only the socket, once the request is written (a commit
+                 // waits for its outcome); io_timeout_ms still applies
+  };
+
   // Sends what is queued and reads one reply per queued command, in order.
   // Error replies are returned as replies (type REDIS_REPLY_ERROR). Throws
   // drv::Error (CONNECTION, CANCELED, DEADLINE_EXCEEDED) and leaves the
   // connection broken on any I/O problem or interrupted wait. `doing` names
-  // the operation in messages. With ignore_ctx the context is not watched
-  // once the request is written (commit waits for its outcome), and a reply
-  // still has to come within io_timeout_ms. extra_wait_ms lengthens the reply
-  // timeout (for XREAD BLOCK).
-  std::vector<Reply> exchange(const drv::Ctx& ctx, std::string_view doing, bool ignore_ctx = false,
-                              int extra_wait_ms = 0);
+  // the operation in messages. extra_wait_ms lengthens the reply timeout
+  // (for XREAD BLOCK).
+  std::vector<Reply> exchange(const drv::Ctx& ctx, std::string_view doing,
+                              Watch watch = Watch::Context, int extra_wait_ms = 0);
   // exchange() for exactly one queued command.
-  Reply call(const drv::Ctx& ctx, std::string_view doing, bool ignore_ctx = false,
+  Reply call(const drv::Ctx& ctx, std::string_view doing, Watch watch = Watch::Context,
              int extra_wait_ms = 0);
 
   // True once the connection must not be reused.

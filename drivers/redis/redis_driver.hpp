@@ -11,11 +11,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "adapter.hpp"
+#include "common/pool.hpp"
+#include "common/version.hpp"
 #include "connection.hpp"
 
 namespace evdb::redis {
@@ -62,7 +63,7 @@ class RedisDb : public drv::Db {
   const std::string& proj_key() const { return proj_key_; }
   // A connection from the pool, or a new one.
   std::unique_ptr<Connection> acquire(const drv::Ctx& ctx);
-  // Back to the pool (dropped when broken or the pool is full).
+  // Back to the pool (closed when broken or pool_size wait already).
   void release(std::unique_ptr<Connection> c);
 
  private:
@@ -70,13 +71,12 @@ class RedisDb : public drv::Db {
   std::string log_key_;
   std::string proj_key_;
   std::string sha_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  common::Pool<Connection> pool_;
 };
 
 struct Traits {
   static constexpr const char* name = "redis";
-  static constexpr const char* version = "0.1.0";
+  static constexpr const char* version = common::kDriverVersion;
   static constexpr uint64_t capabilities =
       EVDB_CAP_LISTENER | EVDB_CAP_DURABLE | EVDB_CAP_CROSS_PROCESS | EVDB_CAP_GAPLESS |
       EVDB_CAP_BYTE_EXACT_PAYLOAD | EVDB_CAP_LISTENER_RECONNECT;

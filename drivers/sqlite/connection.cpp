@@ -58,28 +58,28 @@ void raise_context(const drv::Ctx& ctx, std::string_view doing) {
   drv::fail(EVDB_CANCELED, "interrupted while " + std::string(doing));
 }
 
-std::unique_ptr<Conn> Conn::open(const Options& opts, std::shared_ptr<FileState> file) {
-  std::unique_ptr<Conn> c(new Conn(opts, std::move(file)));
+std::unique_ptr<Connection> Connection::open(const Config& cfg, std::shared_ptr<FileState> file) {
+  std::unique_ptr<Connection> c(new Connection(cfg, std::move(file)));
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(opts.path.c_str(), &c->db_, flags, nullptr);
+  int rc = sqlite3_open_v2(cfg.path.c_str(), &c->db_, flags, nullptr);
   if (rc != SQLITE_OK)
     drv::fail(EVDB_CONNECTION,
-              "cannot open database file " + opts.path + ": " + describe(c->db_, rc));
+              "cannot open database file " + cfg.path + ": " + describe(c->db_, rc));
   sqlite3_extended_result_codes(c->db_, 1);
   if (sqlite3_db_readonly(c->db_, "main") == 1)
-    drv::fail(EVDB_CONNECTION, "no write permission on database file " + opts.path);
-  sqlite3_busy_handler(c->db_, &Conn::on_busy, c.get());
-  std::string pragma = "PRAGMA synchronous = " + opts.synchronous;
+    drv::fail(EVDB_CONNECTION, "no write permission on database file " + cfg.path);
+  sqlite3_busy_handler(c->db_, &Connection::on_busy, c.get());
+  std::string pragma = "PRAGMA synchronous = " + cfg.synchronous;
   c->exec(pragma.c_str(), "setting PRAGMA synchronous");
   return c;
 }
 
-Conn::~Conn() {
+Connection::~Connection() {
   for (sqlite3_stmt* s : stmts_) sqlite3_finalize(s);
   sqlite3_close_v2(db_);
 }
 
-sqlite3_stmt* Conn::stmt(Sql which) {
+sqlite3_stmt* Connection::stmt(Sql which) {
   sqlite3_stmt*& s = stmts_[static_cast<size_t>(which)];
   if (s == nullptr) {
     int rc = sqlite3_prepare_v3(db_, kSqlText[static_cast<size_t>(which)], -1,
@@ -93,19 +93,19 @@ sqlite3_stmt* Conn::stmt(Sql which) {
   return s;
 }
 
-void Conn::exec(const char* sql, std::string_view doing) {
+void Connection::exec(const char* sql, std::string_view doing) {
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) raise(rc, doing);
 }
 
-void Conn::run(Sql which, std::string_view doing) {
+void Connection::run(Sql which, std::string_view doing) {
   sqlite3_stmt* s = stmt(which);
   int rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) raise(rc, doing);
 }
 
-int64_t Conn::query_int(Sql which, int64_t none, std::string_view doing) {
+int64_t Connection::query_int(Sql which, int64_t none, std::string_view doing) {
   sqlite3_stmt* s = stmt(which);
   int rc = sqlite3_step(s);
   int64_t v = none;
@@ -119,8 +119,8 @@ int64_t Conn::query_int(Sql which, int64_t none, std::string_view doing) {
   return v;
 }
 
-void Conn::raise(int rc, std::string_view doing) const {
-  const std::string& path = opts_.path;
+void Connection::raise(int rc, std::string_view doing) const {
+  const std::string& path = cfg_.path;
   std::string what = std::string(doing) + " on " + path + ": ";
   switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -142,7 +142,7 @@ void Conn::raise(int rc, std::string_view doing) const {
       drv::fail(EVDB_CONFLICT, what +
                                    "the database is locked by another writer (gave up after "
                                    "busy_timeout_ms=" +
-                                   std::to_string(opts_.busy_timeout_ms) + ")");
+                                   std::to_string(cfg_.busy_timeout_ms) + ")");
     case SQLITE_LOCKED:
       drv::fail(EVDB_CONFLICT, what + describe(db_, rc));
     case SQLITE_INTERRUPT:
@@ -166,8 +166,8 @@ void Conn::raise(int rc, std::string_view doing) const {
   }
 }
 
-int Conn::on_busy(void* self, int count) {
-  auto* c = static_cast<Conn*>(self);
+int Connection::on_busy(void* self, int count) {
+  auto* c = static_cast<Connection*>(self);
   using namespace std::chrono;
   auto now = steady_clock::now();
   if (count == 0) {
@@ -178,7 +178,7 @@ int Conn::on_busy(void* self, int count) {
     c->verdict_ = BusyVerdict::kContext;
     return 0;
   }
-  auto budget = milliseconds(c->opts_.busy_timeout_ms) - (now - c->busy_start_);
+  auto budget = milliseconds(c->cfg_.busy_timeout_ms) - (now - c->busy_start_);
   if (budget <= steady_clock::duration::zero()) {
     c->verdict_ = BusyVerdict::kTimeout;
     return 0;

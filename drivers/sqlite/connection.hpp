@@ -1,8 +1,8 @@
 // connection.hpp — one SQLite connection of the evdb SQLite driver.
 //
-// Internal to the SQLite driver. A Conn owns a sqlite3 handle, its prepared
+// Internal to the SQLite driver. A Connection owns a sqlite3 handle, its prepared
 // statements (prepared on first use, kept for the connection's life) and a
-// busy handler that honours the evdb context and busy_timeout_ms. A Conn is
+// busy handler that honours the evdb context and busy_timeout_ms. A Connection is
 // used by one thread at a time (the pool hands it out exclusively).
 #pragma once
 
@@ -22,7 +22,7 @@
 namespace evdb::sqlite {
 
 // What the URI configures.
-struct Options {
+struct Config {
   // The database file path as the URI gave it (used in messages and opened
   // as is: relative paths are relative to the process's current directory).
   std::string path;
@@ -62,20 +62,20 @@ enum class BusyMode {
   kWriter,  // waiting for the write lock: wait for the in-process holder too
 };
 
-class Conn {
+class Connection {
  public:
-  // Opens a connection to opts.path (creating the file when absent) with
+  // Opens a connection to cfg.path (creating the file when absent) with
   // extended result codes, the busy handler and PRAGMA synchronous set.
   // Throws Error(CONNECTION) naming the path when it cannot be opened or is
   // not writable.
-  static std::unique_ptr<Conn> open(const Options& opts, std::shared_ptr<FileState> file);
+  static std::unique_ptr<Connection> open(const Config& cfg, std::shared_ptr<FileState> file);
 
-  ~Conn();
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   sqlite3* handle() const { return db_; }
-  const Options& options() const { return opts_; }
+  const Config& config() const { return cfg_; }
   FileState* file() const { return file_.get(); }
   // Attaches the per-file state once it is known (after the first open).
   void set_file(std::shared_ptr<FileState> file) { file_ = std::move(file); }
@@ -114,11 +114,11 @@ class Conn {
   std::vector<size_t>& offsets() { return offsets_; }
 
  private:
-  Conn(const Options& opts, std::shared_ptr<FileState> file)
-      : opts_(opts), file_(std::move(file)) {}
+  Connection(const Config& cfg, std::shared_ptr<FileState> file)
+      : cfg_(cfg), file_(std::move(file)) {}
   static int on_busy(void* self, int count);
 
-  Options opts_;
+  Config cfg_;
   std::shared_ptr<FileState> file_;
   sqlite3* db_ = nullptr;
   std::array<sqlite3_stmt*, static_cast<size_t>(Sql::kCount)> stmts_{};

@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "adapter.hpp"
+#include "common/version.hpp"
 
 namespace evdb::sqlite {
 
@@ -54,7 +55,7 @@ inline constexpr const char* kSchemaSql =
 // The driver's traits for the adapter (drivers/adapter.hpp).
 struct Traits {
   static constexpr const char* name = "sqlite";
-  static constexpr const char* version = "0.1.0";
+  static constexpr const char* version = common::kDriverVersion;
   static constexpr uint64_t capabilities = kCapabilities;
   static constexpr const char* const schemes[] = {"sqlite", nullptr};
   // Opens (and on first use creates) the store named by uri. Errors:

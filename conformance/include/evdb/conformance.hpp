@@ -1,6 +1,6 @@
 // conformance.hpp — the evdb conformance suite as a library.
 //
-// The suite (GoogleTest tests of the whole contract of DESIGN §2, grouped in
+// The suite (GoogleTest tests of the contract, docs/contract.md §1-§4, grouped in
 // one test suite per category: EmptyStore.*, Append.*, …) lives in the static
 // library evdb_conformance (CMake target evdb::conformance). The runner
 // evdb-conformance is just `return evdb::conformance::run_main(argc, argv);`.
@@ -48,7 +48,7 @@ std::string next_unique_id();
 
 // The URI with its password hidden for printing: the password in
 // "scheme://user:password@host" and the value of every query parameter whose
-// name contains "password" become "***".
+// name contains "password" or is "pass" or "passwd" become "***".
 std::string redact_uri(std::string_view uri);
 
 }  // namespace evdb::conformance

@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "memory_driver.hpp"
+#include "test_support/events.hpp"
+#include "test_support/fake_host.hpp"
+#include "test_support/names.hpp"
 
 namespace {
 
@@ -23,66 +26,21 @@ using evdb::drv::Error;
 using evdb::memory::MemoryDb;
 using evdb::memory::open_name;
 
-// ---- a fake host: contexts with a cancel flag and a deadline ---------------
-struct FakeCtx {
-  std::atomic<bool> cancelled{false};
-  std::atomic<int64_t> deadline_us{-1};  // steady clock, -1 = none
-};
-int64_t steady_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-FakeCtx* fake(const evdb_ctx* c) {
-  return reinterpret_cast<FakeCtx*>(const_cast<evdb_ctx*>(c));
-}
-evdb_status fake_status(const evdb_ctx* c) {
-  if (c == nullptr) return EVDB_OK;
-  if (fake(c)->cancelled.load()) return EVDB_CANCELED;
-  int64_t d = fake(c)->deadline_us.load();
-  if (d >= 0 && steady_us() >= d) return EVDB_DEADLINE_EXCEEDED;
-  return EVDB_OK;
-}
-int64_t fake_remaining(const evdb_ctx* c) {
-  if (c == nullptr) return -1;
-  int64_t d = fake(c)->deadline_us.load();
-  if (d < 0) return -1;
-  return std::max<int64_t>(0, d - steady_us());
-}
-int fake_cancel_fd(evdb_ctx*) {
-  return -1;
-}
-evdb_status fake_sleep(evdb_ctx* c, int64_t us) {
-  std::this_thread::sleep_for(std::chrono::microseconds(us));
-  return fake_status(c);
-}
-const evdb_host_api kHost = {sizeof(evdb_host_api), EVDB_DRIVER_ABI_VERSION, fake_status,
-                             fake_remaining,        fake_cancel_fd,          fake_sleep};
-evdb_ctx* raw(FakeCtx& c) {
-  return reinterpret_cast<evdb_ctx*>(&c);
-}
+using evdb::test_support::c_event;
+using evdb::test_support::FakeContext;
+using evdb::test_support::unique_name;
+
+// The flags of drv::Db::begin and drv::Tx::read_events, named.
+constexpr bool kReadOnly = true, kReadWrite = false;
+constexpr bool kReverse = true, kForward = false;
 
 const evdb_driver* table() {
-  return evdb_driver_entry_memory(EVDB_DRIVER_ABI_VERSION, &kHost);
+  return evdb_driver_entry_memory(EVDB_DRIVER_ABI_VERSION, FakeContext::host());
 }
 
 // ---- helpers ----------------------------------------------------------------
 Ctx no_ctx() {
   return Ctx(nullptr, nullptr);
-}
-
-// The views must outlive the event: pass literals or named strings.
-evdb_event make_event(std::string_view type, std::string_view payload, std::string_view rev = "",
-                      int64_t time_us = 0) {
-  evdb_event e{};
-  e.time_us = time_us;
-  e.type_name = type.data();
-  e.type_name_len = type.size();
-  e.payload = payload.data();
-  e.payload_len = payload.size();
-  e.revision_vcs = rev.data();
-  e.revision_vcs_len = rev.size();
-  return e;
 }
 
 std::string str(const char* p, size_t n) {
@@ -92,21 +50,21 @@ std::string str(const char* p, size_t n) {
 // Appends `count` events in one read-write transaction at the current head.
 void append_n(MemoryDb& db, int count, const std::string& tag = "e") {
   Ctx ctx = no_ctx();
-  auto tx = db.begin(ctx, false);
+  auto tx = db.begin(ctx, kReadWrite);
   int64_t head = tx->read_system_version(ctx);
   for (int i = 0; i < count; ++i) {
     // .append, not "literal" + std::string&&: GCC 12 -O3 false -Wrestrict (bug 105329).
     std::string payload =
         std::string("{\"tag\":\"").append(tag).append("\",\"i\":").append(std::to_string(i)) + "}";
     std::string type = std::string("T").append(std::to_string(i % 3));
-    head = tx->append_event(ctx, head, make_event(type, payload));
+    head = tx->append_event(ctx, head, c_event(type, payload));
   }
   tx->commit(ctx);
 }
 
 int64_t head_of(MemoryDb& db) {
   Ctx ctx = no_ctx();
-  auto tx = db.begin(ctx, true);
+  auto tx = db.begin(ctx, kReadOnly);
   int64_t h = tx->read_system_version(ctx);
   tx->commit(ctx);
   return h;
@@ -122,26 +80,20 @@ evdb_status code_of(F&& f) {
   return EVDB_OK;
 }
 
-std::string unique_name(const char* base) {
-  static std::atomic<int> n{0};
-  return std::string(base) + "-" + std::to_string(n.fetch_add(1)) + "-" +
-         std::to_string(steady_us());
-}
-
 // ---- basics -------------------------------------------------------------------
 
 TEST(MemoryDriver, EmptyStore) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
-  auto tx = db->begin(ctx, true);
+  auto tx = db->begin(ctx, kReadOnly);
   EXPECT_EQ(tx->read_system_version(ctx), 0);
   evdb_event e{};
   EXPECT_FALSE(tx->read_event_at(ctx, 0, e));
   EXPECT_FALSE(tx->read_event_at(ctx, 1, e));
   EXPECT_FALSE(tx->read_event_after(ctx, 0, e));
   evdb_event buf[4];
-  EXPECT_EQ(tx->read_events(ctx, 1, false, buf, 4), 0u);
-  EXPECT_EQ(tx->read_events(ctx, 5, true, buf, 4), 0u);
+  EXPECT_EQ(tx->read_events(ctx, 1, kForward, buf, 4), 0u);
+  EXPECT_EQ(tx->read_events(ctx, 5, kReverse, buf, 4), 0u);
   EXPECT_FALSE(tx->read_projection_version(ctx, 1).has_value());
   tx->commit(ctx);
   EXPECT_EQ(db->capabilities(), EVDB_CAP_LISTENER | EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD);
@@ -155,10 +107,10 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   {
-    auto tx = db->begin(ctx, false);
-    EXPECT_EQ(tx->append_event(ctx, 0, make_event("Created", payload, "abc123", 42)), 1);
-    EXPECT_EQ(tx->append_event(ctx, 1, make_event("Updated", "7", "")), 2);
-    evdb_event nullrev = make_event("Nulled", "[]");
+    auto tx = db->begin(ctx, kReadWrite);
+    EXPECT_EQ(tx->append_event(ctx, 0, c_event("Created", payload, "abc123", 42)), 1);
+    EXPECT_EQ(tx->append_event(ctx, 1, c_event("Updated", "7", "")), 2);
+    evdb_event nullrev = c_event("Nulled", "[]");
     nullrev.revision_vcs = nullptr;
     nullrev.revision_vcs_len = 0;
     EXPECT_EQ(tx->append_event(ctx, 2, nullrev), 3);
@@ -167,7 +119,7 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
   auto after = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-  auto tx = db->begin(ctx, true);
+  auto tx = db->begin(ctx, kReadOnly);
   EXPECT_EQ(tx->read_system_version(ctx), 3);
   evdb_event e{};
   ASSERT_TRUE(tx->read_event_at(ctx, 1, e));
@@ -195,8 +147,8 @@ TEST(MemoryDriver, AppendAndReadBackByteExact) {
   EXPECT_FALSE(tx->read_event_after(ctx, INT64_MAX, e));
   EXPECT_FALSE(tx->read_event_at(ctx, INT64_MAX, e));
   evdb_event buf[2];
-  EXPECT_EQ(tx->read_events(ctx, INT64_MAX, false, buf, 2), 0u);
-  ASSERT_EQ(tx->read_events(ctx, INT64_MAX, true, buf, 2), 2u);
+  EXPECT_EQ(tx->read_events(ctx, INT64_MAX, kForward, buf, 2), 0u);
+  ASSERT_EQ(tx->read_events(ctx, INT64_MAX, kReverse, buf, 2), 2u);
   EXPECT_EQ(buf[0].version, 3);
 }
 
@@ -204,14 +156,14 @@ TEST(MemoryDriver, AppendVersionMismatchAppendsNothing) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   append_n(*db, 2);
-  auto tx = db->begin(ctx, false);
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 1, make_event("T", "{}")); }),
+  auto tx = db->begin(ctx, kReadWrite);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 1, c_event("T", "{}")); }),
             EVDB_VERSION_MISMATCH);  // stale
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 3, make_event("T", "{}")); }),
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 3, c_event("T", "{}")); }),
             EVDB_VERSION_MISMATCH);  // ahead
   EXPECT_EQ(tx->read_system_version(ctx), 2);
-  EXPECT_EQ(tx->append_event(ctx, 2, make_event("T", "{}")), 3);
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 2, make_event("T", "{}")); }),
+  EXPECT_EQ(tx->append_event(ctx, 2, c_event("T", "{}")), 3);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 2, c_event("T", "{}")); }),
             EVDB_VERSION_MISMATCH);  // must chain on its own append
   tx->commit(ctx);
   EXPECT_EQ(head_of(*db), 3);
@@ -221,12 +173,12 @@ TEST(MemoryDriver, RollbackLeavesNoTrace) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   {
-    auto tx = db->begin(ctx, false);
-    tx->append_event(ctx, 0, make_event("T", "{}"));
+    auto tx = db->begin(ctx, kReadWrite);
+    tx->append_event(ctx, 0, c_event("T", "{}"));
     tx->init_projection_version(ctx, 7);
     tx->rollback();
   }
-  auto tx = db->begin(ctx, true);
+  auto tx = db->begin(ctx, kReadOnly);
   EXPECT_EQ(tx->read_system_version(ctx), 0);
   EXPECT_FALSE(tx->read_projection_version(ctx, 7).has_value());
 }
@@ -234,8 +186,8 @@ TEST(MemoryDriver, RollbackLeavesNoTrace) {
 TEST(MemoryDriver, ReadOnlyRefusesWrites) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
-  auto tx = db->begin(ctx, true);
-  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 0, make_event("T", "{}")); }), EVDB_READ_ONLY);
+  auto tx = db->begin(ctx, kReadOnly);
+  EXPECT_EQ(code_of([&] { tx->append_event(ctx, 0, c_event("T", "{}")); }), EVDB_READ_ONLY);
   EXPECT_EQ(code_of([&] { tx->init_projection_version(ctx, 1); }), EVDB_READ_ONLY);
   EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 1, 1); }), EVDB_READ_ONLY);
   tx->commit(ctx);
@@ -245,7 +197,7 @@ TEST(MemoryDriver, ReadOnlyRefusesWrites) {
 TEST(MemoryDriver, Projections) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
-  auto tx = db->begin(ctx, false);
+  auto tx = db->begin(ctx, kReadWrite);
   EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 5, 1); }), EVDB_NOT_FOUND);
   EXPECT_EQ(tx->init_projection_version(ctx, 5), 0);
   tx->set_projection_version(ctx, 5, 10);
@@ -253,12 +205,12 @@ TEST(MemoryDriver, Projections) {
   EXPECT_EQ(tx->init_projection_version(ctx, 5), 10);  // never resets
   EXPECT_EQ(code_of([&] { tx->set_projection_version(ctx, 5, -1); }), EVDB_INVALID_ARGUMENT);
   tx->commit(ctx);
-  auto tx2 = db->begin(ctx, false);
+  auto tx2 = db->begin(ctx, kReadWrite);
   EXPECT_EQ(tx2->init_projection_version(ctx, 5), 10);
   tx2->set_projection_version(ctx, 5, 3);  // backwards is fine
   EXPECT_EQ(tx2->init_projection_version(ctx, -2), 0);
   tx2->commit(ctx);
-  auto ro = db->begin(ctx, true);
+  auto ro = db->begin(ctx, kReadOnly);
   EXPECT_EQ(ro->read_projection_version(ctx, 5), 3);
   EXPECT_EQ(ro->read_projection_version(ctx, -2), 0);
   EXPECT_FALSE(ro->read_projection_version(ctx, 6).has_value());
@@ -269,33 +221,33 @@ TEST(MemoryDriver, ReadEventsEdgesAcrossSegments) {
   Ctx ctx = no_ctx();
   append_n(*db, 1000, "a");
   append_n(*db, 2500, "b");  // crosses the 1024- and 3072-event segment edges
-  auto tx = db->begin(ctx, true);
+  auto tx = db->begin(ctx, kReadOnly);
   const int64_t head = 3500;
   ASSERT_EQ(tx->read_system_version(ctx), head);
   std::vector<evdb_event> buf(4000);
-  EXPECT_EQ(tx->read_events(ctx, 1, false, buf.data(), 0), 0u);
-  ASSERT_EQ(tx->read_events(ctx, 0, false, buf.data(), 4000), size_t(head));
+  EXPECT_EQ(tx->read_events(ctx, 1, kForward, buf.data(), 0), 0u);
+  ASSERT_EQ(tx->read_events(ctx, 0, kForward, buf.data(), 4000), size_t(head));
   for (int64_t v = 1; v <= head; ++v) {
     ASSERT_EQ(buf[v - 1].version, v);
     evdb_event one{};
     ASSERT_TRUE(tx->read_event_at(ctx, v, one));
     ASSERT_EQ(std::memcmp(&one, &buf[v - 1], sizeof one), 0);
   }
-  ASSERT_EQ(tx->read_events(ctx, 1020, false, buf.data(), 10), 10u);
+  ASSERT_EQ(tx->read_events(ctx, 1020, kForward, buf.data(), 10), 10u);
   EXPECT_EQ(buf[9].version, 1029);
-  EXPECT_EQ(tx->read_events(ctx, head + 1, false, buf.data(), 10), 0u);
-  ASSERT_EQ(tx->read_events(ctx, head - 2, false, buf.data(), 10), 3u);
+  EXPECT_EQ(tx->read_events(ctx, head + 1, kForward, buf.data(), 10), 0u);
+  ASSERT_EQ(tx->read_events(ctx, head - 2, kForward, buf.data(), 10), 3u);
   EXPECT_EQ(buf[2].version, head);
   // Descending.
-  ASSERT_EQ(tx->read_events(ctx, 1030, true, buf.data(), 10), 10u);
+  ASSERT_EQ(tx->read_events(ctx, 1030, kReverse, buf.data(), 10), 10u);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(buf[i].version, 1030 - i);
-  ASSERT_EQ(tx->read_events(ctx, head + 50, true, buf.data(), 2), 2u);
+  ASSERT_EQ(tx->read_events(ctx, head + 50, kReverse, buf.data(), 2), 2u);
   EXPECT_EQ(buf[0].version, head);
   EXPECT_EQ(buf[1].version, head - 1);
-  ASSERT_EQ(tx->read_events(ctx, 3, true, buf.data(), 10), 3u);
+  ASSERT_EQ(tx->read_events(ctx, 3, kReverse, buf.data(), 10), 3u);
   EXPECT_EQ(buf[2].version, 1);
-  EXPECT_EQ(tx->read_events(ctx, 0, true, buf.data(), 10), 0u);
-  ASSERT_EQ(tx->read_events(ctx, head, true, buf.data(), 4000), size_t(head));
+  EXPECT_EQ(tx->read_events(ctx, 0, kReverse, buf.data(), 10), 0u);
+  ASSERT_EQ(tx->read_events(ctx, head, kReverse, buf.data(), 4000), size_t(head));
   for (int64_t i = 0; i < head; ++i) ASSERT_EQ(buf[i].version, head - i);
 }
 
@@ -303,9 +255,9 @@ TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   append_n(*db, 3);
-  auto tx = db->begin(ctx, false);
-  tx->append_event(ctx, 3, make_event("Own4", "4"));
-  tx->append_event(ctx, 4, make_event("Own5", "5"));
+  auto tx = db->begin(ctx, kReadWrite);
+  tx->append_event(ctx, 3, c_event("Own4", "4"));
+  tx->append_event(ctx, 4, c_event("Own5", "5"));
   EXPECT_EQ(tx->read_system_version(ctx), 5);
   evdb_event e{};
   ASSERT_TRUE(tx->read_event_at(ctx, 5, e));
@@ -315,11 +267,11 @@ TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
   EXPECT_EQ(e.version, 4);
   EXPECT_EQ(str(e.payload, e.payload_len), "4");
   evdb_event buf[10];
-  ASSERT_EQ(tx->read_events(ctx, 2, false, buf, 10), 4u);
+  ASSERT_EQ(tx->read_events(ctx, 2, kForward, buf, 10), 4u);
   EXPECT_EQ(buf[0].version, 2);
   EXPECT_EQ(buf[3].version, 5);
   EXPECT_EQ(str(buf[3].payload, buf[3].payload_len), "5");
-  ASSERT_EQ(tx->read_events(ctx, 9, true, buf, 3), 3u);
+  ASSERT_EQ(tx->read_events(ctx, 9, kReverse, buf, 3), 3u);
   EXPECT_EQ(buf[0].version, 5);
   EXPECT_EQ(buf[2].version, 3);
   // Appending an event read back from this transaction (its strings point
@@ -332,7 +284,7 @@ TEST(MemoryDriver, ReadWriteSeesOwnWritesInEveryRead) {
   EXPECT_EQ(str(e.type_name, e.type_name_len), "Own4");
   EXPECT_EQ(str(e.payload, e.payload_len), "4");
   tx->commit(ctx);
-  auto ro = db->begin(ctx, true);
+  auto ro = db->begin(ctx, kReadOnly);
   ASSERT_TRUE(ro->read_event_at(ctx, 55, e));
   EXPECT_EQ(str(e.type_name, e.type_name_len), "Own4");
   EXPECT_EQ(ro->read_system_version(ctx), 55);
@@ -372,18 +324,18 @@ TEST(MemoryDriver, ReadOnlySnapshotIsStableWhileWriterCommits) {
   Ctx ctx = no_ctx();
   append_n(*db, 5);
   {
-    auto w = db->begin(ctx, false);
+    auto w = db->begin(ctx, kReadWrite);
     w->init_projection_version(ctx, 1);
     w->commit(ctx);
   }
-  auto ro = db->begin(ctx, true);
+  auto ro = db->begin(ctx, kReadOnly);
   EXPECT_EQ(ro->read_system_version(ctx), 5);
   std::thread writer([&] {
     for (int i = 0; i < 20; ++i) {
       Ctx c = no_ctx();
-      auto w = db->begin(c, false);
+      auto w = db->begin(c, kReadWrite);
       int64_t h = w->read_system_version(c);
-      w->append_event(c, h, make_event("W", "{}"));
+      w->append_event(c, h, c_event("W", "{}"));
       w->set_projection_version(c, 1, h + 1);
       w->init_projection_version(c, 2);
       w->commit(c);
@@ -395,13 +347,13 @@ TEST(MemoryDriver, ReadOnlySnapshotIsStableWhileWriterCommits) {
   EXPECT_FALSE(ro->read_event_at(ctx, 6, e));
   EXPECT_FALSE(ro->read_event_after(ctx, 5, e));
   evdb_event buf[10];
-  EXPECT_EQ(ro->read_events(ctx, 1, false, buf, 10), 5u);
-  EXPECT_EQ(ro->read_events(ctx, 100, true, buf, 10), 5u);
+  EXPECT_EQ(ro->read_events(ctx, 1, kForward, buf, 10), 5u);
+  EXPECT_EQ(ro->read_events(ctx, 100, kReverse, buf, 10), 5u);
   EXPECT_EQ(buf[0].version, 5);
   EXPECT_EQ(ro->read_projection_version(ctx, 1), 0);
   EXPECT_FALSE(ro->read_projection_version(ctx, 2).has_value());
   ro->commit(ctx);
-  auto fresh = db->begin(ctx, true);
+  auto fresh = db->begin(ctx, kReadOnly);
   EXPECT_EQ(fresh->read_system_version(ctx), 25);
   EXPECT_EQ(fresh->read_projection_version(ctx, 1), 25);
   EXPECT_EQ(fresh->read_projection_version(ctx, 2), 0);
@@ -414,7 +366,7 @@ TEST(MemoryDriver, SnapshotReadsConsistentUnderConcurrentCommits) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   {
-    auto w = db->begin(ctx, false);
+    auto w = db->begin(ctx, kReadWrite);
     w->init_projection_version(ctx, 1);
     w->commit(ctx);
   }
@@ -424,20 +376,20 @@ TEST(MemoryDriver, SnapshotReadsConsistentUnderConcurrentCommits) {
     Ctx c = no_ctx();
     std::vector<evdb_event> buf(64);
     while (!done.load()) {
-      auto ro = db->begin(c, true);
+      auto ro = db->begin(c, kReadOnly);
       int64_t h = ro->read_system_version(c);
       if (ro->read_projection_version(c, 1) != h) bad++;
-      size_t n = ro->read_events(c, h, true, buf.data(), buf.size());
+      size_t n = ro->read_events(c, h, kReverse, buf.data(), buf.size());
       if (n != static_cast<size_t>(std::min<int64_t>(h, 64))) bad++;
       if (n > 0 && buf[0].version != h) bad++;
       ro->commit(c);
     }
   });
   for (int i = 0; i < 300; ++i) {
-    auto w = db->begin(ctx, false);
+    auto w = db->begin(ctx, kReadWrite);
     int64_t h = w->read_system_version(ctx);
-    h = w->append_event(ctx, h, make_event("W", "1"));
-    h = w->append_event(ctx, h, make_event("W", "2"));
+    h = w->append_event(ctx, h, c_event("W", "1"));
+    h = w->append_event(ctx, h, c_event("W", "2"));
     w->set_projection_version(ctx, 1, h);
     w->commit(ctx);
   }
@@ -451,13 +403,13 @@ TEST(MemoryDriver, ReadersAreNotBlockedByAnOpenWriter) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   append_n(*db, 1);
-  auto w = db->begin(ctx, false);
-  w->append_event(ctx, 1, make_event("Pending", "{}"));
+  auto w = db->begin(ctx, kReadWrite);
+  w->append_event(ctx, 1, c_event("Pending", "{}"));
   w->init_projection_version(ctx, 9);
   // Same thread: a read-only transaction begins, reads and commits while the
   // writer is open (a lock held by the writer would deadlock here).
   {
-    auto ro = db->begin(ctx, true);
+    auto ro = db->begin(ctx, kReadOnly);
     EXPECT_EQ(ro->read_system_version(ctx), 1);
     EXPECT_FALSE(ro->read_projection_version(ctx, 9).has_value());
     ro->commit(ctx);
@@ -465,7 +417,7 @@ TEST(MemoryDriver, ReadersAreNotBlockedByAnOpenWriter) {
   // Another thread too.
   std::thread t([&] {
     Ctx c = no_ctx();
-    auto ro = db->begin(c, true);
+    auto ro = db->begin(c, kReadOnly);
     EXPECT_EQ(ro->read_system_version(c), 1);
     ro->commit(c);
   });
@@ -477,14 +429,14 @@ TEST(MemoryDriver, ReadersAreNotBlockedByAnOpenWriter) {
 TEST(MemoryDriver, TwoWritersOnOneThreadExactlyOneWins) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
-  auto a = db->begin(ctx, false);
-  auto b = db->begin(ctx, false);
-  EXPECT_EQ(a->append_event(ctx, 0, make_event("A", "\"a\"")), 1);
-  EXPECT_EQ(b->append_event(ctx, 0, make_event("B", "\"b\"")), 1);
+  auto a = db->begin(ctx, kReadWrite);
+  auto b = db->begin(ctx, kReadWrite);
+  EXPECT_EQ(a->append_event(ctx, 0, c_event("A", "\"a\"")), 1);
+  EXPECT_EQ(b->append_event(ctx, 0, c_event("B", "\"b\"")), 1);
   a->commit(ctx);
   EXPECT_EQ(code_of([&] { b->commit(ctx); }), EVDB_VERSION_MISMATCH);
   b->rollback();
-  auto ro = db->begin(ctx, true);
+  auto ro = db->begin(ctx, kReadOnly);
   EXPECT_EQ(ro->read_system_version(ctx), 1);
   evdb_event e{};
   ASSERT_TRUE(ro->read_event_at(ctx, 1, e));
@@ -495,38 +447,38 @@ TEST(MemoryDriver, ProjectionWritersConflict) {
   auto db = open_name("");
   Ctx ctx = no_ctx();
   {  // Both initialise the same projection: the second gets CONFLICT.
-    auto a = db->begin(ctx, false);
-    auto b = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
+    auto b = db->begin(ctx, kReadWrite);
     a->init_projection_version(ctx, 1);
     b->init_projection_version(ctx, 1);
     a->commit(ctx);
     EXPECT_EQ(code_of([&] { b->commit(ctx); }), EVDB_CONFLICT);
   }
   {  // Both set it: the second gets CONFLICT.
-    auto a = db->begin(ctx, false);
-    auto b = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
+    auto b = db->begin(ctx, kReadWrite);
     a->set_projection_version(ctx, 1, 5);
     b->set_projection_version(ctx, 1, 6);
     b->commit(ctx);
     EXPECT_EQ(code_of([&] { a->commit(ctx); }), EVDB_CONFLICT);
   }
   {  // Different projections do not conflict.
-    auto a = db->begin(ctx, false);
-    auto b = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
+    auto b = db->begin(ctx, kReadWrite);
     a->init_projection_version(ctx, 2);
     b->init_projection_version(ctx, 3);
     a->commit(ctx);
     b->commit(ctx);
   }
   {  // It read the head, another transaction appended: CONFLICT.
-    auto a = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
     EXPECT_EQ(a->read_system_version(ctx), 0);
     a->set_projection_version(ctx, 2, 1);
     append_n(*db, 1);
     EXPECT_EQ(code_of([&] { a->commit(ctx); }), EVDB_CONFLICT);
   }
   {  // It read only an old event, another transaction appended: no conflict.
-    auto a = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
     evdb_event e{};
     ASSERT_TRUE(a->read_event_at(ctx, 1, e));
     a->set_projection_version(ctx, 2, 1);
@@ -534,22 +486,22 @@ TEST(MemoryDriver, ProjectionWritersConflict) {
     a->commit(ctx);
   }
   {  // A reader-only read-write transaction always commits.
-    auto a = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
     a->read_system_version(ctx);
     append_n(*db, 1);
     a->commit(ctx);
   }
   {  // It appended and a projection it read changed: VERSION_MISMATCH.
-    auto a = db->begin(ctx, false);
+    auto a = db->begin(ctx, kReadWrite);
     int64_t h = a->read_system_version(ctx);
     a->set_projection_version(ctx, 3, 7);
-    a->append_event(ctx, h, make_event("A", "1"));
-    auto b = db->begin(ctx, false);
+    a->append_event(ctx, h, c_event("A", "1"));
+    auto b = db->begin(ctx, kReadWrite);
     b->set_projection_version(ctx, 3, 8);
     b->commit(ctx);
     EXPECT_EQ(code_of([&] { a->commit(ctx); }), EVDB_VERSION_MISMATCH);
   }
-  auto ro = db->begin(ctx, true);
+  auto ro = db->begin(ctx, kReadOnly);
   EXPECT_EQ(ro->read_projection_version(ctx, 1), 6);
   EXPECT_EQ(ro->read_projection_version(ctx, 2), 1);
   EXPECT_EQ(ro->read_projection_version(ctx, 3), 8);
@@ -571,11 +523,11 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
     threads.emplace_back([&, t] {
       Ctx ctx = no_ctx();
       for (int i = 0; i < kPerThread;) {
-        auto tx = db->begin(ctx, false);
+        auto tx = db->begin(ctx, kReadWrite);
         int64_t h = tx->read_system_version(ctx);
         std::string payload = payload_of(t, i);
         try {
-          tx->append_event(ctx, h, make_event("R", payload));
+          tx->append_event(ctx, h, c_event("R", payload));
           tx->commit(ctx);
           ++i;
         } catch (const Error& e) {
@@ -588,10 +540,10 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
   }
   for (auto& th : threads) th.join();
   Ctx ctx = no_ctx();
-  auto ro = db->begin(ctx, true);
+  auto ro = db->begin(ctx, kReadOnly);
   ASSERT_EQ(ro->read_system_version(ctx), kThreads * kPerThread);
   std::vector<evdb_event> buf(kThreads * kPerThread);
-  ASSERT_EQ(ro->read_events(ctx, 1, false, buf.data(), buf.size()), buf.size());
+  ASSERT_EQ(ro->read_events(ctx, 1, kForward, buf.data(), buf.size()), buf.size());
   std::set<std::string> seen;
   std::vector<int> next(kThreads, 0);
   for (size_t i = 0; i < buf.size(); ++i) {
@@ -609,8 +561,8 @@ TEST(MemoryDriver, ManyWritersOnOneThreadExactlyOneWinsPerVersion) {
   Ctx ctx = no_ctx();
   for (int round = 0; round < 20; ++round) {
     std::vector<std::unique_ptr<evdb::drv::Tx>> txs;
-    for (int i = 0; i < 5; ++i) txs.push_back(db->begin(ctx, false));
-    for (auto& tx : txs) tx->append_event(ctx, round, make_event("X", "0"));
+    for (int i = 0; i < 5; ++i) txs.push_back(db->begin(ctx, kReadWrite));
+    for (auto& tx : txs) tx->append_event(ctx, round, c_event("X", "0"));
     int won = 0;
     for (auto& tx : txs) {
       evdb_status s = code_of([&] { tx->commit(ctx); });
@@ -627,15 +579,18 @@ TEST(MemoryDriver, ManyWritersOnOneThreadExactlyOneWinsPerVersion) {
 
 // ---- the C table --------------------------------------------------------------
 
+// Whether a built URI has an authority part ("//…").
+enum class Authority { No, Yes };
+
 struct UriBuilder {
   std::vector<evdb_uri_param> params;
   evdb_uri uri{};
-  explicit UriBuilder(const char* text, const char* path, bool authority = false) {
+  explicit UriBuilder(const char* text, const char* path, Authority authority = Authority::No) {
     uri.size = sizeof(evdb_uri);
     uri.text = text;
     uri.redacted = text;
     uri.scheme = "memory";
-    uri.has_authority = authority ? 1 : 0;
+    uri.has_authority = authority == Authority::Yes ? 1 : 0;
     uri.user = uri.password = uri.host = "";
     uri.path = path;
   }
@@ -652,6 +607,7 @@ TEST(MemoryDriverTable, DescribesItself) {
   EXPECT_EQ(t->size, sizeof(evdb_driver));
   EXPECT_EQ(t->abi_version, EVDB_DRIVER_ABI_VERSION);
   EXPECT_STREQ(t->name, "memory");
+  EXPECT_STREQ(t->version, EVDB_TEST_PROJECT_VERSION);  // the project's, from CMake
   ASSERT_NE(t->schemes, nullptr);
   EXPECT_STREQ(t->schemes[0], "memory");
   EXPECT_EQ(t->schemes[1], nullptr);
@@ -677,7 +633,7 @@ TEST(MemoryDriverTable, UnknownParameterIsRefusedByName) {
 
 TEST(MemoryDriverTable, AuthorityIsRefused) {
   const evdb_driver* t = table();
-  UriBuilder u("memory://user:secret@host/x", "/x", true);
+  UriBuilder u("memory://user:secret@host/x", "/x", Authority::Yes);
   u.uri.redacted = "memory://user:***@host/x";
   u.uri.password = "secret";
   evdb_driver_db* db = nullptr;
@@ -702,7 +658,7 @@ TEST(MemoryDriverTable, OpenCommitConflictThroughTheTable) {
   ASSERT_EQ(t->begin(db, nullptr, 0, &a, &err), EVDB_OK);
   ASSERT_EQ(t->begin(db, nullptr, 0, &b, &err), EVDB_OK);
   std::string type = "T", payload = "{}";
-  evdb_event e = make_event(type, payload);
+  evdb_event e = c_event(type, payload);
   int64_t nv = 0;
   ASSERT_EQ(t->append_event(a, nullptr, 0, &e, &nv, &err), EVDB_OK);
   EXPECT_EQ(nv, 1);
@@ -764,12 +720,12 @@ TEST(MemoryDriverListener, DeliversEveryCommitOnceInOrderFromOtherHandles) {
   Ctx ctx = no_ctx();
   append_n(*writer, 3);
   {
-    auto tx = writer->begin(ctx, false);  // rolled back: silent
-    tx->append_event(ctx, 5, make_event("R", "0"));
+    auto tx = writer->begin(ctx, kReadWrite);  // rolled back: silent
+    tx->append_event(ctx, 5, c_event("R", "0"));
     tx->rollback();
   }
   {
-    auto tx = writer->begin(ctx, false);  // a projection-only commit: silent
+    auto tx = writer->begin(ctx, kReadWrite);  // a projection-only commit: silent
     tx->init_projection_version(ctx, 1);
     tx->commit(ctx);
   }
@@ -790,14 +746,14 @@ TEST(MemoryDriverListener, ReturnsCanceledAfterCancel) {
   UriBuilder u("memory:", "");
   evdb_driver_db* db = nullptr;
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
-  FakeCtx fctx;
+  FakeContext fctx;
   Collected got;
   std::future<void> ready = got.ready.get_future();
   evdb_error err = EVDB_ERROR_INIT;
   evdb_status result = EVDB_OK;
-  std::thread listener([&] { result = t->listen(db, raw(fctx), on_ready, collect, &got, &err); });
+  std::thread listener([&] { result = t->listen(db, fctx.raw(), on_ready, collect, &got, &err); });
   ready.wait();
-  fctx.cancelled = true;
+  fctx.cancel();
   listener.join();
   EXPECT_EQ(result, EVDB_CANCELED);
   ASSERT_NE(err.message, nullptr);
@@ -813,11 +769,11 @@ TEST(MemoryDriverListener, ReturnsDeadlineExceeded) {
   UriBuilder u("memory:", "");
   evdb_driver_db* db = nullptr;
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
-  FakeCtx fctx;
-  fctx.deadline_us = steady_us() + 30'000;
+  FakeContext fctx;
+  fctx.expire_in_us(30'000);
   Collected got;
   evdb_error err = EVDB_ERROR_INIT;
-  EXPECT_EQ(t->listen(db, raw(fctx), on_ready, collect, &got, &err), EVDB_DEADLINE_EXCEEDED);
+  EXPECT_EQ(t->listen(db, fctx.raw(), on_ready, collect, &got, &err), EVDB_DEADLINE_EXCEEDED);
   err.release(&err);
   t->close(db);
 }
@@ -827,17 +783,17 @@ TEST(MemoryDriverContext, CanceledContextFailsBeginAndCommit) {
   UriBuilder u("memory:", "");
   evdb_driver_db* db = nullptr;
   ASSERT_EQ(t->open(u.get(), nullptr, &db, nullptr), EVDB_OK);
-  FakeCtx fctx;
+  FakeContext fctx;
   evdb_driver_tx* tx = nullptr;
-  ASSERT_EQ(t->begin(db, raw(fctx), 0, &tx, nullptr), EVDB_OK);
+  ASSERT_EQ(t->begin(db, fctx.raw(), 0, &tx, nullptr), EVDB_OK);
   std::string type = "T", payload = "1";
-  evdb_event e = make_event(type, payload);
+  evdb_event e = c_event(type, payload);
   int64_t nv = 0;
-  ASSERT_EQ(t->append_event(tx, raw(fctx), 0, &e, &nv, nullptr), EVDB_OK);
-  fctx.cancelled = true;
-  EXPECT_EQ(t->commit(tx, raw(fctx), nullptr), EVDB_CANCELED);  // nothing applied
+  ASSERT_EQ(t->append_event(tx, fctx.raw(), 0, &e, &nv, nullptr), EVDB_OK);
+  fctx.cancel();
+  EXPECT_EQ(t->commit(tx, fctx.raw(), nullptr), EVDB_CANCELED);  // nothing applied
   evdb_driver_tx* tx2 = nullptr;
-  EXPECT_EQ(t->begin(db, raw(fctx), 1, &tx2, nullptr), EVDB_CANCELED);
+  EXPECT_EQ(t->begin(db, fctx.raw(), 1, &tx2, nullptr), EVDB_CANCELED);
   ASSERT_EQ(t->begin(db, nullptr, 1, &tx2, nullptr), EVDB_OK);
   int64_t h = -1;
   ASSERT_EQ(t->read_system_version(tx2, nullptr, &h, nullptr), EVDB_OK);

@@ -11,16 +11,15 @@
 #include <thread>
 #include <vector>
 
+#include "test_support/events.hpp"
+#include "test_support/names.hpp"
+
 namespace {
 
-std::string unique_name(const char* base) {
-  static std::atomic<int> n{0};
-  return std::string("memory:") + base + "-" + std::to_string(n.fetch_add(1)) + "-" +
-         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
-}
+using evdb::test_support::unique_name;
 
 evdb::Event ev(std::string type, std::string payload) {
-  return evdb::Event{0, 0, std::move(type), std::move(payload), "rev1"};
+  return evdb::test_support::event(std::move(type), std::move(payload), 0, "rev1");
 }
 
 TEST(MemoryThroughLoader, OpensTheDriverFileAndReportsCapabilities) {
@@ -42,7 +41,7 @@ TEST(MemoryThroughLoader, UnknownParameterIsAnError) {
 }
 
 TEST(MemoryThroughLoader, PrivateAndSharedStores) {
-  const std::string name = unique_name("loader-shared");
+  const std::string name = "memory:" + unique_name("loader_shared");
   evdb::DB a = evdb::DB::open(name);
   evdb::DB b = evdb::DB::open(name);
   evdb::DB p = evdb::DB::open("memory:");
@@ -108,7 +107,7 @@ TEST(MemoryThroughLoader, TwoWritersOnOneThreadThroughTheCApi) {
 }
 
 TEST(MemoryThroughLoader, ListenDeliversInOrderAndStopsOnCancel) {
-  const std::string name = unique_name("loader-listen");
+  const std::string name = "memory:" + unique_name("loader_listen");
   evdb::DB db = evdb::DB::open(name);
   evdb::DB writer = evdb::DB::open(name);
   evdb::Context ctx;

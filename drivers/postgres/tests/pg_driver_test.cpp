@@ -15,13 +15,9 @@ namespace {
 
 evdb_status open_status(const std::string& u, std::string* message = nullptr) {
   register_driver();
-  evdb_db* db = nullptr;
-  evdb_error err = EVDB_ERROR_INIT;
-  evdb_status s = evdb_open(u.c_str(), nullptr, &db, &err);
-  if (message) *message = err.message ? err.message : "";
-  evdb_error_release(&err);
-  evdb_close(db);
-  return s;
+  test_support::OpenResult r = test_support::try_open(u);
+  if (message) *message = r.message;
+  return r.status;
 }
 
 // ---------------------------------------------------------------------------
@@ -113,13 +109,13 @@ TEST(PgLayout, ConcurrentFirstOpensAllSucceed) {
   for (auto& f : opens) EXPECT_EQ(f.get(), EVDB_OK);
   DB db = DB::open(uri("schema=" + schema));
   EXPECT_TRUE(db.has(kCapabilities));
-  db.tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, ev("A")), 1); });
+  db.tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A")), 1); });
   drop_schema(schema);
 }
 
 TEST(PgLayout, ReopenKeepsEvents) {
   Store s;
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A", "[1,2]")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("A", "[1,2]")); });
   DB again = s.open_again();
   again.tx_read_only([](TxRO& tx) {
     EXPECT_EQ(tx.read_system_version(), 1);
@@ -160,8 +156,8 @@ TEST(PgRoundTrip, EverythingComesBackExactly) {
   s.db().tx_rw([&](TxRW& tx) {
     int64_t v = 0;
     for (int64_t t : times)
-      v = tx.append_event(v, ev("Type.é", payload, t, "rev-" + std::to_string(t)));
-    tx.append_event(v, ev("NoRev", "null", 0, ""));
+      v = tx.append_event(v, event("Type.é", payload, t, "rev-" + std::to_string(t)));
+    tx.append_event(v, event("NoRev", "null", 0, ""));
   });
   s.db().tx_read_only([&](TxRO& tx) {
     auto all = tx.read_events(1, 100);
@@ -189,7 +185,7 @@ TEST(PgReads, EdgeCases) {
   s.db().tx_rw([](TxRW& tx) {
     // .append, not "literal" + std::string&&: GCC 12 -O3 false -Wrestrict (bug 105329).
     for (int i = 0; i < 5; ++i)
-      tx.append_event(i, ev(std::string("E").append(std::to_string(i + 1))));
+      tx.append_event(i, event(std::string("E").append(std::to_string(i + 1))));
   });
   s.db().tx_read_only([](TxRO& tx) {
     EXPECT_EQ(tx.read_system_version(), 5);
@@ -228,10 +224,10 @@ TEST(PgProjections, InitSetRead) {
 
 TEST(PgConflict, StaleAndAheadAppendsWriteNothing) {
   Store s;
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("A")); });
   s.db().tx_rw([](TxRW& tx) {
-    EXPECT_THROW(tx.append_event(0, ev("stale")), VersionMismatch);
-    EXPECT_THROW(tx.append_event(5, ev("ahead")), VersionMismatch);
+    EXPECT_THROW(tx.append_event(0, event("stale")), VersionMismatch);
+    EXPECT_THROW(tx.append_event(5, event("ahead")), VersionMismatch);
     // The transaction stays usable after a plain mismatch.
     EXPECT_EQ(tx.read_system_version(), 1);
   });
@@ -309,7 +305,8 @@ TEST(PgConflict, RacingAppendOnTheKeyIsVersionMismatch) {
 // Write skew on projections: each reads what the other writes. The loser of
 // the race fails (at a statement or at commit) with VERSION_MISMATCH when it
 // appended, CONFLICT otherwise.
-void write_skew(Store& s, bool appender_commits_first) {
+enum class FirstToCommit { Appender, Setter };
+void write_skew(Store& s, FirstToCommit first_to_commit) {
   s.db().tx_rw([](TxRW& tx) {
     tx.init_projection_version(1);
     tx.init_projection_version(2);
@@ -323,7 +320,7 @@ void write_skew(Store& s, bool appender_commits_first) {
   evdb_status app_set = app.set_proj(2, 10);
   evdb_status plain_set = plain.set_proj(1, 10);
   evdb_status first, second;
-  if (appender_commits_first) {
+  if (first_to_commit == FirstToCommit::Appender) {
     first = app_set == EVDB_OK ? app.commit() : app_set;
     second = plain_set == EVDB_OK ? plain.commit() : plain_set;
     EXPECT_EQ(first, EVDB_OK);
@@ -338,13 +335,13 @@ void write_skew(Store& s, bool appender_commits_first) {
 
 TEST(PgConflict, CommitTimeLoserWithoutAppendIsConflict) {
   Store s;
-  write_skew(s, true);
+  write_skew(s, FirstToCommit::Appender);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
 }
 
 TEST(PgConflict, CommitTimeLoserThatAppendedIsVersionMismatch) {
   Store s;
-  write_skew(s, false);
+  write_skew(s, FirstToCommit::Setter);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 0); });
 }
 
@@ -360,7 +357,7 @@ TEST(PgConflict, RacingWritersLeaveNoGapsNoDuplicates) {
           try {
             s.db().tx_rw([&](TxRW& tx) {
               tx.append_event(tx.read_system_version(),
-                              ev("W", "{\"t\":" + std::to_string(t) + "}"));
+                              event("W", "{\"t\":" + std::to_string(t) + "}"));
             });
             break;
           } catch (const Error& e) {
@@ -385,11 +382,11 @@ TEST(PgConflict, RacingWritersLeaveNoGapsNoDuplicates) {
 
 TEST(PgReadOnly, WritesAreRefusedAndTheSnapshotHolds) {
   Store s;
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("A")); });
   RawTx ro(s.db(), EVDB_TX_READ_ONLY);
   EXPECT_EQ(ro.head(), 1);
   EXPECT_EQ(ro.append(1), EVDB_READ_ONLY);
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(1, ev("B")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(1, event("B")); });
   EXPECT_EQ(ro.head(), 1);  // still the snapshot of its start
   EXPECT_EQ(ro.commit(), EVDB_OK);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
@@ -398,7 +395,7 @@ TEST(PgReadOnly, WritesAreRefusedAndTheSnapshotHolds) {
 TEST(PgReadOnly, ReadOnlyOpenWhileReadWriteIsOpen) {
   Store s("pool_max=2");
   s.db().tx_rw([&](TxRW& tx) {
-    tx.append_event(0, ev("A"));
+    tx.append_event(0, event("A"));
     s.db().tx_read_only([](TxRO& r) { EXPECT_EQ(r.read_system_version(), 0); });
   });
 }
@@ -481,7 +478,7 @@ TEST(PgCancel, DeadlineInterruptsAConductorWriterWaitingForTheLock) {
   EXPECT_EQ(st, EVDB_DEADLINE_EXCEEDED);
   EXPECT_EQ(holder.commit(), EVDB_OK);
   // The store still works (the cancelled connection was not reused).
-  s.db().tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, ev("A")), 1); });
+  s.db().tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A")), 1); });
 }
 
 // ---------------------------------------------------------------------------
@@ -493,16 +490,16 @@ TEST(PgListener, EachCommitOnceInOrderRollbacksSilent) {
   Listening l(s.db());
   ASSERT_TRUE(l.ready());
   s.db().tx_rw([](TxRW& tx) {
-    tx.append_event(0, ev("A"));
-    tx.append_event(1, ev("B"));
+    tx.append_event(0, event("A"));
+    tx.append_event(1, event("B"));
   });
   Status rolled = s.db().tx_rw([](TxRW& tx) {
-    tx.append_event(2, ev("X"));
+    tx.append_event(2, event("X"));
     return Status(EVDB_CONFLICT, "deliberate rollback");
   });
   EXPECT_EQ(rolled.code(), EVDB_CONFLICT);
   DB other = s.open_again();
-  other.tx_rw([](TxRW& tx) { tx.append_event(2, ev("C")); });
+  other.tx_rw([](TxRW& tx) { tx.append_event(2, event("C")); });
   EXPECT_EQ(l.wait_for(3), (std::vector<int64_t>{1, 2, 3}));
   Status st = l.stop();
   EXPECT_EQ(st.code(), EVDB_CANCELED);
@@ -513,8 +510,8 @@ TEST(PgListener, OtherSchemasAreNotHeard) {
   Store a;
   Store b;
   Listening l(a.db());
-  b.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("B")); });
-  a.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+  b.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("B")); });
+  a.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("A")); });
   EXPECT_EQ(l.wait_for(1), (std::vector<int64_t>{1}));
   l.stop();
   EXPECT_EQ(l.wait_for(1), (std::vector<int64_t>{1}));
@@ -525,7 +522,7 @@ TEST(PgListener, CallbackErrorEndsListen) {
   Context ctx;
   std::thread w([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("A")); });
+    s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("A")); });
   });
   Status st = s.db().listen(
       ctx, [] {}, [](int64_t) { return Status(EVDB_NOT_FOUND, "stop here"); });
@@ -557,9 +554,10 @@ TEST(PgConductor, NeedsCreateLayoutThenWorks) {
     EXPECT_FALSE(db.has(EVDB_CAP_BYTE_EXACT_PAYLOAD));
     EXPECT_TRUE(db.has(EVDB_CAP_LISTENER | EVDB_CAP_DURABLE));
     db.tx_rw([](TxRW& tx) {
-      EXPECT_EQ(tx.append_event(0, ev("A", "{ \"b\":1, \"a\" : 2 }", 1700000000123456, "r1")), 1);
-      EXPECT_THROW(tx.append_event(0, ev("stale")), VersionMismatch);
-      EXPECT_THROW(tx.append_event(3, ev("ahead")), VersionMismatch);
+      EXPECT_EQ(tx.append_event(0, event("A", "{ \"b\":1, \"a\" : 2 }", 1700000000123456, "r1")),
+                1);
+      EXPECT_THROW(tx.append_event(0, event("stale")), VersionMismatch);
+      EXPECT_THROW(tx.append_event(3, event("ahead")), VersionMismatch);
     });
   }
   // Reopen without create_layout; evdb layout on it is refused.
@@ -583,7 +581,7 @@ TEST(PgConductor, TimesRoundTripExactly) {
   std::vector<int64_t> versions;
   s.db().tx_rw([&](TxRW& tx) {
     int64_t v = 0;
-    for (int64_t t : times) versions.push_back(v = tx.append_event(v, ev("T", "{}", t)));
+    for (int64_t t : times) versions.push_back(v = tx.append_event(v, event("T", "{}", t)));
   });
   s.db().tx_read_only([&](TxRO& tx) {
     for (size_t i = 0; i < times.size(); ++i)
@@ -601,7 +599,7 @@ TEST(PgConductor, ListenerDeliversCommitsNotifiedDuringItsCatchUpRead) {
   Listening l(s.db());
   ASSERT_TRUE(l.ready());
   auto append_on = [](DB& db) {
-    db.tx_rw([](TxRW& tx) { tx.append_event(tx.read_system_version(), ev("Burst")); });
+    db.tx_rw([](TxRW& tx) { tx.append_event(tx.read_system_version(), event("Burst")); });
   };
   constexpr size_t kBursts = 40;
   for (size_t b = 1; b <= kBursts; ++b) {
@@ -659,12 +657,12 @@ TEST(PgConductor, ListenerSkipsVersionsThatNeverCommit) {
   }
   EXPECT_EQ(l.wait_for(1), std::vector<int64_t>{2});
   Status rolled = s.db().tx_rw([](TxRW& tx) {
-    tx.append_event(tx.read_system_version(), ev("RolledBack"));
+    tx.append_event(tx.read_system_version(), event("RolledBack"));
     return Status(EVDB_CONFLICT, "deliberate rollback");
   });
   ASSERT_EQ(rolled.code(), EVDB_CONFLICT);
   int64_t v = 0;
-  s.db().tx_rw([&](TxRW& tx) { v = tx.append_event(tx.read_system_version(), ev("After")); });
+  s.db().tx_rw([&](TxRW& tx) { v = tx.append_event(tx.read_system_version(), event("After")); });
   EXPECT_EQ(l.wait_for(2), (std::vector<int64_t>{2, v}));
 }
 
@@ -680,10 +678,10 @@ TEST(PgConductor, BesideAGoWriter) {
   };
   Listening l(s.db());
   go_append("Go1");
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(tx.read_system_version(), ev("Evdb")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(tx.read_system_version(), event("Evdb")); });
   go_append("Go2");
   // A stale append after the Go write fails.
-  s.db().tx_rw([](TxRW& tx) { EXPECT_THROW(tx.append_event(2, ev("stale")), VersionMismatch); });
+  s.db().tx_rw([](TxRW& tx) { EXPECT_THROW(tx.append_event(2, event("stale")), VersionMismatch); });
   auto got = l.wait_for(3);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_LT(got[0], got[1]);

@@ -61,7 +61,7 @@ int64_t append_retrying(DB& db, const std::string& type) {
   for (int attempt = 0;; ++attempt) {
     try {
       return db.tx_rw(
-          [&](TxRW& tx) { return tx.append_event(tx.read_system_version(), ev(type)); });
+          [&](TxRW& tx) { return tx.append_event(tx.read_system_version(), event(type)); });
     } catch (const Error& e) {
       if (attempt > 300 || !(e.retryable() || e.code() == EVDB_CONNECTION)) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -105,7 +105,7 @@ TEST(PgFault, ListenerGivesUpAfterItsReconnectTimeout) {
 TEST(PgFault, ClientKilledMidTransactionLeavesNothing) {
   server("start");
   Store s;
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, ev("committed")); });
+  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("committed")); });
 
   int out[2];
   ASSERT_EQ(::pipe(out), 0);
@@ -147,13 +147,9 @@ TEST(PgFault, ServerDownAtOpenIsConnectionWithoutPassword) {
   const std::string pw = "S3cret-Pw-9137";
   std::string u = "postgres://evdb:" + pw + "@127.0.0.1:" + std::to_string(free_port()) +
                   "/evdb?connect_timeout=5&schema=x";
-  evdb_db* db = nullptr;
-  evdb_error err = EVDB_ERROR_INIT;
-  EXPECT_EQ(evdb_open(u.c_str(), nullptr, &db, &err), EVDB_CONNECTION);
-  ASSERT_NE(err.message, nullptr);
-  std::string msg = err.message;
-  evdb_error_release(&err);
-  EXPECT_EQ(db, nullptr);
+  test_support::OpenResult r = test_support::try_open(u);
+  EXPECT_EQ(r.status, EVDB_CONNECTION);
+  const std::string& msg = r.message;
   EXPECT_EQ(msg.find(pw), std::string::npos) << msg;
   EXPECT_NE(msg.find("cannot connect"), std::string::npos) << msg;
   EXPECT_NE(msg.find("***"), std::string::npos) << msg;  // the redacted URI
@@ -175,7 +171,7 @@ class SilentServer {
   int fd_ = -1;
 };
 
-// Connecting waits on a socket, so a context interrupts it (DESIGN §2:
+// Connecting waits on a socket, so a context interrupts it (docs/contract.md §2.6:
 // cancellation interrupts waits, not only between calls); libpq's own
 // connect_timeout still bounds it without a context.
 TEST(PgFault, OpenAgainstASilentServerEndsWithItsContext) {
@@ -218,12 +214,9 @@ TEST(PgFault, WrongPasswordIsConnectionWithoutPassword) {
   const std::string pw = "Wrong-Pw-5521";
   std::string u = "postgres://evdb:" + pw + "@127.0.0.1:" + std::to_string(EVDB_PG_TEST_PORT) +
                   "/evdb?schema=x";
-  evdb_db* db = nullptr;
-  evdb_error err = EVDB_ERROR_INIT;
-  EXPECT_EQ(evdb_open(u.c_str(), nullptr, &db, &err), EVDB_CONNECTION);
-  ASSERT_NE(err.message, nullptr);
-  std::string msg = err.message;
-  evdb_error_release(&err);
+  test_support::OpenResult r = test_support::try_open(u);
+  EXPECT_EQ(r.status, EVDB_CONNECTION);
+  const std::string& msg = r.message;
   EXPECT_EQ(msg.find(pw), std::string::npos) << msg;
   EXPECT_NE(msg.find("password authentication failed"), std::string::npos) << msg;
 }

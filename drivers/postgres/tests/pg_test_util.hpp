@@ -9,8 +9,6 @@
 #include <unistd.h>
 #include <evdb/evdb.hpp>
 
-#include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -20,7 +18,10 @@
 #include <vector>
 
 #include "pg_driver.hpp"
+#include "test_support/events.hpp"
 #include "test_support/listening.hpp"
+#include "test_support/names.hpp"
+#include "test_support/opening.hpp"
 
 namespace evdb::postgres::test {
 
@@ -29,29 +30,14 @@ inline std::string test_password() {
   return EVDB_PG_TEST_PASSWORD;
 }
 
-// Registers the driver linked into the test in-process (once).
+// Registers the driver linked into the test in-process.
 inline void register_driver() {
-  static const bool done = [] {
-    evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_register_driver(evdb_driver_entry_postgres, &err);
-    if (s != EVDB_OK) {
-      std::string m = err.message ? err.message : "";
-      evdb_error_release(&err);
-      throw std::runtime_error("cannot register the postgres driver: " + m);
-    }
-    return true;
-  }();
-  (void)done;
+  test_support::register_driver(evdb_driver_entry_postgres);
 }
 
 // A schema name no other test (or earlier run) uses.
 inline std::string fresh_schema(const std::string& prefix = "pgt") {
-  static std::atomic<int> counter{0};
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  return prefix + "_" + std::to_string(::getpid()) + "_" +
-         std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(now).count() %
-                        1000000000) +
-         "_" + std::to_string(counter++);
+  return test_support::unique_name(prefix);
 }
 
 // The test server's URI (which already has ?passfile=…) with `query`
@@ -103,17 +89,7 @@ class Store {
   std::optional<DB> db_;
 };
 
-// An event for append.
-inline Event ev(const std::string& type, const std::string& payload = "{}", int64_t time_us = 0,
-                const std::string& rev = "") {
-  Event e;
-  e.type_name = type;
-  e.payload = payload;
-  e.time_us = time_us;
-  e.revision_vcs = rev;
-  return e;
-}
-
+using evdb::test_support::event;
 using evdb::test_support::Listening;
 
 }  // namespace evdb::postgres::test

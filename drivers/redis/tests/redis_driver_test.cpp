@@ -18,23 +18,11 @@ namespace {
 using namespace evdb::redis::test;
 using evdb::test_support::Listening;
 
-evdb::Event ev(std::string type, std::string payload, int64_t time_us = 0) {
-  return evdb::Event{0, time_us, std::move(type), std::move(payload), "rev-1"};
-}
-
-// evdb_open's status and message for `uri`.
-std::pair<evdb_status, std::string> open_error(const std::string& uri) {
-  evdb_db* db = nullptr;
-  evdb_error err = EVDB_ERROR_INIT;
-  evdb_status s = evdb_open(uri.c_str(), nullptr, &db, &err);
-  std::string msg = err.message ? err.message : "";
-  evdb_error_release(&err);
-  evdb_close(db);
-  return {s, msg};
-}
+using evdb::test_support::event;
+using evdb::test_support::try_open;
 
 TEST(RedisUri, OpensAndReportsCapabilities) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("caps")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("caps")));
   EXPECT_EQ(db.driver_name(), "redis");
   EXPECT_TRUE(db.has(EVDB_CAP_LISTENER | EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD |
                      EVDB_CAP_CROSS_PROCESS | EVDB_CAP_LISTENER_RECONNECT | EVDB_CAP_DURABLE));
@@ -42,7 +30,7 @@ TEST(RedisUri, OpensAndReportsCapabilities) {
 }
 
 TEST(RedisUri, RedissIsUnsupportedWithAClearMessage) {
-  auto [s, msg] = open_error("rediss://evdb:secret-pw@127.0.0.1:6380?prefix=x");
+  auto [s, msg] = try_open("rediss://evdb:secret-pw@127.0.0.1:6380?prefix=x");
   EXPECT_EQ(s, EVDB_UNSUPPORTED) << msg;
   EXPECT_NE(msg.find("TLS"), std::string::npos) << msg;
   EXPECT_NE(msg.find("redis"), std::string::npos) << msg;
@@ -50,7 +38,7 @@ TEST(RedisUri, RedissIsUnsupportedWithAClearMessage) {
 }
 
 TEST(RedisUri, UnknownParameterIsNamed) {
-  auto [s, msg] = open_error(uri("x", "&bogus=1"));
+  auto [s, msg] = try_open(uri("x", "&bogus=1"));
   EXPECT_EQ(s, EVDB_INVALID_ARGUMENT);
   EXPECT_NE(msg.find("bogus"), std::string::npos) << msg;
   EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
@@ -60,64 +48,64 @@ TEST(RedisUri, BadValuesAreRefused) {
   for (const std::string& extra :
        {std::string("&connect_timeout_ms=abc"), std::string("&io_timeout_ms=-5"),
         std::string("&pool_size=100000"), std::string("&listen_block_ms=1")}) {
-    auto [s, msg] = open_error(uri("x", extra));
+    auto [s, msg] = try_open(uri("x", extra));
     EXPECT_EQ(s, EVDB_INVALID_ARGUMENT) << extra << ": " << msg;
     std::string key = extra.substr(1, extra.find('=') - 1);
     EXPECT_NE(msg.find(key), std::string::npos) << msg;
   }
-  auto [s1, m1] = open_error(uri("a{b}c"));
+  auto [s1, m1] = try_open(uri("a{b}c"));
   EXPECT_EQ(s1, EVDB_INVALID_ARGUMENT);
   EXPECT_NE(m1.find("prefix"), std::string::npos) << m1;
-  auto [s2, m2] = open_error("redis://evdb:" + password() +
-                             "@127.0.0.1:" + std::to_string(test_port()) + "/notanumber?prefix=x");
+  auto [s2, m2] = try_open("redis://evdb:" + password() +
+                           "@127.0.0.1:" + std::to_string(test_port()) + "/notanumber?prefix=x");
   EXPECT_EQ(s2, EVDB_INVALID_ARGUMENT);
   EXPECT_NE(m2.find("database"), std::string::npos) << m2;
-  auto [s3, m3] = open_error("redis://evdb:" + password() +
-                             "@127.0.0.1:" + std::to_string(test_port()) + "/99999?prefix=x");
+  auto [s3, m3] = try_open("redis://evdb:" + password() +
+                           "@127.0.0.1:" + std::to_string(test_port()) + "/99999?prefix=x");
   EXPECT_EQ(s3, EVDB_INVALID_ARGUMENT) << m3;
   EXPECT_EQ(m3.find(password()), std::string::npos) << m3;
 }
 
 TEST(RedisUri, WrongPasswordIsAConnectionErrorWithoutThePassword) {
-  auto [s, msg] = open_error(
+  auto [s, msg] = try_open(
       "redis://evdb:not-the-Secret-42@127.0.0.1:" + std::to_string(test_port()) + "?prefix=x");
   EXPECT_EQ(s, EVDB_CONNECTION) << msg;
   EXPECT_NE(msg.find("credentials"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("not-the-Secret-42"), std::string::npos) << msg;
   // No password at all: the server wants one.
-  auto [s2, msg2] = open_error("redis://127.0.0.1:" + std::to_string(test_port()) + "?prefix=x");
+  auto [s2, msg2] = try_open("redis://127.0.0.1:" + std::to_string(test_port()) + "?prefix=x");
   EXPECT_EQ(s2, EVDB_CONNECTION) << msg2;
   // The default user with requirepass works too.
   evdb::DB db =
       evdb::DB::open("redis://:" + password() + "@127.0.0.1:" + std::to_string(test_port()) +
-                     "?prefix=" + unique_prefix("def"));
+                     "?prefix=" + unique_name("def"));
   db.ping();
 }
 
 TEST(RedisUri, ServerDownAtOpenIsAConnectionError) {
   // Nothing listens on the port after the test server's: refused at once.
-  auto [s, msg] = open_error(uri_for(test_port() + 9, "x", "&connect_timeout_ms=2000"));
+  auto [s, msg] = try_open(uri_for(test_port() + 9, "x", "&connect_timeout_ms=2000"));
   EXPECT_EQ(s, EVDB_CONNECTION) << msg;
   EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(test_port() + 9)), std::string::npos) << msg;
   EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
 }
 
 TEST(RedisUri, KeyOfAnotherTypeIsRefused) {
-  std::string p = unique_prefix("foreign");
+  std::string p = unique_name("foreign");
   Raw raw;
   raw.cmd({"SET", "{" + p + "}:log", "not a stream"});
-  auto [s, msg] = open_error(uri(p));
+  auto [s, msg] = try_open(uri(p));
   EXPECT_EQ(s, EVDB_INVALID_ARGUMENT) << msg;
   EXPECT_NE(msg.find("{" + p + "}:log"), std::string::npos) << msg;
   raw.cmd({"DEL", "{" + p + "}:log"});
 }
 
 TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
-  std::string p = unique_prefix("layout");
+  std::string p = unique_name("layout");
   evdb::DB db = evdb::DB::open(uri(p));
   db.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(0, ev("A", R"({"a":1})", 1700000000123456));
-    tx.append_event(1, ev("B", "[1, 2]"));
+    tx.append_event(0, event("A", R"({"a":1})", 1700000000123456, "rev-1"));
+    tx.append_event(1, event("B", "[1, 2]"));
     tx.init_projection_version(7);
     tx.set_projection_version(7, 2);
   });
@@ -147,15 +135,15 @@ TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
 }
 
 TEST(RedisTx, RoundTripAndReads) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("rt")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("rt")));
   std::string payload = "{\"s\":\"caf\xc3\xa9 \\u0000\",  \"n\": 1.50}";
   db.tx_rw([&](evdb::TxRW& tx) {
     EXPECT_EQ(tx.read_system_version(), 0);
     for (int i = 0; i < 5; ++i)
       // .append, not "literal" + std::string&&: GCC 12 -O3 false -Wrestrict (bug 105329).
-      EXPECT_EQ(
-          tx.append_event(i, ev(std::string("T").append(std::to_string(i)), payload, 1000 + i)),
-          i + 1);
+      EXPECT_EQ(tx.append_event(i, event(std::string("T").append(std::to_string(i)), payload,
+                                         1000 + i, "rev-1")),
+                i + 1);
   });
   db.tx_read_only([&](evdb::TxRO& tx) {
     EXPECT_EQ(tx.read_system_version(), 5);
@@ -183,14 +171,14 @@ TEST(RedisTx, RoundTripAndReads) {
 }
 
 TEST(RedisTx, ReadsSeeOwnWritesAcrossServerAndPending) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("own")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("own")));
   db.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(0, ev("S1", "1"));
-    tx.append_event(1, ev("S2", "2"));
+    tx.append_event(0, event("S1", "1"));
+    tx.append_event(1, event("S2", "2"));
   });
   db.tx_rw([&](evdb::TxRW& tx) {
-    EXPECT_EQ(tx.append_event(2, ev("P3", "3")), 3);
-    EXPECT_EQ(tx.append_event(3, ev("P4", "4")), 4);
+    EXPECT_EQ(tx.append_event(2, event("P3", "3")), 3);
+    EXPECT_EQ(tx.append_event(3, event("P4", "4")), 4);
     EXPECT_EQ(tx.read_system_version(), 4);
     EXPECT_EQ(tx.read_event_at(4).type_name, "P4");
     EXPECT_EQ(tx.read_event_after(2).type_name, "P3");
@@ -202,7 +190,7 @@ TEST(RedisTx, ReadsSeeOwnWritesAcrossServerAndPending) {
     ASSERT_EQ(desc.size(), 4u);
     EXPECT_EQ(desc[0].type_name, "P4");
     EXPECT_EQ(desc[3].type_name, "S1");
-    EXPECT_THROW(tx.append_event(3, ev("X", "0")), evdb::VersionMismatch);
+    EXPECT_THROW(tx.append_event(3, event("X", "0")), evdb::VersionMismatch);
     EXPECT_EQ(tx.init_projection_version(1), 0);
     tx.set_projection_version(1, 4);
     EXPECT_EQ(tx.read_projection_version(1), 4);
@@ -220,19 +208,19 @@ TEST(RedisTx, ReadsSeeOwnWritesAcrossServerAndPending) {
 // by the store's prefix, so other tests using the server at the same time do
 // not disturb the count.
 TEST(RedisTx, RollbackSendsNothing) {
-  std::string p = unique_prefix("rollback");
+  std::string p = unique_name("rollback");
   evdb::DB db = evdb::DB::open(uri(p));
   Raw monitor;
   ASSERT_EQ(monitor.str({"MONITOR"}), "OK");
   evdb::Status s = db.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(0, ev("A", "{}"));
+    tx.append_event(0, event("A", "{}"));
     tx.init_projection_version(3);
     return evdb::Status(EVDB_CONFLICT, "changed my mind");
   });
   EXPECT_EQ(s.code(), EVDB_CONFLICT);
   EXPECT_EQ(s.message(), "changed my mind");
   EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(0, ev("A", "{}"));
+    tx.append_event(0, event("A", "{}"));
     throw std::runtime_error("boom");
   }),
                std::runtime_error);
@@ -251,7 +239,7 @@ TEST(RedisTx, RollbackSendsNothing) {
 }
 
 TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("race")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("race")));
   db.tx_rw([&](evdb::TxRW& tx) { tx.init_projection_version(1); });
   // Two transactions open at once, both appending at head 0.
   evdb_tx* a = nullptr;
@@ -286,14 +274,14 @@ TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
 }
 
 TEST(RedisTx, ReadOnlySnapshotIgnoresLaterCommits) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("snap")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("snap")));
   db.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(0, ev("A", "1"));
+    tx.append_event(0, event("A", "1"));
     tx.init_projection_version(5);
   });
   db.tx_read_only([&](evdb::TxRO& ro) {
     db.tx_rw([&](evdb::TxRW& tx) {
-      tx.append_event(1, ev("B", "2"));
+      tx.append_event(1, event("B", "2"));
       tx.set_projection_version(5, 9);
       tx.init_projection_version(6);
     });
@@ -313,20 +301,20 @@ TEST(RedisTx, ReadOnlySnapshotIgnoresLaterCommits) {
 }
 
 TEST(RedisTx, CommitFallsBackToEvalAfterScriptFlush) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("noscript")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("noscript")));
   Raw raw;
   ASSERT_EQ(raw.str({"SCRIPT", "FLUSH"}), "OK");
-  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
-  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(1, ev("B", "2")); });
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, event("A", "1")); });
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(1, event("B", "2")); });
   db.tx_read_only([&](evdb::TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
 }
 
 TEST(RedisTx, ManyTransactionsOpenAtOnceAndRacingWriters) {
-  std::string p = unique_prefix("writers");
+  std::string p = unique_name("writers");
   evdb::DB db = evdb::DB::open(uri(p, "&pool_size=2"));
   // Conductor's pattern: a read-only transaction inside a read-write one.
   db.tx_rw([&](evdb::TxRW& rw) {
-    rw.append_event(rw.read_system_version(), ev("A", "1"));
+    rw.append_event(rw.read_system_version(), event("A", "1"));
     db.tx_read_only([&](evdb::TxRO& ro) { EXPECT_EQ(ro.read_system_version(), 0); });
   });
   constexpr int kThreads = 8, kEach = 25;
@@ -341,7 +329,7 @@ TEST(RedisTx, ManyTransactionsOpenAtOnceAndRacingWriters) {
           try {
             use.tx_rw([&](evdb::TxRW& tx) {
               int64_t h = tx.read_system_version();
-              tx.append_event(h, ev("W", std::to_string(t)));
+              tx.append_event(h, event("W", std::to_string(t)));
             });
             break;
           } catch (const evdb::Error& e) {
@@ -362,19 +350,19 @@ TEST(RedisTx, ManyTransactionsOpenAtOnceAndRacingWriters) {
 }
 
 TEST(RedisListener, DeliversEachCommitOnceInOrderAndCancels) {
-  std::string p = unique_prefix("listen");
+  std::string p = unique_name("listen");
   evdb::DB db = evdb::DB::open(uri(p, "&listen_block_ms=50"));
   evdb::DB other = evdb::DB::open(uri(p));
   Listening l(db);
   ASSERT_TRUE(l.ready());
-  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, event("A", "1")); });
   (void)db.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(1, ev("Rolled", "1"));
+    tx.append_event(1, event("Rolled", "1"));
     return evdb::Status(EVDB_CONFLICT, "no");
   });
   other.tx_rw([&](evdb::TxRW& tx) {
-    tx.append_event(1, ev("B", "2"));
-    tx.append_event(2, ev("C", "3"));
+    tx.append_event(1, event("B", "2"));
+    tx.append_event(2, event("C", "3"));
   });
   EXPECT_EQ(l.wait_for(3), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_EQ(l.stop().code(), EVDB_CANCELED);
@@ -382,7 +370,7 @@ TEST(RedisListener, DeliversEachCommitOnceInOrderAndCancels) {
 }
 
 TEST(RedisListener, CallbackErrorEndsListen) {
-  std::string p = unique_prefix("listen-stop");
+  std::string p = unique_name("listen-stop");
   evdb::DB db = evdb::DB::open(uri(p));
   evdb::Context ctx;
   std::atomic<bool> ready{false};
@@ -393,14 +381,14 @@ TEST(RedisListener, CallbackErrorEndsListen) {
         [&](int64_t v) { return evdb::Status(EVDB_INTERNAL, "stop at " + std::to_string(v)); });
   });
   while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, ev("A", "1")); });
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(0, event("A", "1")); });
   listener.join();
   EXPECT_EQ(st.code(), EVDB_INTERNAL);
   EXPECT_EQ(st.message(), "stop at 1");
 }
 
 TEST(RedisListener, DeadlineEndsListen) {
-  evdb::DB db = evdb::DB::open(uri(unique_prefix("listen-deadline")));
+  evdb::DB db = evdb::DB::open(uri(unique_name("listen-deadline")));
   evdb::Context ctx(std::chrono::milliseconds(200));
   evdb::Status st = db.listen(
       ctx, [] {}, [](int64_t) {});

@@ -11,7 +11,6 @@
 #include <evdb/evdb.hpp>
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,22 +24,19 @@
 #include "redis_test_util.hpp"
 #include "test_support/listening.hpp"
 
-extern char** environ;
-
 namespace {
 
 using namespace evdb::redis::test;
 using evdb::test_support::Listening;
 
-evdb::Event ev(std::string type, std::string payload) {
-  return evdb::Event{0, 0, std::move(type), std::move(payload), ""};
-}
+using evdb::test_support::ChildProcess;
+using evdb::test_support::event;
 
 // A server of our own on `port`, stopped at the end of the test. When the
 // test failed, the server's log and data folder are printed first.
 class OwnServer {
  public:
-  explicit OwnServer(int port, bool aof) : port_(port), aof_(aof) {
+  OwnServer(int port, Persistence persistence) : port_(port), persistence_(persistence) {
     redis_local("stop", port_);
     std::system(("rm -rf " + dir()).c_str());
     start();
@@ -52,7 +48,7 @@ class OwnServer {
                       .c_str());
     redis_local("stop", port_);
   }
-  void start() { ASSERT_EQ(redis_local("start", port_, aof_), 0) << "start on " << port_; }
+  void start() { ASSERT_EQ(redis_local("start", port_, persistence_), 0) << "start on " << port_; }
   void stop() { ASSERT_EQ(redis_local("stop", port_), 0) << "stop on " << port_; }
   // SIGKILL: no shutdown, no final save. Returns once the process is gone or
   // a zombie (which holds no socket or file any more).
@@ -79,50 +75,13 @@ class OwnServer {
     return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
   }
   int port_;
-  bool aof_;
+  Persistence persistence_;
 };
 
-// Runs this binary with --child=mode uri; its stdout comes back through fd().
-class Child {
- public:
-  Child(const std::string& mode, const std::string& uri) {
-    int p[2];
-    if (::pipe(p) != 0) throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    posix_spawn_file_actions_addclose(&fa, p[0]);
-    std::string self = "/proc/self/exe", arg = "--child=" + mode;
-    char* argv[] = {self.data(), arg.data(), const_cast<char*>(uri.c_str()), nullptr};
-    if (posix_spawn(&pid_, self.c_str(), &fa, nullptr, argv, environ) != 0)
-      throw std::runtime_error("posix_spawn");
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(p[1]);
-    fd_ = p[0];
-  }
-  ~Child() {
-    kill9();
-    ::close(fd_);
-  }
-  // Reads one line the child printed ("" at EOF).
-  std::string line() {
-    std::string s;
-    char c;
-    while (::read(fd_, &c, 1) == 1 && c != '\n') s += c;
-    return s;
-  }
-  void kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-};
+// This binary run again with --child=mode uri (see child_main).
+ChildProcess child(const std::string& mode, const std::string& uri) {
+  return ChildProcess("/proc/self/exe", {"--child=" + mode, uri});
+}
 
 // The child processes.
 int child_main(const std::string& mode, const std::string& uri) {
@@ -149,7 +108,7 @@ int child_main(const std::string& mode, const std::string& uri) {
       db.tx_rw([&](evdb::TxRW& tx) {
         int64_t h = tx.read_system_version();
         tx.init_projection_version(1);
-        for (int i = 0; i < kBatch; ++i) tx.append_event(h + i, ev("Batch", payload));
+        for (int i = 0; i < kBatch; ++i) tx.append_event(h + i, event("Batch", payload));
         tx.set_projection_version(1, h + kBatch);
         if (!announced) {
           std::printf("committing\n");
@@ -167,15 +126,15 @@ int64_t head_of(Raw& raw, const std::string& p) {
 }
 
 TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
-  OwnServer srv(test_port() + 1, true);
-  std::string p = unique_prefix("restart");
+  OwnServer srv(test_port() + 1, Persistence::AppendOnlyFsync);
+  std::string p = unique_name("restart");
   std::string u = uri_for(srv.port(), p, "&listen_block_ms=100&listen_reconnect_timeout_ms=20000");
   evdb::DB db = evdb::DB::open(u);
   Listening l(db);
   ASSERT_TRUE(l.ready());
   auto append = [&](evdb::DB& d, int n) {
     for (int i = 0; i < n; ++i)
-      d.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("E", "1")); });
+      d.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), event("E", "1")); });
   };
   append(db, 3);
   l.wait_for(3, std::chrono::seconds(15));
@@ -202,8 +161,8 @@ TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
 }
 
 TEST(RedisFault, ListenerGivesUpAfterItsReconnectLimit) {
-  OwnServer srv(test_port() + 2, false);
-  evdb::DB db = evdb::DB::open(uri_for(srv.port(), unique_prefix("giveup"),
+  OwnServer srv(test_port() + 2, Persistence::Default);
+  evdb::DB db = evdb::DB::open(uri_for(srv.port(), unique_name("giveup"),
                                        "&listen_block_ms=50&listen_reconnect_timeout_ms=300"));
   Listening l(db);
   ASSERT_TRUE(l.ready());
@@ -220,8 +179,8 @@ TEST(RedisFault, ListenerGivesUpAfterItsReconnectLimit) {
 }
 
 TEST(RedisFault, AppendOnlyFsyncAlwaysKeepsEveryAcknowledgedEventThroughSigkill) {
-  OwnServer srv(test_port() + 3, true);
-  std::string p = unique_prefix("durable");
+  OwnServer srv(test_port() + 3, Persistence::AppendOnlyFsync);
+  std::string p = unique_name("durable");
   std::string u = uri_for(srv.port(), p);
   constexpr int kEvents = 60;
   {
@@ -230,7 +189,7 @@ TEST(RedisFault, AppendOnlyFsyncAlwaysKeepsEveryAcknowledgedEventThroughSigkill)
     for (int i = 0; i < kEvents; ++i)
       db.tx_rw([&](evdb::TxRW& tx) {
         int64_t h = tx.read_system_version();
-        tx.append_event(h, ev("D", std::to_string(i)));
+        tx.append_event(h, event("D", std::to_string(i)));
         tx.set_projection_version(4, h + 1);
       });
   }
@@ -247,34 +206,43 @@ TEST(RedisFault, AppendOnlyFsyncAlwaysKeepsEveryAcknowledgedEventThroughSigkill)
 }
 
 TEST(RedisFault, ClientKilledBeforeCommitAppliesNothing) {
-  std::string p = unique_prefix("killed-before");
+  std::string p = unique_name("killed-before");
   Raw raw;
   {
-    Child c("build-and-wait", uri(p));
+    ChildProcess c = child("build-and-wait", uri(p));
     ASSERT_EQ(c.line(), "ready");
-    c.kill9();
+    c.kill(SIGKILL);
+    c.wait();
   }
   EXPECT_EQ(head_of(raw, p), 0);
   EXPECT_EQ(raw.integer({"EXISTS", "{" + p + "}:log", "{" + p + "}:proj"}), 0);
   // The store is usable afterwards.
   evdb::DB db = evdb::DB::open(uri(p));
-  db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(0, ev("A", "1")), 1); });
+  db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A", "1")), 1); });
 }
 
 TEST(RedisFault, ClientKilledDuringCommitsAppliesEachWhollyOrNot) {
-  std::string p = unique_prefix("killed-during");
+  std::string p = unique_name("killed-during");
   Raw raw;
   std::mt19937 rng(12345);
   for (int round = 0; round < 6; ++round) {
-    Child c("commit-loop", uri(p));
+    ChildProcess c = child("commit-loop", uri(p));
     ASSERT_EQ(c.line(), "committing");
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 60000));
-    c.kill9();
-    int64_t head = head_of(raw, p);
+    c.kill(SIGKILL);
+    c.wait();
+    // Head and projection in one atomic read: a commit the killed client
+    // sent just before dying may still run between two separate reads.
+    RawReply r = raw.cmd({"EVAL",
+                          "return {redis.call('XLEN', KEYS[1]), "
+                          "redis.call('HGET', KEYS[2], '1') or ''}",
+                          "2", "{" + p + "}:log", "{" + p + "}:proj"});
+    ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
+    ASSERT_EQ(r->elements, 2u);
+    int64_t head = r->element[0]->integer;
+    std::string proj(r->element[1]->str, r->element[1]->len);
     EXPECT_EQ(head % 400, 0) << "a commit was applied in part: head " << head;
-    if (head > 0) {
-      EXPECT_EQ(raw.str({"HGET", "{" + p + "}:proj", "1"}), std::to_string(head));
-    }
+    EXPECT_EQ(proj, head > 0 ? std::to_string(head) : "") << "head " << head;
   }
   evdb::DB db = evdb::DB::open(uri(p));
   db.tx_read_only([&](evdb::TxRO& tx) {
@@ -286,8 +254,8 @@ TEST(RedisFault, ClientKilledDuringCommitsAppliesEachWhollyOrNot) {
 }
 
 TEST(RedisFault, CancelDeadlineAndIoTimeoutInterruptWaitsForAStalledServer) {
-  OwnServer srv(test_port() + 4, false);
-  std::string p = unique_prefix("stalled");
+  OwnServer srv(test_port() + 4, Persistence::Default);
+  std::string p = unique_name("stalled");
   evdb::DB db = evdb::DB::open(uri_for(srv.port(), p, "&pool_size=0"));
   evdb::DB slow = evdb::DB::open(uri_for(srv.port(), p, "&pool_size=0&io_timeout_ms=300"));
   Raw raw(srv.port());

@@ -7,12 +7,15 @@
 #include <hiredis/hiredis.h>
 
 #include <unistd.h>
-#include <atomic>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+
+#include "test_support/child_process.hpp"
+#include "test_support/events.hpp"
+#include "test_support/names.hpp"
+#include "test_support/opening.hpp"
 
 namespace evdb::redis::test {
 
@@ -25,12 +28,9 @@ inline std::string password() {
   return EVDB_REDIS_TEST_PASSWORD;
 }
 
-// A fresh store name per call.
-inline std::string unique_prefix(const std::string& base) {
-  static std::atomic<int> n{0};
-  return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(n.fetch_add(1)) + "-" +
-         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1000000007);
-}
+// Store prefixes: test_support's unique names.
+using evdb::test_support::c_event;
+using evdb::test_support::unique_name;
 
 inline std::string uri_for(int port, const std::string& prefix, const std::string& extra = "") {
   return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(port) + "?prefix=" + prefix +
@@ -40,8 +40,16 @@ inline std::string uri(const std::string& prefix, const std::string& extra = "")
   return uri_for(test_port(), prefix, extra);
 }
 
-// Runs scripts/redis-local `cmd` for `port` (aof: appendonly + fsync always).
-inline int redis_local(const std::string& cmd, int port, bool aof = false) {
+// How a server started by redis_local keeps its data.
+enum class Persistence {
+  Default,          // the script's settings
+  AppendOnlyFsync,  // appendonly yes + appendfsync always
+};
+
+// Runs scripts/redis-local `cmd` for `port`.
+inline int redis_local(const std::string& cmd, int port,
+                       Persistence persistence = Persistence::Default) {
+  const bool aof = persistence == Persistence::AppendOnlyFsync;
   std::string line = std::string("EVDB_REDIS_PASSWORD=") + EVDB_REDIS_TEST_PASSWORD +
                      " EVDB_REDIS_AOF=" + (aof ? "1" : "0") + " " + EVDB_REDIS_LOCAL + " " + cmd +
                      " " + std::to_string(port);
@@ -55,16 +63,6 @@ struct ReplyFreeT {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
 using RawReply = std::unique_ptr<redisReply, ReplyFreeT>;
-
-// An event for the C API (evdb_append_event); the strings must outlive it.
-inline evdb_event c_event(const char* type, const char* payload) {
-  evdb_event e{};
-  e.type_name = type;
-  e.type_name_len = std::strlen(type);
-  e.payload = payload;
-  e.payload_len = std::strlen(payload);
-  return e;
-}
 
 // A plain hiredis connection, authenticated, for inspecting the server.
 class Raw {

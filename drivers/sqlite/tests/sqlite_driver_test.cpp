@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sqlite_test_util.hpp"
+#include "test_support/listening.hpp"
 
 namespace evdb::sqlite::test {
 namespace {
@@ -381,49 +382,12 @@ TEST_F(SqliteDriverTest, WaitingWriterProceedsWhenLockIsReleased) {
   EXPECT_EQ(db.tx_read_only([](evdb::TxRO& tx) { return tx.read_system_version(); }), 1);
 }
 
-// Collects what a listener delivers.
-struct Collected {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<int64_t> versions;
-  bool ready = false;
-
-  void wait_ready() {
-    std::unique_lock l(mu);
-    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(30), [&] { return ready; }));
-  }
-  // Waits until n versions arrived (safety net of 30 s; not a timed assertion).
-  std::vector<int64_t> wait_for(size_t n) {
-    std::unique_lock l(mu);
-    cv.wait_for(l, std::chrono::seconds(30), [&] { return versions.size() >= n; });
-    return versions;
-  }
-};
-
-evdb::Status listen_into(evdb::DB& db, evdb::Context& ctx, Collected& c) {
-  return db.listen(
-      ctx,
-      [&] {
-        std::lock_guard l(c.mu);
-        c.ready = true;
-        c.cv.notify_all();
-      },
-      [&](int64_t v) {
-        std::lock_guard l(c.mu);
-        c.versions.push_back(v);
-        c.cv.notify_all();
-      });
-}
-
 TEST_F(SqliteDriverTest, ListenerSeesOtherHandlesInOrderAndNotRollbacks) {
   evdb::DB listening = evdb::DB::open(tmp_.uri("listen.db", "poll_ms=1000"));
   evdb::DB writer = evdb::DB::open(tmp_.uri("listen.db"));
   writer.tx_rw([](evdb::TxRW& tx) { tx.append_event(0, make_event(1)); });  // before: not seen
-  evdb::Context ctx;
-  Collected c;
-  evdb::Status result;
-  std::thread th([&] { result = listen_into(listening, ctx, c); });
-  c.wait_ready();
+  test_support::Listening l(listening);
+  ASSERT_TRUE(l.ready());
   writer.tx_rw([](evdb::TxRW& tx) {
     tx.append_event(1, make_event(2));
     tx.append_event(2, make_event(3));
@@ -434,11 +398,9 @@ TEST_F(SqliteDriverTest, ListenerSeesOtherHandlesInOrderAndNotRollbacks) {
   }),
                std::runtime_error);
   writer.tx_rw([](evdb::TxRW& tx) { tx.append_event(3, make_event(4)); });
-  EXPECT_EQ(c.wait_for(3), (std::vector<int64_t>{2, 3, 4}));
-  ctx.cancel();
-  th.join();
-  EXPECT_EQ(result.code(), EVDB_CANCELED);
-  EXPECT_EQ(c.versions, (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(l.wait_for(3), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(l.stop().code(), EVDB_CANCELED);
+  EXPECT_EQ(l.versions(), (std::vector<int64_t>{2, 3, 4}));
 }
 
 TEST_F(SqliteDriverTest, ListenerStopsOnCallbackError) {
