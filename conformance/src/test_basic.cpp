@@ -417,7 +417,10 @@ TEST_F(RoundTrip, LargePayload) {
   std::string big = "{\"data\":\"";
   for (int i = 0; i < 100000; ++i) big += static_cast<char>('a' + i % 26);
   big += "\",\"n\":[";
-  for (int i = 0; i < 1000; ++i) big += (i ? "," : "") + std::to_string(i);
+  for (int i = 0; i < 1000; ++i) {
+    if (i != 0) big += ',';
+    big += std::to_string(i);
+  }
   big += "]}";
   round_trip(this, db(), byte_exact(), {make_event("Big", big)});
 }

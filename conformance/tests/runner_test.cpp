@@ -38,7 +38,10 @@ std::string quote(const std::string& s) {
 
 RunResult run_runner(const std::vector<std::string>& args) {
   std::string cmd = quote(EVDB_CONFORMANCE_RUNNER);
-  for (const auto& a : args) cmd += " " + quote(a);
+  for (const auto& a : args) {
+    cmd += ' ';  // not " " + quote(a): GCC 12 -O3 false -Wrestrict (bug 105329)
+    cmd += quote(a);
+  }
   cmd += " 2>&1";
   RunResult r;
   FILE* p = ::popen(cmd.c_str(), "r");

@@ -288,9 +288,11 @@ class CliStore : public ::testing::Test {
   // Appends events with types T1..Tn and payloads {"n":i}.
   void append_n(int n) {
     for (int i = 1; i <= n; ++i) {
-      auto r =
-          evdb_cli({"append", uri_, "--type", "T" + std::to_string(i), "--payload",
-                    "{\"n\":" + std::to_string(i) + "}", "--revision", "rev" + std::to_string(i)});
+      // .append, not "literal" + std::string&&: GCC 12 -O3 false -Wrestrict (bug 105329).
+      const std::string n = std::to_string(i);
+      auto r = evdb_cli({"append", uri_, "--type", std::string("T").append(n), "--payload",
+                         std::string("{\"n\":").append(n).append("}"), "--revision",
+                         std::string("rev").append(n)});
       ASSERT_EQ(r.exit_code, 0) << r.err;
     }
   }

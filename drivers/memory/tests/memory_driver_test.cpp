@@ -53,8 +53,10 @@ void append_n(MemoryDb& db, int count, const std::string& tag = "e") {
   auto tx = db.begin(ctx, kReadWrite);
   int64_t head = tx->read_system_version(ctx);
   for (int i = 0; i < count; ++i) {
-    std::string payload = "{\"tag\":\"" + tag + "\",\"i\":" + std::to_string(i) + "}";
-    std::string type = "T" + std::to_string(i % 3);
+    // .append, not "literal" + std::string&&: GCC 12 -O3 false -Wrestrict (bug 105329).
+    std::string payload =
+        std::string("{\"tag\":\"").append(tag).append("\",\"i\":").append(std::to_string(i)) + "}";
+    std::string type = std::string("T").append(std::to_string(i % 3));
     head = tx->append_event(ctx, head, c_event(type, payload));
   }
   tx->commit(ctx);
@@ -511,6 +513,11 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
   constexpr int kThreads = 4;
   constexpr int kPerThread = 300;
   std::atomic<int> mismatches{0};
+  // Thread t's i-th payload "[t,i]". Appended, not "literal" + std::string&&:
+  // GCC 12 -O3 false -Wrestrict (bug 105329).
+  auto payload_of = [](int t, int i) {
+    return std::string("[").append(std::to_string(t)).append(",").append(std::to_string(i)) + "]";
+  };
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
@@ -518,7 +525,7 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
       for (int i = 0; i < kPerThread;) {
         auto tx = db->begin(ctx, kReadWrite);
         int64_t h = tx->read_system_version(ctx);
-        std::string payload = "[" + std::to_string(t) + "," + std::to_string(i) + "]";
+        std::string payload = payload_of(t, i);
         try {
           tx->append_event(ctx, h, c_event("R", payload));
           tx->commit(ctx);
@@ -544,7 +551,7 @@ TEST(MemoryDriver, RacingWritersOnManyThreadsNoGapsNoDuplicates) {
     std::string p = str(buf[i].payload, buf[i].payload_len);
     ASSERT_TRUE(seen.insert(p).second) << "duplicate " << p;
     int t = p[1] - '0';
-    ASSERT_EQ(p, "[" + std::to_string(t) + "," + std::to_string(next[t]++) + "]");
+    ASSERT_EQ(p, payload_of(t, next[t]++));
   }
   EXPECT_EQ(seen.size(), buf.size());
 }

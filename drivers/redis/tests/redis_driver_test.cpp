@@ -140,7 +140,9 @@ TEST(RedisTx, RoundTripAndReads) {
   db.tx_rw([&](evdb::TxRW& tx) {
     EXPECT_EQ(tx.read_system_version(), 0);
     for (int i = 0; i < 5; ++i)
-      EXPECT_EQ(tx.append_event(i, event("T" + std::to_string(i), payload, 1000 + i, "rev-1")),
+      // .append, not "literal" + std::string&&: GCC 12 -O3 false -Wrestrict (bug 105329).
+      EXPECT_EQ(tx.append_event(i, event(std::string("T").append(std::to_string(i)), payload,
+                                         1000 + i, "rev-1")),
                 i + 1);
   });
   db.tx_read_only([&](evdb::TxRO& tx) {
