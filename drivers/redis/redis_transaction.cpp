@@ -35,13 +35,15 @@ namespace {
 // lock only orders writers: the commit script still checks every read, so a
 // writer whose lock expired (or that takes none: write_lock_ms=0, older
 // versions) is still refused when it lost a race. docs/redis-driver.md.
-#define EVDB_REDIS_RELEASE_LUA                                                     \
-  "local function release(lock, wake, token)\n"                                    \
-  "  if redis.call('GET', lock) == token then\n"                                   \
-  "    redis.call('DEL', lock)\n"                                                  \
-  "    if redis.call('LLEN', wake) == 0 then redis.call('RPUSH', wake, '1') end\n" \
-  "    redis.call('PEXPIRE', wake, 10000)\n"                                       \
-  "  end\n"                                                                        \
+#define EVDB_REDIS_RELEASE_LUA                   \
+  "local function release(lock, wake, token)\n"  \
+  "  if redis.call('GET', lock) == token then\n" \
+  "    redis.call('DEL', lock)\n"                \
+  "    if redis.call('LLEN', wake) == 0 then\n"  \
+  "      redis.call('RPUSH', wake, '1')\n"       \
+  "      redis.call('PEXPIRE', wake, 10000)\n"   \
+  "    end\n"                                    \
+  "  end\n"                                      \
   "end\n"
 
 const char* const kCommitLua = EVDB_REDIS_RELEASE_LUA R"lua(local log, proj = KEYS[1], KEYS[2]
@@ -99,6 +101,22 @@ constexpr int64_t kWakeWaitMaxMs = 200;
 
 const drv::Ctx kNoCtx(nullptr, nullptr);
 
+// Queues script's EVALSHA (or, with `by` = Body, its EVAL) with args.
+enum class By { Sha, Body };
+void queue_script(Connection& conn, const Script& script, const std::vector<std::string_view>& args,
+                  By by = By::Sha) {
+  std::vector<std::string_view> cmd;
+  cmd.reserve(args.size() + 2);
+  cmd.push_back(by == By::Sha ? "EVALSHA" : "EVAL");
+  cmd.push_back(by == By::Sha ? std::string_view(script.sha) : std::string_view(script.body));
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  conn.add(cmd);
+}
+
+bool is_noscript(const redisReply* r) {
+  return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT");
+}
+
 class RedisTx : public drv::Tx {
  public:
   RedisTx(RedisDb& db, std::unique_ptr<Connection> conn, bool read_only)
@@ -110,10 +128,10 @@ class RedisTx : public drv::Tx {
     const Config& cfg = db_.config();
     std::string token = db_.lock_token();
     std::string expiry = std::to_string(cfg.write_lock_ms);
+    const std::vector<std::string_view> args = {
+        "3", db_.log_key(), db_.proj_key(), db_.lock_key(), token, expiry};
+    Reply r = run_script(*conn_, ctx, db_.begin_lua(), args, "taking the write lock");
     for (;;) {
-      Reply r = run_script(*conn_, ctx, db_.begin_lua(),
-                           {"3", db_.log_key(), db_.proj_key(), db_.lock_key(), token, expiry},
-                           "taking the write lock");
       if (r->type == REDIS_REPLY_ERROR) server_error(r.get(), "taking the write lock");
       if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
           r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER)
@@ -124,14 +142,21 @@ class RedisTx : public drv::Tx {
         read_snapshot(r->element[1], r->element[2]);
         return;
       }
-      // Taken: wait for a release, at most until it would expire.
+      // Taken: wait for a release (at most until the lock would expire),
+      // with the next try queued behind the wait, so the server runs it as
+      // soon as the wake arrives, without a round trip to us.
       int64_t wait_ms = std::clamp<int64_t>(r->element[1]->integer, 1, kWakeWaitMaxMs);
       std::string timeout =
           std::to_string(wait_ms / 1000) + "." + std::to_string(1000 + wait_ms % 1000).substr(1);
       conn_->add({"BLPOP", db_.wake_key(), timeout});
-      Reply w = conn_->call(ctx, "waiting for the write lock", Connection::Watch::Context,
-                            static_cast<int>(wait_ms));
-      if (w->type == REDIS_REPLY_ERROR) server_error(w.get(), "BLPOP " + db_.wake_key());
+      queue_script(*conn_, db_.begin_lua(), args);
+      auto replies = conn_->exchange(ctx, "waiting for the write lock", Connection::Watch::Context,
+                                     static_cast<int>(wait_ms));
+      if (replies[0]->type == REDIS_REPLY_ERROR)
+        server_error(replies[0].get(), "BLPOP " + db_.wake_key());
+      r = std::move(replies[1]);
+      if (is_noscript(r.get()))
+        r = run_script(*conn_, ctx, db_.begin_lua(), args, "taking the write lock");
     }
   }
 
@@ -489,17 +514,10 @@ std::unique_ptr<drv::Tx> start_transaction(RedisDb& db, const drv::Ctx& ctx,
 Reply run_script(Connection& conn, const drv::Ctx& ctx, const Script& script,
                  const std::vector<std::string_view>& args, std::string_view doing,
                  Connection::Watch watch, int extra_wait_ms) {
-  std::vector<std::string_view> cmd;
-  cmd.reserve(args.size() + 2);
-  cmd.push_back("EVALSHA");
-  cmd.push_back(script.sha);
-  cmd.insert(cmd.end(), args.begin(), args.end());
-  conn.add(cmd);
+  queue_script(conn, script, args);
   Reply r = conn.call(ctx, doing, watch, extra_wait_ms);
-  if (r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
-    cmd[0] = "EVAL";
-    cmd[1] = script.body;
-    conn.add(cmd);
+  if (is_noscript(r.get())) {
+    queue_script(conn, script, args, By::Body);
     r = conn.call(ctx, doing, watch, extra_wait_ms);
   }
   return r;
