@@ -284,17 +284,6 @@ struct RawTx {
   evdb_tx* tx = nullptr;
 };
 
-// The status of evdb_begin run with ctx (the transaction, if any, rolled
-// back at once).
-evdb_status begin_status(DB& db, Context& ctx, evdb_tx_kind kind) {
-  evdb_tx* tx = nullptr;
-  evdb_error err = EVDB_ERROR_INIT;
-  evdb_status st = evdb_begin(db.raw(), ctx.raw(), kind, &tx, &err);
-  evdb_error_release(&err);
-  if (tx) evdb_rollback(tx);
-  return st;
-}
-
 // Returns once some transaction waits for the write lock (the events table)
 // of schema: ordering for the tests below, not a timing.
 void await_a_queued_writer(const std::string& schema) {
@@ -500,8 +489,9 @@ TEST(PgPool, CancelWhileWaitingForAConnection) {
 // store works afterwards (the interrupted connection is not reused).
 void interrupt_a_queued_writer(Store& s, Context& ctx, evdb_status expected) {
   RawTx holder(s.db(), EVDB_TX_READ_WRITE);  // holds the lock
-  auto f =
-      std::async(std::launch::async, [&] { return begin_status(s.db(), ctx, EVDB_TX_READ_WRITE); });
+  auto f = std::async(std::launch::async, [&] {
+    return test_support::begin_status(s.db().raw(), ctx.raw(), EVDB_TX_READ_WRITE);
+  });
   if (expected == EVDB_CANCELED) {
     await_a_queued_writer(s.schema());
     ctx.cancel();
