@@ -4,6 +4,7 @@
 // side and its own sizes.
 #pragma once
 
+#include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
 
 #include <cstdint>
@@ -11,6 +12,14 @@
 #include <string>
 
 namespace evdb::bench {
+
+// Reports `retries` (this thread's lost races) as the counter
+// retries_per_commit: summed over threads, divided by the committed events
+// of all threads (one per iteration).
+inline void report_retries(benchmark::State& state, int64_t retries) {
+  state.counters["retries_per_commit"] =
+      benchmark::Counter(static_cast<double>(retries), benchmark::Counter::kAvgIterations);
+}
 
 // The event every benchmark appends, on both sides (raw and driver).
 inline constexpr int64_t kTime = 1'700'000'000'000'000;

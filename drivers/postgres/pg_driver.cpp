@@ -58,13 +58,17 @@ Statements make_statements(Layout layout, const std::string& s) {
              "+ ($4::bigint % 1000000) * interval '1 microsecond' END, $5 "
              "WHERE (SELECT coalesce(max(version), 0) FROM " +
              ev + ") = $1::bigint RETURNING version";
-    // Writers queue on the table lock, then take their snapshot: the head
-    // check sees every earlier writer, ours and dbpgx's (whose INSERTs take
-    // ROW EXCLUSIVE, which conflicts with EXCLUSIVE).
-    st.rw_begin =
-        "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE " + ev + " IN EXCLUSIVE MODE; SELECT 1";
   }
-  if (st.rw_begin.empty()) st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT 1";
+  // Writers queue on the table lock, then take their snapshot ("SELECT 1";
+  // LOCK takes none): each sees every earlier writer's commit, so appending
+  // at the head it read never loses a race. EXCLUSIVE conflicts with every
+  // writer's ROW EXCLUSIVE (ours and, in the conductor layout, dbpgx's
+  // INSERTs) but not with ACCESS SHARE: readers never wait. SERIALIZABLE
+  // stays as the check that does not depend on every writer taking the
+  // lock. Waiting is a running statement: the Canceller interrupts it when
+  // the context ends. See docs/postgres-driver.md.
+  st.rw_begin =
+      "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE " + ev + " IN EXCLUSIVE MODE; SELECT 1";
   const std::string sel = "SELECT " + cols + " FROM " + ev;
   st.all = {
       {stmt::kHead, "SELECT coalesce(max(version), 0) FROM " + ev},

@@ -53,9 +53,10 @@ Config parse_uri(drv::Uri& uri) {
   if (auto v = uri.take_int("listen_block_ms", 10, 60000)) c.listen_block_ms = static_cast<int>(*v);
   if (auto v = uri.take_int("listen_reconnect_timeout_ms", 0, 86400000))
     c.listen_reconnect_timeout_ms = static_cast<int>(*v);
+  if (auto v = uri.take_int("write_lock_ms", 0, 600000)) c.write_lock_ms = static_cast<int>(*v);
   uri.reject_unknown(
       "prefix, connect_timeout_ms, io_timeout_ms, pool_size, listen_block_ms, "
-      "listen_reconnect_timeout_ms");
+      "listen_reconnect_timeout_ms, write_lock_ms");
   return c;
 }
 

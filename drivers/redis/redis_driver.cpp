@@ -3,6 +3,8 @@
 // redis_driver.hpp and docs/redis-driver.md. Transactions are in
 // redis_transaction.cpp, the listener in redis_listener.cpp, the URI in
 // redis_config.cpp.
+#include <random>
+
 #include "redis_internal.hpp"
 
 namespace evdb::redis {
@@ -11,12 +13,19 @@ RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
     : cfg_(std::move(cfg)),
       log_key_(cfg_.log_key()),
       proj_key_(cfg_.proj_key()),
+      lock_key_(cfg_.lock_key()),
+      wake_key_(cfg_.wake_key()),
+      commit_{commit_script(), ""},
+      begin_{begin_script(), ""},
+      release_{release_script(), ""},
       pool_({static_cast<size_t>(cfg_.pool_size), 0, "pool_size"},
             [this](const drv::Ctx& c) { return Connection::open(cfg_.endpoint, c); }) {
   auto conn = Connection::open(cfg_.endpoint, ctx);
   conn->add({"TYPE", log_key_});
   conn->add({"TYPE", proj_key_});
-  conn->add({"SCRIPT", "LOAD", commit_script()});
+  conn->add({"SCRIPT", "LOAD", commit_.body});
+  conn->add({"SCRIPT", "LOAD", begin_.body});
+  conn->add({"SCRIPT", "LOAD", release_.body});
   auto r = conn->exchange(ctx, "opening the store");
   auto check_type = [&](const redisReply* t, const std::string& key, std::string_view want) {
     expect_ok_type(t, REDIS_REPLY_STATUS, "TYPE " + key);
@@ -28,9 +37,18 @@ RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
   };
   check_type(r[0].get(), log_key_, "stream");
   check_type(r[1].get(), proj_key_, "hash");
-  expect_ok_type(r[2].get(), REDIS_REPLY_STRING, "SCRIPT LOAD");
-  sha_.assign(r[2]->str, r[2]->len);
+  Script* scripts[] = {&commit_, &begin_, &release_};
+  for (size_t i = 0; i < 3; ++i) {
+    expect_ok_type(r[2 + i].get(), REDIS_REPLY_STRING, "SCRIPT LOAD");
+    scripts[i]->sha.assign(r[2 + i]->str, r[2 + i]->len);
+  }
+  std::random_device rd;
+  token_base_ = std::to_string((static_cast<uint64_t>(rd()) << 32) ^ rd()) + ":";
   pool_.adopt(std::move(conn));
+}
+
+std::string RedisDb::lock_token() {
+  return token_base_ + std::to_string(token_next_.fetch_add(1, std::memory_order_relaxed));
 }
 
 uint64_t RedisDb::capabilities() const {

@@ -9,6 +9,7 @@
 // evdb_driver_entry_redis) and the module libevdb_driver_redis.so.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -33,16 +34,33 @@ struct Config {
   // How long the listener keeps trying to reconnect before it gives up with
   // EVDB_CONNECTION.
   int listen_reconnect_timeout_ms = 30000;
+  // Expiry of the write lock a read-write transaction takes at begin, so
+  // racing writers queue instead of losing at commit (0: no lock, writers
+  // race). A holder that dies frees it after this long; one that stays open
+  // longer loses it and may then lose a race (the commit still checks).
+  int write_lock_ms = 2000;
   std::string log_key() const { return "{" + prefix + "}:log"; }
   std::string proj_key() const { return "{" + prefix + "}:proj"; }
+  std::string lock_key() const { return "{" + prefix + "}:wlock"; }
+  std::string wake_key() const { return "{" + prefix + "}:wake"; }
 };
 
 // Parses the URI (takes every known parameter, refuses the rest). Throws
 // drv::Error: UNSUPPORTED for rediss://, INVALID_ARGUMENT for anything bad.
 Config parse_uri(drv::Uri& uri);
 
-// The commit script (Lua), exposed for the raw-hiredis benchmark.
+// The commit script (Lua), exposed for the raw-hiredis benchmark. With two
+// keys (log, projections) it checks and applies; with four (log,
+// projections, write lock, wake list) and the lock's token as last argument,
+// it also releases the write lock held under that token.
 const std::string& commit_script();
+
+// A Lua script the driver runs by EVALSHA (loaded at open), by EVAL when the
+// server lost it (NOSCRIPT, e.g. after SCRIPT FLUSH or a restart).
+struct Script {
+  const std::string& body;
+  std::string sha;
+};
 
 // A store handle: the configuration, the commit script's SHA1 and a small
 // pool of idle connections. Thread-safe.
@@ -57,10 +75,19 @@ class RedisDb : public drv::Db {
   void listen(drv::Ctx& ctx, drv::ListenSink& sink) override;
 
   const Config& config() const { return cfg_; }
-  const std::string& script_sha() const { return sha_; }
-  // The store's keys ("{prefix}:log", "{prefix}:proj").
+  const Script& commit_lua() const { return commit_; }
+  // Takes the write lock and reads the snapshot (see redis_transaction.cpp).
+  const Script& begin_lua() const { return begin_; }
+  // Releases the write lock held under a token.
+  const Script& release_lua() const { return release_; }
+  // The store's keys ("{prefix}:log", "{prefix}:proj", "{prefix}:wlock",
+  // "{prefix}:wake").
   const std::string& log_key() const { return log_key_; }
   const std::string& proj_key() const { return proj_key_; }
+  const std::string& lock_key() const { return lock_key_; }
+  const std::string& wake_key() const { return wake_key_; }
+  // A token no other transaction (of any handle or process) uses.
+  std::string lock_token();
   // A connection from the pool, or a new one.
   std::unique_ptr<Connection> acquire(const drv::Ctx& ctx);
   // Back to the pool (closed when broken or pool_size wait already).
@@ -70,7 +97,13 @@ class RedisDb : public drv::Db {
   Config cfg_;
   std::string log_key_;
   std::string proj_key_;
-  std::string sha_;
+  std::string lock_key_;
+  std::string wake_key_;
+  Script commit_;
+  Script begin_;
+  Script release_;
+  std::string token_base_;  // random, per handle
+  std::atomic<uint64_t> token_next_{0};
   common::Pool<Connection> pool_;
 };
 

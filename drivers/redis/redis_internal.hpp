@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "redis_driver.hpp"
 
@@ -36,10 +37,23 @@ void expect_ok_type(const redisReply* r, int type, const std::string& doing);
 // entry lacks evdb's fields.
 void fill_event(const redisReply* entry, evdb_event& out);
 
+// The begin and release scripts (Lua); see redis_transaction.cpp.
+const std::string& begin_script();
+const std::string& release_script();
+
+// Runs `script` on conn with `args` (numkeys, keys, arguments) by EVALSHA,
+// again by EVAL when the server answers NOSCRIPT, and returns the reply
+// (error replies included). Throws what Connection::call throws.
+Reply run_script(Connection& conn, const drv::Ctx& ctx, const Script& script,
+                 const std::vector<std::string_view>& args, std::string_view doing,
+                 Connection::Watch watch = Connection::Watch::Context, int extra_wait_ms = 0);
+
 // A transaction on `conn` (which it gives back to db's pool when it ends),
 // with its snapshot taken: the head and every projection version, read
-// atomically. Throws what reading the snapshot throws (CONNECTION when the
-// connection is dead).
+// atomically; a read-write one first waits for the store's write lock
+// (unless write_lock_ms is 0), in the same script that reads the snapshot.
+// Throws what reading the snapshot throws (CONNECTION when the connection is
+// dead, CANCELED / DEADLINE_EXCEEDED when ctx ends while waiting).
 std::unique_ptr<drv::Tx> start_transaction(RedisDb& db, const drv::Ctx& ctx,
                                            std::unique_ptr<Connection> conn, bool read_only);
 

@@ -21,44 +21,143 @@ namespace {
 // Returns {0, head} when the head moved, {1, id} when a projection read
 // changed, {2, appended} once applied. Every check (and every command that
 // could fail on a wrong key type) runs before the first write, so the script
-// applies all its writes or none.
-const char* const kCommitLua = R"lua(local log, proj = KEYS[1], KEYS[2]
-local i = 1
-local exp = ARGV[i]; i = i + 1
-if exp ~= '-1' then
-  local h = redis.call('XLEN', log)
-  if h ~= tonumber(exp) then return {0, h} end
-end
-local nc = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nc do
-  local id, kind, val = ARGV[i], ARGV[i + 1], ARGV[i + 2]; i = i + 3
-  local cur = redis.call('HGET', proj, id)
-  if kind == 'a' then
-    if cur then return {1, id} end
-  elseif kind == 'e' then
-    if not cur then return {1, id} end
-  elseif cur ~= val then
-    return {1, id}
+// applies all its writes or none. With KEYS[3] (write lock) and KEYS[4]
+// (wake list), the last ARGV is the lock's token: the lock is released
+// whatever the outcome (kReleaseLua).
+//
+// The write lock: a read-write transaction takes it at begin (kBeginLua:
+// SET NX PX with its own token, and the snapshot in the same script, so the
+// snapshot is taken under the lock). Racing writers thus queue: one that
+// finds it taken waits on the wake list (BLPOP, at most until the lock
+// would expire) and tries again. Release deletes the lock only under the
+// holder's token and pushes one wake (the list holds at most one: it is a
+// signal, and it expires). A holder that dies frees the lock by expiry. The
+// lock only orders writers: the commit script still checks every read, so a
+// writer whose lock expired (or that takes none: write_lock_ms=0, older
+// versions) is still refused when it lost a race. docs/redis-driver.md.
+#define EVDB_REDIS_RELEASE_LUA                   \
+  "local function release(lock, wake, token)\n"  \
+  "  if redis.call('GET', lock) == token then\n" \
+  "    redis.call('DEL', lock)\n"                \
+  "    if redis.call('LLEN', wake) == 0 then\n"  \
+  "      redis.call('RPUSH', wake, '1')\n"       \
+  "      redis.call('PEXPIRE', wake, 10000)\n"   \
+  "    end\n"                                    \
+  "  end\n"                                      \
+  "end\n"
+
+const char* const kCommitLua = EVDB_REDIS_RELEASE_LUA R"lua(local log, proj = KEYS[1], KEYS[2]
+local function apply()
+  local i = 1
+  local exp = ARGV[i]; i = i + 1
+  if exp ~= '-1' then
+    local h = redis.call('XLEN', log)
+    if h ~= tonumber(exp) then return {0, h} end
   end
+  local nc = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, nc do
+    local id, kind, val = ARGV[i], ARGV[i + 1], ARGV[i + 2]; i = i + 3
+    local cur = redis.call('HGET', proj, id)
+    if kind == 'a' then
+      if cur then return {1, id} end
+    elseif kind == 'e' then
+      if not cur then return {1, id} end
+    elseif cur ~= val then
+      return {1, id}
+    end
+  end
+  local na = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, na do
+    redis.call('XADD', log, ARGV[i], 't', ARGV[i + 1], 'p', ARGV[i + 2], 'ts', ARGV[i + 3], 'r', ARGV[i + 4])
+    i = i + 5
+  end
+  local nw = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, nw do
+    redis.call('HSET', proj, ARGV[i], ARGV[i + 1]); i = i + 2
+  end
+  return {2, na}
 end
-local na = tonumber(ARGV[i]); i = i + 1
-for _ = 1, na do
-  redis.call('XADD', log, ARGV[i], 't', ARGV[i + 1], 'p', ARGV[i + 2], 'ts', ARGV[i + 3], 'r', ARGV[i + 4])
-  i = i + 5
-end
-local nw = tonumber(ARGV[i]); i = i + 1
-for _ = 1, nw do
-  redis.call('HSET', proj, ARGV[i], ARGV[i + 1]); i = i + 2
-end
-return {2, na}
+local result = apply()
+if KEYS[4] then release(KEYS[3], KEYS[4], ARGV[#ARGV]) end
+return result
 )lua";
+
+// KEYS[1] = log, KEYS[2] = projections, KEYS[3] = write lock; ARGV[1] =
+// token, ARGV[2] = expiry (ms). Returns {1, head, projections} (the
+// snapshot, taken under the lock) or {0, ms until the lock expires}.
+const char* const kBeginLua = R"lua(if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {1, redis.call('XLEN', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+end
+return {0, redis.call('PTTL', KEYS[3])}
+)lua";
+
+// KEYS[1] = write lock, KEYS[2] = wake list; ARGV[1] = token.
+const char* const kReleaseLua = EVDB_REDIS_RELEASE_LUA "release(KEYS[1], KEYS[2], ARGV[1])\n";
+#undef EVDB_REDIS_RELEASE_LUA
+
+// Longest single wait on the wake list: a wake lost with a waiter that was
+// cancelled after taking it delays the others at most this long.
+constexpr int64_t kWakeWaitMaxMs = 200;
+
+const drv::Ctx kNoCtx(nullptr, nullptr);
+
+// Queues script's EVALSHA (or, with `by` = Body, its EVAL) with args.
+enum class By { Sha, Body };
+void queue_script(Connection& conn, const Script& script, const std::vector<std::string_view>& args,
+                  By by = By::Sha) {
+  std::vector<std::string_view> cmd;
+  cmd.reserve(args.size() + 2);
+  cmd.push_back(by == By::Sha ? "EVALSHA" : "EVAL");
+  cmd.push_back(by == By::Sha ? std::string_view(script.sha) : std::string_view(script.body));
+  cmd.insert(cmd.end(), args.begin(), args.end());
+  conn.add(cmd);
+}
+
+bool is_noscript(const redisReply* r) {
+  return r->type == REDIS_REPLY_ERROR && std::string_view(r->str, r->len).starts_with("NOSCRIPT");
+}
 
 class RedisTx : public drv::Tx {
  public:
   RedisTx(RedisDb& db, std::unique_ptr<Connection> conn, bool read_only)
       : db_(db), conn_(std::move(conn)), ro_(read_only) {}
-  ~RedisTx() override {
-    if (conn_) db_.release(std::move(conn_));
+  ~RedisTx() override { finish(); }
+
+  // Takes the write lock (waiting for it) and the snapshot in one script.
+  void lock_and_snapshot(const drv::Ctx& ctx) {
+    const Config& cfg = db_.config();
+    std::string token = db_.lock_token();
+    std::string expiry = std::to_string(cfg.write_lock_ms);
+    const std::vector<std::string_view> args = {
+        "3", db_.log_key(), db_.proj_key(), db_.lock_key(), token, expiry};
+    Reply r = run_script(*conn_, ctx, db_.begin_lua(), args, "taking the write lock");
+    for (;;) {
+      if (r->type == REDIS_REPLY_ERROR) server_error(r.get(), "taking the write lock");
+      if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+          r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER)
+        drv::fail(EVDB_INTERNAL, "unexpected reply to the begin script: " + reply_text(r.get()));
+      if (r->element[0]->integer == 1) {
+        token_ = std::move(token);
+        if (r->elements != 3) drv::fail(EVDB_INTERNAL, "short snapshot reply");
+        read_snapshot(r->element[1], r->element[2]);
+        return;
+      }
+      // Taken: wait for a release (at most until the lock would expire),
+      // with the next try queued behind the wait, so the server runs it as
+      // soon as the wake arrives, without a round trip to us.
+      int64_t wait_ms = std::clamp<int64_t>(r->element[1]->integer, 1, kWakeWaitMaxMs);
+      std::string timeout =
+          std::to_string(wait_ms / 1000) + "." + std::to_string(1000 + wait_ms % 1000).substr(1);
+      conn_->add({"BLPOP", db_.wake_key(), timeout});
+      queue_script(*conn_, db_.begin_lua(), args);
+      auto replies = conn_->exchange(ctx, "waiting for the write lock", Connection::Watch::Context,
+                                     static_cast<int>(wait_ms));
+      if (replies[0]->type == REDIS_REPLY_ERROR)
+        server_error(replies[0].get(), "BLPOP " + db_.wake_key());
+      r = std::move(replies[1]);
+      if (is_noscript(r.get()))
+        r = run_script(*conn_, ctx, db_.begin_lua(), args, "taking the write lock");
+    }
   }
 
   // Takes the snapshot: the head and every projection version, atomically.
@@ -79,10 +178,14 @@ class RedisTx : public drv::Tx {
     }
     expect_ok_type(exec, REDIS_REPLY_ARRAY, "reading the snapshot");
     if (exec->elements != 2) drv::fail(EVDB_INTERNAL, "short snapshot reply");
-    const redisReply* len = exec->element[0];
-    expect_ok_type(len, REDIS_REPLY_INTEGER, "XLEN " + log);
+    read_snapshot(exec->element[0], exec->element[1]);
+  }
+
+  // The head (XLEN's reply) and the projection versions (HGETALL's).
+  void read_snapshot(const redisReply* len, const redisReply* all) {
+    const std::string& proj = db_.proj_key();
+    expect_ok_type(len, REDIS_REPLY_INTEGER, "XLEN " + db_.log_key());
     head_ = len->integer;
-    const redisReply* all = exec->element[1];
     expect_ok_type(all, REDIS_REPLY_ARRAY, "HGETALL " + proj);
     for (size_t i = 0; i + 1 < all->elements; i += 2) {
       auto id = to_int(std::string_view(all->element[i]->str, all->element[i]->len));
@@ -230,22 +333,25 @@ class RedisTx : public drv::Tx {
       finish();
       return;
     }
+    const bool locked = !token_.empty();
     ctx.check("committing");
     const std::string& log = db_.log_key();
     const std::string& proj = db_.proj_key();
     // Owned argument texts; string_views into them go to the connection.
     std::deque<std::string> texts;  // push_back keeps references valid
     std::vector<std::string_view> args;
-    args.reserve(8 + checks_.size() * 3 + appends_.size() * 5 + writes_.size() * 2);
+    args.reserve(9 + checks_.size() * 3 + appends_.size() * 5 + writes_.size() * 2);
     auto own = [&](std::string s) -> std::string_view {
       texts.push_back(std::move(s));
       return texts.back();
     };
-    args.push_back("EVALSHA");
-    args.push_back(db_.script_sha());
-    args.push_back("2");
+    args.push_back(locked ? "4" : "2");
     args.push_back(log);
     args.push_back(proj);
+    if (locked) {
+      args.push_back(db_.lock_key());
+      args.push_back(db_.wake_key());
+    }
     args.push_back(head_read_ ? own(std::to_string(head_)) : std::string_view("-1"));
     args.push_back(own(std::to_string(checks_.size())));
     for (auto& [id, chk] : checks_) {
@@ -268,25 +374,23 @@ class RedisTx : public drv::Tx {
       args.push_back(own(std::to_string(id)));
       args.push_back(own(std::to_string(v)));
     }
+    if (locked) args.push_back(token_);
     // Once sent, wait for the outcome even if ctx ends meanwhile: the script
     // runs or not, and the caller must learn which.
     Reply r;
     try {
-      conn_->add(args);
-      r = conn_->call(ctx, "committing", Connection::Watch::SocketOnly);
-      if (r->type == REDIS_REPLY_ERROR &&
-          std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
-        args[0] = "EVAL";
-        args[1] = commit_script();
-        conn_->add(args);
-        r = conn_->call(ctx, "committing", Connection::Watch::SocketOnly);
-      }
+      r = run_script(*conn_, ctx, db_.commit_lua(), args, "committing",
+                     Connection::Watch::SocketOnly);
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION) throw;
       drv::fail(EVDB_CONNECTION,
                 std::string(e.what()) + "; the commit may or may not have been applied");
     }
-    if (r->type == REDIS_REPLY_ERROR) server_error(r.get(), "the commit script");
+    if (r->type == REDIS_REPLY_ERROR) {
+      finish();  // the script stopped before its release
+      server_error(r.get(), "the commit script");
+    }
+    token_.clear();  // released by the script
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_INTEGER)
       drv::fail(EVDB_INTERNAL, "unexpected reply to the commit script: " + reply_text(r.get()));
@@ -307,7 +411,7 @@ class RedisTx : public drv::Tx {
   }
 
   void rollback() noexcept override {
-    // Nothing was sent: the writes only ever lived here.
+    // Nothing was written: the writes only ever lived here.
     appends_.clear();
     writes_.clear();
     kept_.clear();
@@ -364,13 +468,27 @@ class RedisTx : public drv::Tx {
     return r;
   }
 
-  void finish() {
-    if (conn_) db_.release(std::move(conn_));
+  // Releases the write lock if held (best effort: if that fails, the lock
+  // expires) and gives the connection back.
+  void finish() noexcept {
+    if (!conn_) return;
+    if (!token_.empty() && !conn_->broken()) {
+      try {
+        Reply r = run_script(*conn_, kNoCtx, db_.release_lua(),
+                             {"2", db_.lock_key(), db_.wake_key(), token_},
+                             "releasing the write lock", Connection::Watch::SocketOnly);
+      } catch (...) {
+        // The connection is broken (and dropped below); the lock expires.
+      }
+    }
+    token_.clear();
+    db_.release(std::move(conn_));
   }
 
   RedisDb& db_;
   std::unique_ptr<Connection> conn_;
   bool ro_;
+  std::string token_;  // the write lock's, while held
   int64_t head_ = 0;
   std::unordered_map<int32_t, int64_t> proj_;
   bool head_read_ = false;
@@ -386,12 +504,37 @@ class RedisTx : public drv::Tx {
 std::unique_ptr<drv::Tx> start_transaction(RedisDb& db, const drv::Ctx& ctx,
                                            std::unique_ptr<Connection> conn, bool read_only) {
   auto tx = std::make_unique<RedisTx>(db, std::move(conn), read_only);
-  tx->snapshot(ctx);
+  if (read_only || db.config().write_lock_ms == 0)
+    tx->snapshot(ctx);
+  else
+    tx->lock_and_snapshot(ctx);
   return tx;
+}
+
+Reply run_script(Connection& conn, const drv::Ctx& ctx, const Script& script,
+                 const std::vector<std::string_view>& args, std::string_view doing,
+                 Connection::Watch watch, int extra_wait_ms) {
+  queue_script(conn, script, args);
+  Reply r = conn.call(ctx, doing, watch, extra_wait_ms);
+  if (is_noscript(r.get())) {
+    queue_script(conn, script, args, By::Body);
+    r = conn.call(ctx, doing, watch, extra_wait_ms);
+  }
+  return r;
 }
 
 const std::string& commit_script() {
   static const std::string s = kCommitLua;
+  return s;
+}
+
+const std::string& begin_script() {
+  static const std::string s = kBeginLua;
+  return s;
+}
+
+const std::string& release_script() {
+  static const std::string s = kReleaseLua;
   return s;
 }
 

@@ -46,4 +46,16 @@ inline OpenResult try_open(const std::string& uri) {
   return r;
 }
 
+// The status of evdb_begin of a `kind` transaction on db with ctx (a
+// transaction it gives is rolled back at once): for tests of a begin that
+// waits (for a connection, for the write lock) and is cancelled.
+inline evdb_status begin_status(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind) {
+  evdb_tx* tx = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  evdb_status st = evdb_begin(db, ctx, kind, &tx, &err);
+  evdb_error_release(&err);
+  if (tx) evdb_rollback(tx);
+  return st;
+}
+
 }  // namespace evdb::test_support

@@ -6,6 +6,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "pg_test_util.hpp"
@@ -285,63 +286,92 @@ struct RawTx {
   evdb_tx* tx = nullptr;
 };
 
-TEST(PgConflict, RacingAppendOnTheKeyIsVersionMismatch) {
+// Returns once some transaction waits for the write lock (the events table)
+// of schema: ordering for the tests below, not a timing.
+void await_a_queued_writer(const std::string& schema) {
+  pqxx::connection c(raw_conninfo());
+  for (;;) {
+    pqxx::nontransaction t(c);
+    int64_t n = t.exec_params1(
+                     "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                     "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE NOT l.granted AND n.nspname = $1 AND c.relname = 'events'",
+                     schema)[0]
+                    .as<int64_t>();
+    if (n > 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+// Writers queue: a read-write transaction begun while another is open waits
+// for it, then sees its commit; appending at the head it read succeeds.
+TEST(PgQueue, SecondWriterWaitsThenAppendsAtTheNewHead) {
   Store s;
   RawTx a(s.db(), EVDB_TX_READ_WRITE);
-  RawTx b(s.db(), EVDB_TX_READ_WRITE);
-  EXPECT_EQ(a.head(), 0);
-  EXPECT_EQ(b.head(), 0);
+  ASSERT_EQ(a.head(), 0);
   ASSERT_EQ(a.append(0), EVDB_OK);
-  // b's insert of version 1 waits for a on the key, then fails.
-  auto fb = std::async(std::launch::async, [&] { return b.append(0); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto fb = std::async(std::launch::async, [&] {
+    RawTx b(s.db(), EVDB_TX_READ_WRITE);  // waits for a
+    int64_t head = b.head();
+    evdb_status appended = b.append(head);
+    return std::make_tuple(head, appended, b.commit());
+  });
+  await_a_queued_writer(s.schema());
   EXPECT_EQ(a.commit(), EVDB_OK);
-  EXPECT_EQ(fb.get(), EVDB_VERSION_MISMATCH);
-  // The failed transaction reports the same code at commit.
-  EXPECT_EQ(b.commit(), EVDB_VERSION_MISMATCH);
+  auto [head, appended, committed] = fb.get();
+  EXPECT_EQ(head, 1) << "the queued writer's snapshot is taken after the first one's commit";
+  EXPECT_EQ(appended, EVDB_OK);
+  EXPECT_EQ(committed, EVDB_OK);
+  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
+}
+
+// A writer whose assumed version is stale (read before another commit, in
+// another transaction) still gets VERSION_MISMATCH, queue or not.
+TEST(PgQueue, StaleAssumedVersionIsStillVersionMismatch) {
+  Store s;
+  int64_t seen = s.db().tx_read_only([](TxRO& tx) { return tx.read_system_version(); });
+  s.db().tx_rw([&](TxRW& tx) { tx.append_event(seen, event("A")); });
+  RawTx b(s.db(), EVDB_TX_READ_WRITE);
+  EXPECT_EQ(b.append(seen), EVDB_VERSION_MISMATCH);
+  EXPECT_EQ(b.commit(), EVDB_OK);  // a plain mismatch leaves the transaction usable
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
 }
 
-// Write skew on projections: each reads what the other writes. The loser of
-// the race fails (at a statement or at commit) with VERSION_MISMATCH when it
-// appended, CONFLICT otherwise.
-enum class FirstToCommit { Appender, Setter };
-void write_skew(Store& s, FirstToCommit first_to_commit) {
+// Write skew against a SERIALIZABLE writer that does not take the lock (SQL
+// from outside evdb): R reads projection 2 and writes 1, the evdb
+// transaction reads 1 and writes 2; R commits first, so the evdb transaction
+// loses (at its write or at commit): VERSION_MISMATCH when it appended,
+// CONFLICT otherwise.
+enum class Appends { No, Yes };
+evdb_status lose_write_skew_to_outside_writer(Store& s, Appends appends) {
   s.db().tx_rw([](TxRW& tx) {
     tx.init_projection_version(1);
     tx.init_projection_version(2);
   });
-  RawTx app(s.db(), EVDB_TX_READ_WRITE);    // appends, reads 1, writes 2
-  RawTx plain(s.db(), EVDB_TX_READ_WRITE);  // reads 2, writes 1
-  int64_t head = app.head();
-  ASSERT_EQ(app.read_proj(1), EVDB_OK);
-  ASSERT_EQ(plain.read_proj(2), EVDB_OK);
-  ASSERT_EQ(app.append(head), EVDB_OK);
-  evdb_status app_set = app.set_proj(2, 10);
-  evdb_status plain_set = plain.set_proj(1, 10);
-  evdb_status first, second;
-  if (first_to_commit == FirstToCommit::Appender) {
-    first = app_set == EVDB_OK ? app.commit() : app_set;
-    second = plain_set == EVDB_OK ? plain.commit() : plain_set;
-    EXPECT_EQ(first, EVDB_OK);
-    EXPECT_EQ(second, EVDB_CONFLICT);
-  } else {
-    first = plain_set == EVDB_OK ? plain.commit() : plain_set;
-    second = app_set == EVDB_OK ? app.commit() : app_set;
-    EXPECT_EQ(first, EVDB_OK);
-    EXPECT_EQ(second, EVDB_VERSION_MISMATCH);
+  pqxx::connection rc(raw_conninfo());
+  pqxx::nontransaction r(rc);
+  const std::string pv = r.quote_name(s.schema()) + ".projection_versions";
+  r.exec0("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  r.exec1("SELECT version FROM " + pv + " WHERE id = 2");
+  r.exec0("UPDATE " + pv + " SET version = 10 WHERE id = 1");
+  RawTx e(s.db(), EVDB_TX_READ_WRITE);
+  EXPECT_EQ(e.read_proj(1), EVDB_OK);
+  if (appends == Appends::Yes) {
+    EXPECT_EQ(e.append(e.head()), EVDB_OK);
   }
+  evdb_status set = e.set_proj(2, 10);
+  r.exec0("COMMIT");
+  return set == EVDB_OK ? e.commit() : set;
 }
 
 TEST(PgConflict, CommitTimeLoserWithoutAppendIsConflict) {
   Store s;
-  write_skew(s, FirstToCommit::Appender);
-  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+  EXPECT_EQ(lose_write_skew_to_outside_writer(s, Appends::No), EVDB_CONFLICT);
 }
 
 TEST(PgConflict, CommitTimeLoserThatAppendedIsVersionMismatch) {
   Store s;
-  write_skew(s, FirstToCommit::Setter);
+  EXPECT_EQ(lose_write_skew_to_outside_writer(s, Appends::Yes), EVDB_VERSION_MISMATCH);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 0); });
 }
 
@@ -368,6 +398,7 @@ TEST(PgConflict, RacingWritersLeaveNoGapsNoDuplicates) {
       }
     });
   for (auto& t : ts) t.join();
+  EXPECT_EQ(retries.load(), 0) << "writers queue: appending at the head read never loses a race";
   s.db().tx_read_only([&](TxRO& tx) {
     ASSERT_EQ(tx.read_system_version(), kThreads * kEach);
     auto all = tx.read_events(1, 1000);
@@ -390,6 +421,23 @@ TEST(PgReadOnly, WritesAreRefusedAndTheSnapshotHolds) {
   EXPECT_EQ(ro.head(), 1);  // still the snapshot of its start
   EXPECT_EQ(ro.commit(), EVDB_OK);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
+}
+
+// A read-only transaction neither waits for an open writer nor queues behind
+// one waiting for the lock (it runs on this thread while both are open).
+TEST(PgReadOnly, ReadOnlyPassesWritersHoldingAndWaitingForTheLock) {
+  Store s("pool_max=3");
+  RawTx holder(s.db(), EVDB_TX_READ_WRITE);
+  ASSERT_EQ(holder.append(0), EVDB_OK);
+  auto queued = std::async(std::launch::async, [&] {
+    RawTx w(s.db(), EVDB_TX_READ_WRITE);
+    EXPECT_EQ(w.append(w.head()), EVDB_OK);
+    return w.commit();
+  });
+  await_a_queued_writer(s.schema());
+  s.db().tx_read_only([](TxRO& r) { EXPECT_EQ(r.read_system_version(), 0); });
+  EXPECT_EQ(holder.commit(), EVDB_OK);
+  EXPECT_EQ(queued.get(), EVDB_OK);
 }
 
 TEST(PgReadOnly, ReadOnlyOpenWhileReadWriteIsOpen) {
@@ -439,46 +487,38 @@ TEST(PgPool, CancelWhileWaitingForAConnection) {
 // Cancellation interrupts statements waiting on locks
 // ---------------------------------------------------------------------------
 
-TEST(PgCancel, CancelInterruptsAnAppendWaitingOnTheKey) {
-  Store s;
-  RawTx holder(s.db(), EVDB_TX_READ_WRITE);
-  ASSERT_EQ(holder.append(0), EVDB_OK);  // holds version 1, uncommitted
-  RawTx waiter(s.db(), EVDB_TX_READ_WRITE);
-  Context ctx;
+// A writer waiting for the write lock ends with its context's status; the
+// store works afterwards (the interrupted connection is not reused).
+void interrupt_a_queued_writer(Store& s, Context& ctx, evdb_status expected) {
+  RawTx holder(s.db(), EVDB_TX_READ_WRITE);  // holds the lock
   auto f = std::async(std::launch::async, [&] {
-    evdb_event e = EVDB_EVENT_INIT;
-    e.type_name = "W";
-    e.type_name_len = 1;
-    e.payload = "{}";
-    e.payload_len = 2;
-    e.revision_vcs = "";
-    int64_t nv = 0;
-    evdb_error err = EVDB_ERROR_INIT;
-    evdb_status st = evdb_append_event(waiter.tx, ctx.raw(), 0, &e, &nv, &err);
-    evdb_error_release(&err);
-    return st;
+    return test_support::begin_status(s.db().raw(), ctx.raw(), EVDB_TX_READ_WRITE);
   });
-  // The append blocks on the key until holder ends; only the cancel frees it.
-  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
-  ctx.cancel();
-  EXPECT_EQ(f.get(), EVDB_CANCELED);
+  if (expected == EVDB_CANCELED) {
+    await_a_queued_writer(s.schema());
+    ctx.cancel();
+  }
+  EXPECT_EQ(f.get(), expected);
   EXPECT_EQ(holder.commit(), EVDB_OK);
-  s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+  s.db().tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A")), 1); });
+}
+
+TEST(PgCancel, CancelInterruptsAWriterWaitingForTheLock) {
+  Store s;
+  Context ctx;
+  interrupt_a_queued_writer(s, ctx, EVDB_CANCELED);
+}
+
+TEST(PgCancel, DeadlineInterruptsAWriterWaitingForTheLock) {
+  Store s;
+  Context ctx(std::chrono::milliseconds(200));
+  interrupt_a_queued_writer(s, ctx, EVDB_DEADLINE_EXCEEDED);
 }
 
 TEST(PgCancel, DeadlineInterruptsAConductorWriterWaitingForTheLock) {
   Store s("layout=conductor&create_layout=1", "cnd");
-  RawTx holder(s.db(), EVDB_TX_READ_WRITE);  // holds the table lock
   Context ctx(std::chrono::milliseconds(200));
-  evdb_tx* tx = nullptr;
-  evdb_error err = EVDB_ERROR_INIT;
-  evdb_status st = evdb_begin(s.db().raw(), ctx.raw(), EVDB_TX_READ_WRITE, &tx, &err);
-  evdb_error_release(&err);
-  if (tx) evdb_rollback(tx);
-  EXPECT_EQ(st, EVDB_DEADLINE_EXCEEDED);
-  EXPECT_EQ(holder.commit(), EVDB_OK);
-  // The store still works (the cancelled connection was not reused).
-  s.db().tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A")), 1); });
+  interrupt_a_queued_writer(s, ctx, EVDB_DEADLINE_EXCEEDED);
 }
 
 // ---------------------------------------------------------------------------

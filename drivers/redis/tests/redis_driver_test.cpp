@@ -5,6 +5,7 @@
 #include <evdb/evdb.hpp>
 
 #include <atomic>
+#include <future>
 #include <set>
 #include <string>
 #include <thread>
@@ -127,11 +128,13 @@ TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
   EXPECT_EQ(std::string(f->element[5]->str), "1700000000123456");
   EXPECT_EQ(std::string(f->element[7]->str), "rev-1");
   EXPECT_EQ(raw.str({"HGET", proj, "7"}), "2");
-  // Every key of the store, and nothing else, carries the hash tag {p}.
+  // Every key of the store carries the hash tag {p}: the log, the
+  // projections and the wake list of the write lock (the lock itself is
+  // released).
   auto keys = raw.cmd({"KEYS", "*{" + p + "}*"});
-  ASSERT_EQ(keys->elements, 2u);
-  for (size_t i = 0; i < keys->elements; ++i)
-    EXPECT_EQ(std::string(keys->element[i]->str).rfind("{" + p + "}:", 0), 0u);
+  std::set<std::string> names;
+  for (size_t i = 0; i < keys->elements; ++i) names.insert(keys->element[i]->str);
+  EXPECT_EQ(names, (std::set<std::string>{log, proj, "{" + p + "}:wake"}));
 }
 
 TEST(RedisTx, RoundTripAndReads) {
@@ -207,7 +210,7 @@ TEST(RedisTx, ReadsSeeOwnWritesAcrossServerAndPending) {
 // What the server executed for this store is read with MONITOR and filtered
 // by the store's prefix, so other tests using the server at the same time do
 // not disturb the count.
-TEST(RedisTx, RollbackSendsNothing) {
+TEST(RedisTx, RollbackWritesNothingAndReleasesTheWriteLock) {
   std::string p = unique_name("rollback");
   evdb::DB db = evdb::DB::open(uri(p));
   Raw monitor;
@@ -232,14 +235,19 @@ TEST(RedisTx, RollbackSendsNothing) {
     if (line.find(p) != std::string::npos) seen.push_back(line);
   EXPECT_FALSE(seen.empty()) << "the snapshots at begin name the store's keys";
   for (const std::string& line : seen) {
-    EXPECT_EQ(line.find("\"EVAL"), std::string::npos) << "a rolled-back tx ran a script: " << line;
-    EXPECT_EQ(line.find("lua]"), std::string::npos) << "a rolled-back tx wrote: " << line;
+    // The scripts it runs take and release the write lock; none writes.
+    EXPECT_EQ(line.find("\"XADD\""), std::string::npos) << "a rolled-back tx wrote: " << line;
+    EXPECT_EQ(line.find("\"HSET\""), std::string::npos) << "a rolled-back tx wrote: " << line;
   }
   EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:log", "{" + p + "}:proj"}), 0);
+  EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:wlock"}), 0) << "rollback releases the lock";
 }
 
 TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
-  evdb::DB db = evdb::DB::open(uri(unique_name("race")));
+  // A write lock that expires at once: b begins while a is still open (a's
+  // lock expired), as a writer does whose lock outlived write_lock_ms; the
+  // commit script still refuses the loser.
+  evdb::DB db = evdb::DB::open(uri(unique_name("race"), "&write_lock_ms=1"));
   db.tx_rw([&](evdb::TxRW& tx) { tx.init_projection_version(1); });
   // Two transactions open at once, both appending at head 0.
   evdb_tx* a = nullptr;
@@ -341,12 +349,123 @@ TEST(RedisTx, ManyTransactionsOpenAtOnceAndRacingWriters) {
     });
   }
   for (auto& t : threads) t.join();
+  EXPECT_EQ(retries.load(), 0) << "writers queue: appending at the head read never loses a race";
   db.tx_read_only([&](evdb::TxRO& tx) {
     ASSERT_EQ(tx.read_system_version(), 1 + kThreads * kEach);
     auto all = tx.read_events(1, 1000);
     ASSERT_EQ(all.size(), static_cast<size_t>(1 + kThreads * kEach));
     for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].version, static_cast<int64_t>(i + 1));
   });
+}
+
+// ---------------------------------------------------------------------------
+// Writers queue on the write lock
+// ---------------------------------------------------------------------------
+
+// Watches what the server runs (MONITOR); await() returns once a command
+// line holding both texts was run: ordering for the tests, not a timing.
+class Monitor {
+ public:
+  Monitor() { EXPECT_EQ(raw_.str({"MONITOR"}), "OK"); }
+  void await(const std::string& a, const std::string& b) {
+    for (std::string line = raw_.next_pushed();; line = raw_.next_pushed())
+      if (line.find(a) != std::string::npos && line.find(b) != std::string::npos) return;
+  }
+
+ private:
+  Raw raw_;
+};
+
+// A read-write transaction that has appended one event at head 0 (it holds
+// the write lock until it ends).
+evdb_tx* open_writer(evdb::DB& db) {
+  evdb_tx* tx = nullptr;
+  EXPECT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
+  const evdb_event e = c_event("A", "1");
+  EXPECT_EQ(evdb_append_event(tx, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  return tx;
+}
+
+TEST(RedisQueue, SecondWriterWaitsThenAppendsAtTheNewHead) {
+  std::string p = unique_name("queue");
+  evdb::DB db = evdb::DB::open(uri(p));
+  Monitor monitor;
+  evdb_tx* a = open_writer(db);
+  auto b = std::async(std::launch::async, [&] {
+    return db.tx_rw([&](evdb::TxRW& tx) {  // waits for a
+      int64_t head = tx.read_system_version();
+      tx.append_event(head, event("B", "2"));
+      return head;
+    });
+  });
+  monitor.await("BLPOP", "{" + p + "}:wake");
+  ASSERT_EQ(evdb_commit(a, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(b.get(), 1) << "the queued writer's snapshot is taken after the first commit";
+  db.tx_read_only([](evdb::TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
+}
+
+TEST(RedisQueue, StaleAssumedVersionIsStillVersionMismatch) {
+  evdb::DB db = evdb::DB::open(uri(unique_name("stale")));
+  int64_t seen = db.tx_read_only([](evdb::TxRO& tx) { return tx.read_system_version(); });
+  db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(seen, event("A", "1")); });
+  EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(seen, event("B", "2")); }),
+               evdb::VersionMismatch);
+  db.tx_read_only([](evdb::TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
+}
+
+// A read-only transaction neither waits for an open writer nor for one
+// queued behind it (it runs on this thread while both are open).
+TEST(RedisQueue, ReadOnlyPassesWritersHoldingAndWaitingForTheLock) {
+  std::string p = unique_name("ropass");
+  evdb::DB db = evdb::DB::open(uri(p));
+  Monitor monitor;
+  evdb_tx* holder = open_writer(db);
+  auto queued = std::async(std::launch::async, [&] {
+    db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), event("B", "2")); });
+  });
+  monitor.await("BLPOP", "{" + p + "}:wake");
+  db.tx_read_only([](evdb::TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 0); });
+  ASSERT_EQ(evdb_commit(holder, nullptr, nullptr), EVDB_OK);
+  queued.get();
+}
+
+// A writer waiting for the lock ends with its context's status.
+void interrupt_a_queued_writer(evdb::Context& ctx, evdb_status expected) {
+  std::string p = unique_name("interrupt");
+  evdb::DB db = evdb::DB::open(uri(p));
+  Monitor monitor;
+  evdb_tx* holder = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &holder, nullptr), EVDB_OK);
+  auto f = std::async(std::launch::async, [&] {
+    return evdb::test_support::begin_status(db.raw(), ctx.raw(), EVDB_TX_READ_WRITE);
+  });
+  if (expected == EVDB_CANCELED) {
+    monitor.await("BLPOP", "{" + p + "}:wake");
+    ctx.cancel();
+  }
+  EXPECT_EQ(f.get(), expected);
+  ASSERT_EQ(evdb_commit(holder, nullptr, nullptr), EVDB_OK);
+  db.tx_rw([](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A", "1")), 1); });
+}
+
+TEST(RedisQueue, CancelInterruptsAWriterWaitingForTheLock) {
+  evdb::Context ctx;
+  interrupt_a_queued_writer(ctx, EVDB_CANCELED);
+}
+
+TEST(RedisQueue, DeadlineInterruptsAWriterWaitingForTheLock) {
+  evdb::Context ctx(std::chrono::milliseconds(200));
+  interrupt_a_queued_writer(ctx, EVDB_DEADLINE_EXCEEDED);
+}
+
+// A holder that died (here: a lock set under a token no transaction has)
+// frees the lock by expiry; the next writer then proceeds.
+TEST(RedisQueue, LockOfADeadHolderExpires) {
+  std::string p = unique_name("deadholder");
+  evdb::DB db = evdb::DB::open(uri(p));
+  ASSERT_EQ(Raw().str({"SET", "{" + p + "}:wlock", "dead-holder", "PX", "300"}), "OK");
+  EXPECT_EQ(db.tx_rw([](evdb::TxRW& tx) { return tx.append_event(0, event("A", "1")); }), 1);
+  EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:wlock"}), 0);
 }
 
 TEST(RedisListener, DeliversEachCommitOnceInOrderAndCancels) {
