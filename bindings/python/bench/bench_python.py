@@ -7,7 +7,7 @@ for step, through evdb for Python. Compare with the same cases in C:
     sqlite  AppendOne        = bench_sqlite  BM_Driver_AppendOne
             ReadEvents/1000  = bench_sqlite  BM_Driver_ReadEvents
 
-Run (figures and the exact commands: docs/bindings-python.md):
+Run (figures and the exact commands: docs/bindings.md (Python)):
     EVDB_LIBRARY=build/lib/libevdb.so.1 PYTHONPATH=bindings/python \\
         /usr/bin/python3 bindings/python/bench/bench_python.py [--repetitions 5]
 Prints the median over the repetitions of µs per call, wall and CPU (per

@@ -12,7 +12,7 @@
         print("committed", version)
 
 libevdb is found through EVDB_LIBRARY, this Python's prefix, the dynamic
-linker, then /usr/local (see docs/bindings-python.md).
+linker, then /usr/local (see docs/bindings.md (Python)).
 """
 
 from ._core import DB, Context, Event, Listener, Tx, library_version, open

@@ -1,5 +1,5 @@
 """The Python API over libevdb: contexts, stores, transactions, events and
-the listener. See docs/bindings-python.md; the semantics are those of the C
+the listener. See docs/bindings.md (Python); the semantics are those of the C
 API (docs/contract.md §2), which this module only wraps."""
 
 from __future__ import annotations
