@@ -9,9 +9,9 @@ namespace evdb::model {
 
 Profile profile_for(const std::string& driver_name) {
   // "faulty" is the conformance suite's broken wrapper over the memory driver.
-  if (driver_name == "memory" || driver_name == "redis" || driver_name == "faulty")
-    return Profile::Optimistic;
-  if (driver_name == "sqlite") return Profile::Locking;
+  if (driver_name == "memory" || driver_name == "faulty") return Profile::Optimistic;
+  // redis queues writers on a per-store lock taken at begin, as sqlite does.
+  if (driver_name == "sqlite" || driver_name == "redis") return Profile::Locking;
   // postgres, and any driver the model does not know: the most permissive.
   return Profile::Serializable;
 }

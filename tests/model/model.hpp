@@ -26,11 +26,11 @@ namespace evdb::model {
 // once. Chosen from the driver name (profile_for); each is one family the
 // contract allows.
 enum class Profile {
-  // memory, redis: no locks; each transaction reads its snapshot and is
+  // memory: no locks; each transaction reads its snapshot and is
   // validated at commit. Operations never wait and never lose; a commit may
   // only lose when a transaction that wrote committed after it began.
   Optimistic,
-  // sqlite: one writer at a time. A writer on another thread waits for the
+  // sqlite, redis: one writer at a time. A writer on another thread waits for the
   // lock (here: until the operation's deadline); one on the lock holder's
   // thread writes nothing and loses at its first write instead.
   Locking,
