@@ -34,6 +34,10 @@ struct Options {
   int64_t poll_ms = 50;
 };
 
+// Parses a sqlite: URI (the path and the parameters above; sqlite_driver.cpp).
+// Throws drv::Error(INVALID_ARGUMENT) naming what was wrong. No I/O.
+Options parse_uri(drv::Uri& uri);
+
 // The prepared statements a connection keeps.
 enum class Sql : int {
   kBegin,

@@ -34,6 +34,8 @@ constexpr size_t kMaxIdle = 16;
 // Read buffers larger than this are freed when their connection goes idle.
 constexpr size_t kMaxKeptBuffer = size_t{16} << 20;
 
+}  // namespace
+
 // ---------------------------------------------------------------------------
 // URI and path checks
 // ---------------------------------------------------------------------------
@@ -70,6 +72,8 @@ Options parse_uri(drv::Uri& uri) {
   uri.reject_unknown("busy_timeout_ms, synchronous, poll_ms");
   return o;
 }
+
+namespace {
 
 std::string parent_folder(const std::string& path) {
   auto slash = path.find_last_of('/');
