@@ -61,7 +61,9 @@ std::string redact_uri(std::string_view text) {
     size_t pend = std::min(amp == std::string::npos ? out.size() : amp,
                            hash == std::string::npos ? out.size() : hash);
     size_t eq = out.find('=', kstart);
-    if (eq != std::string::npos && eq < pend && key_is_secret(out.substr(kstart, eq - kstart))) {
+    // The key as the driver will see it: "pass%77ord" is "password" too.
+    if (eq != std::string::npos && eq < pend &&
+        key_is_secret(unescape(out.substr(kstart, eq - kstart)))) {
       out.replace(eq + 1, pend - eq - 1, "***");
       pend = eq + 4;
     }
