@@ -179,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Short timeouts bound a session whatever the replies say; one pooled
   // connection; the listener gives up at the first lost connection.
   std::string text = "redis://127.0.0.1:" + std::to_string(server.port()) +
-                     "/?prefix=f&connect_timeout_ms=2000&io_timeout_ms=2000&pool_size=1"
+                     "/?prefix=f&connect_timeout_ms=200&io_timeout_ms=200&pool_size=1"
                      "&listen_block_ms=10&listen_reconnect_timeout_ms=0";
   evdb::loader::ParsedUri parsed;
   std::string error;
