@@ -61,7 +61,9 @@ std::string redact_uri(std::string_view text) {
     size_t pend = std::min(amp == std::string::npos ? out.size() : amp,
                            hash == std::string::npos ? out.size() : hash);
     size_t eq = out.find('=', kstart);
-    if (eq != std::string::npos && eq < pend && key_is_secret(out.substr(kstart, eq - kstart))) {
+    // The key as the driver will see it: "pass%77ord" is "password" too.
+    if (eq != std::string::npos && eq < pend &&
+        key_is_secret(unescape(out.substr(kstart, eq - kstart)))) {
       out.replace(eq + 1, pend - eq - 1, "***");
       pend = eq + 4;
     }
@@ -147,6 +149,24 @@ bool ParsedUri::parse(std::string_view text, ParsedUri& out, std::string& error)
       out.values_.push_back(it->value ? it->value : "");
     }
     uriFreeQueryListA(list);
+  }
+  // Drivers get C strings: a decoded NUL ("%00") would silently cut a part
+  // short (sqlite:///a.db%00b would open /a.db), so it is refused.
+  auto has_nul = [](const std::string& part) { return part.find('\0') != std::string::npos; };
+  const char* nul_in = has_nul(out.user_)       ? "user name"
+                       : has_nul(out.password_) ? "password"
+                       : has_nul(out.host_)     ? "host"
+                       : has_nul(out.path_)     ? "path"
+                                                : nullptr;
+  // uriparser hands query items out as C strings, already cut: look at the
+  // raw query instead.
+  if (nul_in == nullptr && uri.query.first != nullptr &&
+      std::string_view(uri.query.first, static_cast<size_t>(uri.query.afterLast - uri.query.first))
+              .find("%00") != std::string_view::npos)
+    nul_in = "query parameters";
+  if (nul_in != nullptr) {
+    error = "the URI \"" + out.redacted_ + "\" has an encoded NUL byte (%00) in its " + nul_in;
+    return false;
   }
   if (uri.fragment.first != nullptr) {
     error = "the URI \"" + out.redacted_ + "\" has a fragment ('#…'), which evdb does not use";

@@ -234,7 +234,14 @@ class RedisTx : public drv::Tx {
         kept_.push_back(std::move(r));
         return true;
       }
-      v = head_;
+      // XLEN said the log holds head_ entries, yet none lies after v: the
+      // stream was changed by something other than evdb (found by fuzzing:
+      // this fell through to the pending appends, past their end when there
+      // were none).
+      drv::fail(EVDB_INTERNAL, "the log " + db_.log_key() + " has no entry after version " +
+                                   std::to_string(v) + " although its length is " +
+                                   std::to_string(head_) +
+                                   ": it was changed by something other than evdb");
     }
     fill_pending(static_cast<size_t>(v - head_), out);
     return true;

@@ -75,3 +75,22 @@ TEST(Uri, RedactionHidesPasswordsEverywhere) {
   EXPECT_EQ(redact_uri("sqlite:///x.db"), "sqlite:///x.db");
   EXPECT_EQ(redact_uri("bad://u:hun@ter2@h/x").find("ter2"), std::string::npos);
 }
+
+// Found by fuzzing (fuzz/corpus/uri/regress-encoded-nul): drivers get C
+// strings, so a decoded NUL cut the part short without a word.
+TEST(Uri, EncodedNulIsRefused) {
+  for (const char* text : {"sqlite:///tmp/a.db%00.evil", "redis://u:pw%00x@h", "redis://h%00x",
+                           "memory:?pass%00orm=1", "postgres://h/db?sslmode=require%00"}) {
+    std::string e = parse_err(text);
+    EXPECT_NE(e.find("encoded NUL byte"), std::string::npos) << text << ": " << e;
+  }
+  EXPECT_EQ(parse_err("redis://u:pw%00x@h").find("pw"), std::string::npos);
+}
+
+// Found by fuzzing (fuzz/corpus/uri/regress-encoded-secret-key): a parameter
+// whose name is a password only once percent-decoded was shown in messages.
+TEST(Uri, RedactionDecodesParameterNames) {
+  EXPECT_EQ(redact_uri("redis://h?prefix=p&pass%77ord=hunter22&x=1"),
+            "redis://h?prefix=p&pass%77ord=***&x=1");
+  EXPECT_EQ(redact_uri("postgres://h/db?%70assword=s%65cret"), "postgres://h/db?%70assword=***");
+}

@@ -1,6 +1,7 @@
 // pg_driver_test.cpp — behaviour of the PostgreSQL driver through libevdb:
 // URIs, layout creation, round trips, conflicts and their codes, snapshots,
 // the pool, the listener, and the Conductor layout beside a "Go" writer.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <future>
@@ -560,12 +561,16 @@ TEST(PgListener, OtherSchemasAreNotHeard) {
 TEST(PgListener, CallbackErrorEndsListen) {
   Store s;
   Context ctx;
+  // The append waits for on_ready: one committed before the listener read the
+  // head is not news to it, and listen would wait forever (a fixed 200 ms
+  // head start was not enough under ThreadSanitizer on a loaded machine).
+  std::atomic<bool> ready{false};
   std::thread w([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    while (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("A")); });
   });
   Status st = s.db().listen(
-      ctx, [] {}, [](int64_t) { return Status(EVDB_NOT_FOUND, "stop here"); });
+      ctx, [&] { ready = true; }, [](int64_t) { return Status(EVDB_NOT_FOUND, "stop here"); });
   w.join();
   EXPECT_EQ(st.code(), EVDB_NOT_FOUND);
   EXPECT_EQ(st.message(), "stop here");

@@ -137,6 +137,26 @@ TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
   EXPECT_EQ(names, (std::set<std::string>{log, proj, "{" + p + "}:wake"}));
 }
 
+// Found by fuzzing the replies (fuzz/corpus/redis_reply/regress-log-shorter-
+// than-xlen): a log whose entries do not match its length (here one entry
+// under an id evdb never writes) made read_event_after index past the end of
+// the pending appends. It is now a clear INTERNAL error.
+TEST(RedisTx, ReadAfterOnALogChangedBehindEvdbIsAnInternalError) {
+  std::string p = unique_prefix("foreign-entry");
+  Raw raw;
+  raw.cmd({"XADD", "{" + p + "}:log", "5-0", "t", "A", "p", "{}", "ts", "1", "r", ""});
+  evdb::DB db = evdb::DB::open(uri(p));
+  try {
+    db.tx_read_only([](evdb::TxRO& tx) { (void)tx.read_event_after(0); });
+    ADD_FAILURE() << "read_event_after(0) succeeded on a log with no entry 1";
+  } catch (const evdb::Error& e) {
+    EXPECT_EQ(e.code(), EVDB_INTERNAL) << e.what();
+    EXPECT_NE(std::string(e.what()).find("changed by something other than evdb"), std::string::npos)
+        << e.what();
+  }
+  raw.cmd({"DEL", "{" + p + "}:log"});
+}
+
 TEST(RedisTx, RoundTripAndReads) {
   evdb::DB db = evdb::DB::open(uri(unique_name("rt")));
   std::string payload = "{\"s\":\"caf\xc3\xa9 \\u0000\",  \"n\": 1.50}";
