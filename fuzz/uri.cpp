@@ -46,7 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const evdb_uri& c = uri.as_c();
-  if (c.size != sizeof(evdb_uri)) oracle_failed("evdb_uri.size is not sizeof(evdb_uri)", text);
+  if (c.struct_size != sizeof(evdb_uri))
+    oracle_failed("evdb_uri.struct_size is not sizeof(evdb_uri)", text);
   if (uri.scheme().empty() || c.scheme != uri.scheme())
     oracle_failed("a parsed URI has no scheme", text);
   for (char ch : uri.scheme())

@@ -142,7 +142,7 @@ TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
 // under an id evdb never writes) made read_event_after index past the end of
 // the pending appends. It is now a clear INTERNAL error.
 TEST(RedisTx, ReadAfterOnALogChangedBehindEvdbIsAnInternalError) {
-  std::string p = unique_prefix("foreign-entry");
+  std::string p = unique_name("foreign-entry");
   Raw raw;
   raw.cmd({"XADD", "{" + p + "}:log", "5-0", "t", "A", "p", "{}", "ts", "1", "r", ""});
   evdb::DB db = evdb::DB::open(uri(p));
