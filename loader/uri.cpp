@@ -3,6 +3,8 @@
 
 #include <uriparser/Uri.h>
 
+#include "common/redact.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <memory>
@@ -31,46 +33,10 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool key_is_secret(std::string_view key) {
-  std::string k = lower(std::string(key));
-  return k.find("password") != std::string::npos || k == "pass" || k == "passwd";
-}
-
 }  // namespace
 
 std::string redact_uri(std::string_view text) {
-  std::string out(text);
-  // userinfo password: between "//" and the last '@' before the path.
-  size_t auth = out.find("//");
-  if (auth != std::string::npos) {
-    size_t start = auth + 2;
-    size_t end = out.find_first_of("/?#", start);
-    if (end == std::string::npos) end = out.size();
-    size_t at = out.rfind('@', end);
-    if (at != std::string::npos && at >= start) {
-      size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // query parameters named like a password.
-  size_t q = out.find('?');
-  while (q != std::string::npos && q < out.size()) {
-    size_t kstart = q + 1;
-    size_t amp = out.find('&', kstart);
-    size_t hash = out.find('#', kstart);
-    size_t pend = std::min(amp == std::string::npos ? out.size() : amp,
-                           hash == std::string::npos ? out.size() : hash);
-    size_t eq = out.find('=', kstart);
-    // The key as the driver will see it: "pass%77ord" is "password" too.
-    if (eq != std::string::npos && eq < pend &&
-        key_is_secret(unescape(out.substr(kstart, eq - kstart)))) {
-      out.replace(eq + 1, pend - eq - 1, "***");
-      pend = eq + 4;
-    }
-    if (pend >= out.size() || out[pend] == '#') break;
-    q = pend;
-  }
-  return out;
+  return common::redact_uri(text);
 }
 
 bool ParsedUri::parse(std::string_view text, ParsedUri& out, std::string& error) {

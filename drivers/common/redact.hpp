@@ -12,13 +12,31 @@
 
 namespace evdb::common {
 
+// `text` with every %XX escape decoded and lower-cased: a parameter name as
+// the drivers compare it ("Pass%77ord" is "password").
+inline std::string decoded_lower(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string k;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size() && hex(text[i + 1]) >= 0 && hex(text[i + 2]) >= 0) {
+      c = static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2]));
+      i += 2;
+    }
+    k.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return k;
+}
+
 // True for a query parameter whose value is a secret: a name containing
 // "password" (any case: password, sslpassword, db_password, …) or exactly
-// "pass" or "passwd".
+// "pass" or "passwd", once percent-decoded (the drivers decode names).
 inline bool is_secret_parameter(std::string_view key) {
-  std::string k(key);
-  std::transform(k.begin(), k.end(), k.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string k = decoded_lower(key);
   return k.find("password") != std::string::npos || k == "pass" || k == "passwd";
 }
 
