@@ -378,7 +378,13 @@ void writers_on_the_holders_thread(Store& s) {
     RawTx d(s.db(), EVDB_TX_READ_WRITE, &live);
     EXPECT_EQ(d.init_proj(1), EVDB_OK) << "an existing projection is only read: no lock needed";
     EXPECT_EQ(d.init_proj(2), EVDB_CONFLICT);
+    RawTx f(s.db(), EVDB_TX_READ_WRITE, &live);
     EXPECT_EQ(a.commit(), EVDB_OK);
+    // f's snapshot is older than a's commit: once it can take the lock, its
+    // append at the head it read still loses (at the write or at commit).
+    evdb_status late = f.append(h0, "F");
+    if (late == EVDB_OK) late = f.commit();
+    EXPECT_EQ(late, EVDB_VERSION_MISMATCH);
   }
   int64_t h1 = s.db().tx_read_only([&](TxRO& tx) {
     auto all = tx.read_events(1, 10);

@@ -510,8 +510,14 @@ TEST(RedisQueue, WritersOnTheHoldersThreadFailAtOnce) {
   EXPECT_EQ(evdb_read_projection_version(b, nullptr, 1, &v, nullptr), EVDB_OK);
   EXPECT_EQ(v, 0) << "a refused write is not kept";
   EXPECT_EQ(evdb_read_projection_version(b, nullptr, 2, &v, nullptr), EVDB_NOT_FOUND);
+  evdb_tx* f = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &f, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_commit(a, nullptr, nullptr), EVDB_OK);
   EXPECT_EQ(evdb_commit(b, nullptr, nullptr), EVDB_OK) << "b kept nothing to write";
+  // f's snapshot is older than a's commit: it takes the lock at its append
+  // now, and the commit script still refuses it.
+  EXPECT_EQ(evdb_append_event(f, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_commit(f, nullptr, nullptr), EVDB_VERSION_MISMATCH);
   EXPECT_EQ(Raw().integer({"XLEN", "{" + p + "}:log"}), 1) << "only a's event";
   EXPECT_EQ(projection_on_server(p, 1), "0");
   EXPECT_EQ(projection_on_server(p, 2), "(nil)");
