@@ -268,25 +268,27 @@ struct RawTx {
     detail::check(evdb_read_system_version(tx, nullptr, &v, &err), err);
     return v;
   }
-  evdb_status read_proj(int32_t id) {
-    int64_t v = 0;
+  // The status of a C call on the transaction (its error released).
+  template <class F>
+  static evdb_status status_of(F&& call) {
     evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_read_projection_version(tx, nullptr, id, &v, &err);
+    evdb_status s = call(&err);
     evdb_error_release(&err);
     return s;
+  }
+  evdb_status read_proj(int32_t id) {
+    int64_t v = 0;
+    return status_of(
+        [&](evdb_error* e) { return evdb_read_projection_version(tx, nullptr, id, &v, e); });
   }
   evdb_status init_proj(int32_t id) {
     int64_t v = 0;
-    evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_init_projection_version(tx, nullptr, id, &v, &err);
-    evdb_error_release(&err);
-    return s;
+    return status_of(
+        [&](evdb_error* e) { return evdb_init_projection_version(tx, nullptr, id, &v, e); });
   }
   evdb_status set_proj(int32_t id, int64_t v) {
-    evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_set_projection_version(tx, nullptr, id, v, &err);
-    evdb_error_release(&err);
-    return s;
+    return status_of(
+        [&](evdb_error* e) { return evdb_set_projection_version(tx, nullptr, id, v, e); });
   }
   evdb_status commit(std::string* msg = nullptr) {
     evdb_error err = EVDB_ERROR_INIT;

@@ -481,6 +481,20 @@ std::string projection_on_server(const std::string& p, int32_t id) {
   return Raw().str({"HGET", "{" + p + "}:proj", std::to_string(id)});
 }
 
+// Starts a writer on another thread that appends at the head it reads, and
+// returns once it waits for the write lock; its future gives that head.
+std::future<int64_t> queued_writer(evdb::DB& db, Monitor& monitor, const std::string& p) {
+  auto f = std::async(std::launch::async, [&db] {
+    return db.tx_rw([](evdb::TxRW& tx) {
+      int64_t head = tx.read_system_version();
+      tx.append_event(head, event("D", "{}"));
+      return head;
+    });
+  });
+  monitor.await("BLPOP", "{" + p + "}:wake");
+  return f;
+}
+
 // Two read-write transactions open at once on one thread (OP-18, RDS-7):
 // the second does not wait for the lock the first holds; each of its writes
 // tries the lock once and fails at once, VERSION_MISMATCH for an append and
@@ -528,14 +542,7 @@ TEST(RedisQueue, WritersOnTheHoldersThreadFailAtOnce) {
   Monitor monitor;
   evdb_tx* c = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &c, nullptr), EVDB_OK);
-  auto elsewhere = std::async(std::launch::async, [&] {
-    return db.tx_rw([&](evdb::TxRW& tx) {
-      int64_t head = tx.read_system_version();
-      tx.append_event(head, event("D", "4"));
-      return head;
-    });
-  });
-  monitor.await("BLPOP", "{" + p + "}:wake");
+  auto elsewhere = queued_writer(db, monitor, p);
   const evdb_event ce = c_event("C", "3");
   ASSERT_EQ(evdb_append_event(c, nullptr, 1, &ce, nullptr, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_commit(c, nullptr, nullptr), EVDB_OK);
@@ -563,14 +570,7 @@ TEST(RedisQueue, LaterWriterOnTheSameThreadTakesTheLockOnceTheFirstEnded) {
   EXPECT_EQ(evdb_append_event(c, nullptr, 0, &e, nullptr, nullptr), EVDB_VERSION_MISMATCH);
   evdb_rollback(c);
   Monitor monitor;
-  auto elsewhere = std::async(std::launch::async, [&] {
-    return db.tx_rw([&](evdb::TxRW& tx) {
-      int64_t head = tx.read_system_version();
-      tx.append_event(head, event("D", "2"));
-      return head;
-    });
-  });
-  monitor.await("BLPOP", "{" + p + "}:wake");
+  auto elsewhere = queued_writer(db, monitor, p);
   ASSERT_EQ(evdb_commit(b, nullptr, nullptr), EVDB_OK);
   EXPECT_EQ(elsewhere.get(), 1);
   EXPECT_EQ(Raw().integer({"XLEN", "{" + p + "}:log"}), 2);
