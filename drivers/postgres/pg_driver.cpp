@@ -67,8 +67,14 @@ Statements make_statements(Layout layout, const std::string& s) {
   // stays as the check that does not depend on every writer taking the
   // lock. Waiting is a running statement: the Canceller interrupts it when
   // the context ends. See docs/postgres-driver.md.
-  st.rw_begin =
-      "BEGIN ISOLATION LEVEL SERIALIZABLE; LOCK TABLE " + ev + " IN EXCLUSIVE MODE; SELECT 1";
+  const std::string lock = "LOCK TABLE " + ev + " IN EXCLUSIVE MODE";
+  st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; " + lock + "; SELECT 1";
+  // A writer begun while a transaction of its own thread holds the lock
+  // (PgTx::start) takes it at its first write with NOWAIT: refused at once
+  // (SQLSTATE 55P03) when held, and only that statement; a lock_timeout
+  // would have to be set and reset around it, and 0 means "wait forever".
+  st.rw_begin_unlocked = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT 1";
+  st.lock_nowait = lock + " NOWAIT";
   const std::string sel = "SELECT " + cols + " FROM " + ev;
   st.all = {
       {stmt::kHead, "SELECT coalesce(max(version), 0) FROM " + ev},
@@ -248,6 +254,9 @@ PgDb::PgDb(Config cfg, Statements stmts, std::string channel)
     : cfg_(std::move(cfg)),
       stmts_(std::move(stmts)),
       channel_(std::move(channel)),
+      // The connection string (never printed) and schema name one store.
+      write_lock_(
+          common::shared_per_key<common::WriteLockTracker>(cfg_.conninfo + '\n' + cfg_.schema)),
       pool_({static_cast<size_t>(cfg_.pool_max), static_cast<size_t>(cfg_.pool_max), "pool_max"},
             [this](const drv::Ctx& ctx) { return connect(ctx); }) {}
 
@@ -295,14 +304,24 @@ class PgTx final : public drv::Tx {
   ~PgTx() override { finish(Ending::Rollback); }
 
   void start(drv::Ctx& ctx) {
+    // A writer queues for the write lock, unless a transaction last used by
+    // this thread holds it: it would wait for itself (OP-18). It then begins
+    // without the lock and takes it at its first write (lock_for_write).
+    const std::thread::id me = std::this_thread::get_id();
+    const bool queue = !read_only_ && !db_.write_lock().held_by(me);
+    const Statements& st = db_.statements();
+    const char* sql = read_only_ ? kRoBegin
+                      : queue    ? st.rw_begin.c_str()
+                                 : st.rw_begin_unlocked.c_str();
     run(ctx, "beginning the transaction", [&] {
       // libpqxx's own transaction classes send BEGIN alone and let the
       // snapshot wait for the first statement; we drive BEGIN/COMMIT
       // ourselves over a nontransaction.
       tx_ = std::make_unique<pqxx::nontransaction>(*conn_);
       in_tx_ = true;
-      tx_->exec(read_only_ ? kRoBegin : db_.statements().rw_begin.c_str());
+      tx_->exec(sql);
     });
+    if (queue) hold_ = db_.write_lock().acquired(me);
   }
 
   int64_t read_system_version(drv::Ctx& ctx) override {
@@ -351,6 +370,7 @@ class PgTx final : public drv::Tx {
     bool before = appended_;
     appended_ = true;
     run(ctx, "appending an event", [&] {
+      lock_for_write(EVDB_VERSION_MISMATCH);
       pqxx::result r = tx_->exec_prepared(stmt::kAppend, assumed, type, payload, e.time_us, rev);
       if (r.empty()) {
         mismatch = true;
@@ -369,16 +389,28 @@ class PgTx final : public drv::Tx {
   int64_t init_projection_version(drv::Ctx& ctx, int32_t id) override {
     require_rw();
     int64_t v = 0;
-    run(ctx, "initialising a projection version",
-        [&] { v = tx_->exec_prepared1(stmt::kProjInit, id)[0].as<int64_t>(); });
+    run(ctx, "initialising a projection version", [&] {
+      if (!hold_) {
+        // Without the write lock yet: an existing version is only read.
+        pqxx::result r = tx_->exec_prepared(stmt::kProjGet, id);
+        if (!r.empty()) {
+          v = r[0][0].as<int64_t>();
+          return;
+        }
+        lock_for_write(EVDB_CONFLICT);
+      }
+      v = tx_->exec_prepared1(stmt::kProjInit, id)[0].as<int64_t>();
+    });
     return v;
   }
 
   void set_projection_version(drv::Ctx& ctx, int32_t id, int64_t version) override {
     require_rw();
     bool found = false;
-    run(ctx, "setting a projection version",
-        [&] { found = tx_->exec_prepared(stmt::kProjSet, id, version).affected_rows() > 0; });
+    run(ctx, "setting a projection version", [&] {
+      lock_for_write(EVDB_CONFLICT);
+      found = tx_->exec_prepared(stmt::kProjSet, id, version).affected_rows() > 0;
+    });
     if (!found)
       drv::fail(EVDB_NOT_FOUND, "projection " + std::to_string(id) + " was never initialised");
   }
@@ -405,6 +437,7 @@ class PgTx final : public drv::Tx {
   void run(drv::Ctx& ctx, const char* doing, F&& body) {
     if (failed_) throw *failed_;
     ctx.check(doing);
+    hold_.touch(std::this_thread::get_id());
     Canceller::Watch watch = db_.canceller().watch(*conn_, ctx);
     try {
       body();
@@ -417,6 +450,27 @@ class PgTx final : public drv::Tx {
       if (e.code() == EVDB_CONNECTION) healthy_ = false;
       throw e;
     }
+  }
+
+  // Inside run(), before a read-write transaction's first write: one begun
+  // without the write lock (start) takes it now, without waiting, as the
+  // holder may be a transaction of this very thread. Refused (another holds
+  // it), the write fails with `loser` before anything was written, and no
+  // statement of this transaction ever waits for the holder's locks (every
+  // write comes after this). The server has then aborted the transaction:
+  // later calls fail too (run).
+  void lock_for_write(evdb_status loser) {
+    if (hold_) return;
+    try {
+      tx_->exec(db_.statements().lock_nowait);
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() != "55P03") throw;
+      drv::fail(loser,
+                "another writer holds the write lock (the events table); this transaction began "
+                "without waiting for it because a read-write transaction used by this thread "
+                "held it (waiting would deadlock); nothing was written (retry the transaction)");
+    }
+    hold_ = db_.write_lock().acquired(std::this_thread::get_id());
   }
 
   bool read_one(drv::Ctx& ctx, const char* name, int64_t version, evdb_event& out) {
@@ -469,12 +523,14 @@ class PgTx final : public drv::Tx {
     }
     last_.clear();
     db_.release(std::move(conn_), healthy_ ? common::Health::Reusable : common::Health::Broken);
+    hold_.release();  // the server released the lock with the transaction
   }
 
   PgDb& db_;
   std::unique_ptr<Connection> conn_;
   std::unique_ptr<pqxx::nontransaction> tx_;
-  bool in_tx_ = false;  // BEGIN sent, no COMMIT/ROLLBACK yet
+  common::WriteLockTracker::Hold hold_;  // set while it holds the write lock
+  bool in_tx_ = false;                   // BEGIN sent, no COMMIT/ROLLBACK yet
   bool read_only_;
   bool appended_ = false;
   bool healthy_ = true;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/pool.hpp"
+#include "common/write_lock.hpp"
 #include "pg_driver.hpp"
 
 namespace evdb::postgres {
@@ -49,8 +50,13 @@ inline constexpr const char* kVersionsAfter = "evdb_versions_after";
 // The SQL of each prepared statement for a layout and a quoted schema.
 struct Statements {
   std::vector<std::pair<std::string, std::string>> all;  // name, SQL
-  // What begins a read-write transaction (BEGIN …; one round trip).
+  // What begins a read-write transaction (BEGIN …; one round trip): taking
+  // the write lock (the events table in EXCLUSIVE mode) before the snapshot,
   std::string rw_begin;
+  // or without it, when another transaction of this thread holds it …
+  std::string rw_begin_unlocked;
+  // … which then takes it at its first write, without waiting.
+  std::string lock_nowait;
 };
 Statements make_statements(Layout layout, const std::string& quoted_schema);
 
@@ -144,11 +150,15 @@ class PgDb final : public drv::Db {
   const Config& config() const { return cfg_; }
   Canceller& canceller() { return canceller_; }
   const Statements& statements() const { return stmts_; }
+  // Which transaction of this process holds the store's write lock; shared
+  // by the handles opened with the same connection string and schema.
+  common::WriteLockTracker& write_lock() { return *write_lock_; }
 
  private:
   Config cfg_;
   Statements stmts_;
   std::string channel_;
+  std::shared_ptr<common::WriteLockTracker> write_lock_;
   common::Pool<Connection> pool_;
   Canceller canceller_;  // destroyed first: its thread uses no pool state
 };

@@ -18,6 +18,8 @@ RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
       commit_{commit_script(), ""},
       begin_{begin_script(), ""},
       release_{release_script(), ""},
+      write_lock_(common::shared_per_key<common::WriteLockTracker>(cfg_.endpoint.where() + ' ' +
+                                                                   cfg_.prefix)),
       pool_({static_cast<size_t>(cfg_.pool_size), 0, "pool_size"},
             [this](const drv::Ctx& c) { return Connection::open(cfg_.endpoint, c); }) {
   auto conn = Connection::open(cfg_.endpoint, ctx);

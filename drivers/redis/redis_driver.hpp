@@ -18,6 +18,7 @@
 #include "adapter.hpp"
 #include "common/pool.hpp"
 #include "common/version.hpp"
+#include "common/write_lock.hpp"
 #include "connection.hpp"
 
 namespace evdb::redis {
@@ -88,6 +89,9 @@ class RedisDb : public drv::Db {
   const std::string& wake_key() const { return wake_key_; }
   // A token no other transaction (of any handle or process) uses.
   std::string lock_token();
+  // Which transaction of this process holds the write lock; shared by the
+  // handles on the same server, database and prefix.
+  common::WriteLockTracker& write_lock() { return *write_lock_; }
   // A connection from the pool, or a new one.
   std::unique_ptr<Connection> acquire(const drv::Ctx& ctx);
   // Back to the pool (closed when broken or pool_size wait already).
@@ -104,6 +108,7 @@ class RedisDb : public drv::Db {
   Script release_;
   std::string token_base_;  // random, per handle
   std::atomic<uint64_t> token_next_{0};
+  std::shared_ptr<common::WriteLockTracker> write_lock_;
   common::Pool<Connection> pool_;
 };
 

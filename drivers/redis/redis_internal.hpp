@@ -51,7 +51,8 @@ Reply run_script(Connection& conn, const drv::Ctx& ctx, const Script& script,
 // A transaction on `conn` (which it gives back to db's pool when it ends),
 // with its snapshot taken: the head and every projection version, read
 // atomically; a read-write one first waits for the store's write lock
-// (unless write_lock_ms is 0), in the same script that reads the snapshot.
+// (unless write_lock_ms is 0, or a transaction last used by this thread
+// holds it), in the same script that reads the snapshot.
 // Throws what reading the snapshot throws (CONNECTION when the connection is
 // dead, CANCELED / DEADLINE_EXCEEDED when ctx ends while waiting).
 std::unique_ptr<drv::Tx> start_transaction(RedisDb& db, const drv::Ctx& ctx,

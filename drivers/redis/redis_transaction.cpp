@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -34,7 +35,10 @@ namespace {
 // signal, and it expires). A holder that dies frees the lock by expiry. The
 // lock only orders writers: the commit script still checks every read, so a
 // writer whose lock expired (or that takes none: write_lock_ms=0, older
-// versions) is still refused when it lost a race. docs/redis-driver.md.
+// versions) is still refused when it lost a race. A read-write transaction
+// begun while a transaction last used by its own thread holds the lock does
+// not wait (it would wait for itself): it takes the lock at its first write
+// if it is free (lock_for_write). docs/redis-driver.md.
 #define EVDB_REDIS_RELEASE_LUA                   \
   "local function release(lock, wake, token)\n"  \
   "  if redis.call('GET', lock) == token then\n" \
@@ -138,6 +142,7 @@ class RedisTx : public drv::Tx {
         drv::fail(EVDB_INTERNAL, "unexpected reply to the begin script: " + reply_text(r.get()));
       if (r->element[0]->integer == 1) {
         token_ = std::move(token);
+        hold_ = db_.write_lock().acquired(std::this_thread::get_id());
         if (r->elements != 3) drv::fail(EVDB_INTERNAL, "short snapshot reply");
         read_snapshot(r->element[1], r->element[2]);
         return;
@@ -197,11 +202,13 @@ class RedisTx : public drv::Tx {
   }
 
   int64_t read_system_version(drv::Ctx&) override {
+    touch();
     head_read_ = true;
     return view_head();
   }
 
   bool read_event_at(drv::Ctx& ctx, int64_t v, evdb_event& out) override {
+    touch();
     kept_.clear();
     if (v < 1) return false;
     if (v <= head_) {
@@ -221,6 +228,7 @@ class RedisTx : public drv::Tx {
   }
 
   bool read_event_after(drv::Ctx& ctx, int64_t v, evdb_event& out) override {
+    touch();
     kept_.clear();
     if (v < 0) v = 0;
     if (v >= view_head()) {
@@ -248,6 +256,7 @@ class RedisTx : public drv::Tx {
   }
 
   size_t read_events(drv::Ctx& ctx, int64_t at, bool reverse, evdb_event* buf, size_t n) override {
+    touch();
     kept_.clear();
     if (n == 0) return 0;
     int64_t top = view_head();
@@ -286,18 +295,21 @@ class RedisTx : public drv::Tx {
   }
 
   std::optional<int64_t> read_projection_version(drv::Ctx&, int32_t id) override {
+    touch();
     if (auto w = writes_.find(id); w != writes_.end()) return w->second;
     auto cur = snapshot_proj(id);
     if (!ro_) note_check(id, cur ? Check::Value : Check::Absent, cur.value_or(0));
     return cur;
   }
 
-  int64_t append_event(drv::Ctx&, int64_t assumed, const evdb_event& ev) override {
+  int64_t append_event(drv::Ctx& ctx, int64_t assumed, const evdb_event& ev) override {
+    touch();
     head_read_ = true;
     int64_t head = view_head();
     if (assumed != head)
       drv::fail(EVDB_VERSION_MISMATCH, "the head is " + std::to_string(head) + ", not " +
                                            std::to_string(assumed) + " as assumed");
+    lock_for_write(ctx, EVDB_VERSION_MISMATCH);
     Pending p;
     p.type.assign(ev.type_name, ev.type_name_len);
     p.payload.assign(ev.payload, ev.payload_len);
@@ -307,19 +319,22 @@ class RedisTx : public drv::Tx {
     return head + 1;
   }
 
-  int64_t init_projection_version(drv::Ctx&, int32_t id) override {
+  int64_t init_projection_version(drv::Ctx& ctx, int32_t id) override {
+    touch();
     if (auto w = writes_.find(id); w != writes_.end()) return w->second;
     auto cur = snapshot_proj(id);
     if (cur) {
       note_check(id, Check::Value, *cur);
       return *cur;
     }
+    lock_for_write(ctx, EVDB_CONFLICT);
     note_check(id, Check::Absent, 0);
     writes_[id] = 0;
     return 0;
   }
 
-  void set_projection_version(drv::Ctx&, int32_t id, int64_t v) override {
+  void set_projection_version(drv::Ctx& ctx, int32_t id, int64_t v) override {
+    touch();
     if (auto w = writes_.find(id); w != writes_.end()) {
       w->second = v;
       return;
@@ -329,6 +344,7 @@ class RedisTx : public drv::Tx {
       note_check(id, Check::Absent, 0);
       drv::fail(EVDB_NOT_FOUND, "projection " + std::to_string(id) + " was never initialised");
     }
+    lock_for_write(ctx, EVDB_CONFLICT);
     note_check(id, Check::Exists, 0);
     writes_[id] = v;
   }
@@ -435,6 +451,33 @@ class RedisTx : public drv::Tx {
     int64_t value;
   };
 
+  // The holder of the write lock is being used by this thread.
+  void touch() { hold_.touch(std::this_thread::get_id()); }
+
+  // Before a write is kept: a read-write transaction begun without the
+  // write lock (a transaction last used by this thread held it,
+  // start_transaction) tries to take it, once, without waiting, as the
+  // holder may be of this very thread. Refused, the write fails with
+  // `loser` and is not kept; the transaction can still read, and the next
+  // write tries again. Taken, the lock is held as if taken at begin (the
+  // commit script checks the snapshot, which is older than the lock).
+  void lock_for_write(const drv::Ctx& ctx, evdb_status loser) {
+    const Config& cfg = db_.config();
+    if (ro_ || !token_.empty() || cfg.write_lock_ms == 0) return;
+    std::string token = db_.lock_token();
+    const std::string expiry = std::to_string(cfg.write_lock_ms);
+    conn_->add({"SET", db_.lock_key(), token, "NX", "PX", expiry});
+    Reply r = conn_->call(ctx, "taking the write lock");
+    if (r->type == REDIS_REPLY_NIL)
+      drv::fail(loser, "another writer holds the write lock " + db_.lock_key() +
+                           "; this transaction began without waiting for it because a "
+                           "read-write transaction used by this thread held it (waiting would "
+                           "deadlock); nothing was written (retry the transaction)");
+    expect_ok_type(r.get(), REDIS_REPLY_STATUS, "SET " + db_.lock_key());
+    token_ = std::move(token);
+    hold_ = db_.write_lock().acquired(std::this_thread::get_id());
+  }
+
   int64_t view_head() const { return head_ + static_cast<int64_t>(appends_.size()); }
 
   std::optional<int64_t> snapshot_proj(int32_t id) const {
@@ -489,13 +532,15 @@ class RedisTx : public drv::Tx {
       }
     }
     token_.clear();
+    hold_.release();
     db_.release(std::move(conn_));
   }
 
   RedisDb& db_;
   std::unique_ptr<Connection> conn_;
   bool ro_;
-  std::string token_;  // the write lock's, while held
+  std::string token_;                    // the write lock's, while held
+  common::WriteLockTracker::Hold hold_;  // this process's record of it
   int64_t head_ = 0;
   std::unordered_map<int32_t, int64_t> proj_;
   bool head_read_ = false;
@@ -511,7 +556,11 @@ class RedisTx : public drv::Tx {
 std::unique_ptr<drv::Tx> start_transaction(RedisDb& db, const drv::Ctx& ctx,
                                            std::unique_ptr<Connection> conn, bool read_only) {
   auto tx = std::make_unique<RedisTx>(db, std::move(conn), read_only);
-  if (read_only || db.config().write_lock_ms == 0)
+  // A writer waits for the write lock unless a transaction last used by this
+  // thread holds it: it would wait for itself (OP-18). It then takes the
+  // lock at its first write (lock_for_write).
+  if (read_only || db.config().write_lock_ms == 0 ||
+      db.write_lock().held_by(std::this_thread::get_id()))
     tx->snapshot(ctx);
   else
     tx->lock_and_snapshot(ctx);

@@ -190,14 +190,15 @@ int Connection::on_busy(void* self, int count) {
     if (rem >= 0) slice = std::min<steady_clock::duration>(slice, microseconds(rem));
   }
   if (c->mode_ == BusyMode::kWriter && c->file_) {
-    switch (
-        c->file_->wait_for_holder(std::this_thread::get_id(), duration_cast<microseconds>(slice))) {
-      case FileState::Wait::kSelf:
+    using Wait = common::WriteLockTracker::Wait;
+    switch (c->file_->write_lock().wait_for_holder(std::this_thread::get_id(),
+                                                   duration_cast<microseconds>(slice))) {
+      case Wait::kSelf:
         c->verdict_ = BusyVerdict::kSelfDeadlock;
         return 0;
-      case FileState::Wait::kWaited:
+      case Wait::kWaited:
         return 1;
-      case FileState::Wait::kNoHolder:
+      case Wait::kNoHolder:
         break;
     }
   }

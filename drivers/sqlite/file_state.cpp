@@ -5,55 +5,14 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 
 namespace evdb::sqlite {
 
 std::shared_ptr<FileState> FileState::get(const std::string& canonical_path) {
-  static std::mutex registry_mu;
-  // Leaked on purpose: handles may be closed from static destructors.
-  static auto* registry = new std::map<std::string, std::weak_ptr<FileState>>();
-  std::lock_guard lock(registry_mu);
-  // Drop entries whose handles are all gone.
-  for (auto it = registry->begin(); it != registry->end();) {
-    if (it->second.expired())
-      it = registry->erase(it);
-    else
-      ++it;
-  }
-  auto& slot = (*registry)[canonical_path];
-  std::shared_ptr<FileState> state = slot.lock();
-  if (!state) {
-    state = std::make_shared<FileState>(canonical_path);
-    slot = state;
-  }
-  return state;
+  return common::shared_per_key<FileState>(canonical_path);
 }
 
 FileState::FileState(std::string canonical_path) : path_(std::move(canonical_path)) {}
-
-void FileState::lock_acquired(std::thread::id user) {
-  std::lock_guard lock(mu_);
-  held_ = true;
-  holder_thread_.store(user, std::memory_order_relaxed);
-}
-
-void FileState::lock_released() {
-  {
-    std::lock_guard lock(mu_);
-    held_ = false;
-    holder_thread_.store(std::thread::id(), std::memory_order_relaxed);
-  }
-  released_.notify_all();
-}
-
-FileState::Wait FileState::wait_for_holder(std::thread::id me, std::chrono::microseconds slice) {
-  std::unique_lock lock(mu_);
-  if (!held_) return Wait::kNoHolder;
-  if (holder_thread_.load(std::memory_order_relaxed) == me) return Wait::kSelf;
-  released_.wait_for(lock, slice, [&] { return !held_; });
-  return Wait::kWaited;
-}
 
 void FileState::add_listener(int event_fd) {
   std::lock_guard lock(mu_);

@@ -100,7 +100,7 @@ class SqliteTx final : public drv::Tx {
  private:
   void enter(Ctx& ctx) {
     conn_->arm(&ctx, read_only_ ? BusyMode::kReader : BusyMode::kWriter);
-    if (holds_lock_) conn_->file()->lock_touched(std::this_thread::get_id());
+    hold_.touch(std::this_thread::get_id());
   }
   size_t read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::string_view doing);
   // What a write_step writes: an event (a lost race is VERSION_MISMATCH) or
@@ -114,8 +114,8 @@ class SqliteTx final : public drv::Tx {
   SqliteDb& db_;
   std::unique_ptr<Connection> conn_;
   bool read_only_;
-  bool open_ = false;        // between BEGIN and COMMIT/ROLLBACK
-  bool holds_lock_ = false;  // this transaction holds SQLite's write lock
+  bool open_ = false;                    // between BEGIN and COMMIT/ROLLBACK
+  common::WriteLockTracker::Hold hold_;  // set while it holds SQLite's write lock
   bool appended_ = false;
   int64_t head_ = 0;  // the log's head as this transaction sees it
 };
@@ -131,8 +131,7 @@ void SqliteTx::start(Ctx& ctx) {
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
       open_ = true;
-      holds_lock_ = true;
-      db_.file().lock_acquired(std::this_thread::get_id());
+      hold_ = db_.file().write_lock().acquired(std::this_thread::get_id());
     } else if ((rc & 0xff) == SQLITE_BUSY && conn_->verdict() == BusyVerdict::kSelfDeadlock) {
       // Another read-write transaction of this thread holds the lock: waiting
       // would deadlock. Begin on a snapshot and take the lock at the first
@@ -197,10 +196,7 @@ void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_vie
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
-      if (!holds_lock_) {
-        holds_lock_ = true;
-        db_.file().lock_acquired(std::this_thread::get_id());
-      }
+      if (!hold_) hold_ = db_.file().write_lock().acquired(std::this_thread::get_id());
       return;
     }
     if (rc == SQLITE_BUSY_SNAPSHOT)
@@ -210,11 +206,13 @@ void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_vie
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && appending)
       fail(EVDB_VERSION_MISMATCH,
            std::string(doing) + ": version " + std::to_string(head_ + 1) + " exists already");
-    if (rc != SQLITE_BUSY || holds_lock_) conn_->raise(rc, doing);
+    if (rc != SQLITE_BUSY || hold_) conn_->raise(rc, doing);
     // A transaction begun without the lock (see start) found it taken.
     if (attempt == 0) start = steady_clock::now();
-    auto wait = db_.file().wait_for_holder(std::this_thread::get_id(), milliseconds(10));
-    if (wait == FileState::Wait::kSelf)
+    using Wait = common::WriteLockTracker::Wait;
+    auto wait =
+        db_.file().write_lock().wait_for_holder(std::this_thread::get_id(), milliseconds(10));
+    if (wait == Wait::kSelf)
       fail(loser, std::string(doing) +
                       ": another read-write transaction used by this thread holds the write "
                       "lock of " +
@@ -225,7 +223,7 @@ void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_vie
       fail(loser, std::string(doing) + ": the database " + conn_->config().path +
                       " is locked by another writer (gave up after busy_timeout_ms=" +
                       std::to_string(conn_->config().busy_timeout_ms) + ")");
-    if (wait == FileState::Wait::kNoHolder) {
+    if (wait == Wait::kNoHolder) {
       if (ctx.sleep_us(250 << std::min(attempt, 3)) != EVDB_OK) raise_context(ctx, doing);
     }
   }
@@ -266,10 +264,7 @@ void SqliteTx::finish() noexcept {
     }
     open_ = false;
   }
-  if (holds_lock_) {
-    holds_lock_ = false;
-    db_.file().lock_released();
-  }
+  hold_.release();
   conn_->arm(nullptr, BusyMode::kReader);
   // A connection still inside a transaction (a failed ROLLBACK) is closed.
   common::Health health = sqlite3_get_autocommit(conn_->handle()) != 0 ? common::Health::Reusable

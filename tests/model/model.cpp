@@ -10,8 +10,8 @@ namespace evdb::model {
 Profile profile_for(const std::string& driver_name) {
   // "faulty" is the conformance suite's broken wrapper over the memory driver.
   if (driver_name == "memory" || driver_name == "faulty") return Profile::Optimistic;
-  // redis queues writers on a per-store lock taken at begin, as sqlite does.
-  if (driver_name == "sqlite" || driver_name == "redis") return Profile::Locking;
+  if (driver_name == "redis") return Profile::Queued;
+  if (driver_name == "sqlite") return Profile::Locking;
   // postgres, and any driver the model does not know: the most permissive.
   return Profile::Serializable;
 }
@@ -20,6 +20,8 @@ const char* profile_name(Profile p) {
   switch (p) {
     case Profile::Optimistic:
       return "optimistic";
+    case Profile::Queued:
+      return "queued";
     case Profile::Locking:
       return "locking";
     case Profile::Serializable:
@@ -204,6 +206,7 @@ bool Model::commit_may_lose(const TxModel& tx, Profile p) const {
   if (tx.doom) return true;
   switch (p) {
     case Profile::Optimistic:
+    case Profile::Queued:
       // Validation at commit only fails when someone committed writes since
       // tx's snapshot; a transaction that wrote nothing is not validated.
       return tx.has_writes() && committed_index() > tx.snap;

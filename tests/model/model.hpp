@@ -26,11 +26,17 @@ namespace evdb::model {
 // once. Chosen from the driver name (profile_for); each is one family the
 // contract allows.
 enum class Profile {
-  // memory: no locks; each transaction reads its snapshot and is
-  // validated at commit. Operations never wait and never lose; a commit may
-  // only lose when a transaction that wrote committed after it began.
+  // memory: no locks; each transaction reads its snapshot and is validated
+  // at commit. Operations never wait and never lose; a commit may only lose
+  // when a transaction that wrote committed after it began.
   Optimistic,
-  // sqlite, redis: one writer at a time. A writer on another thread waits for the
+  // redis: validated at commit as Optimistic, behind a write lock taken at
+  // begin. A writer on another thread waits for the lock (here: until the
+  // operation's deadline); one on the holder's thread does not wait and may
+  // lose at a write instead. Commits lose as in Optimistic (a writer that
+  // took the lock after its snapshot, or whose lock expired, is validated).
+  Queued,
+  // sqlite: one writer at a time. A writer on another thread waits for the
   // lock (here: until the operation's deadline); one on the lock holder's
   // thread writes nothing and loses at its first write instead.
   Locking,

@@ -163,14 +163,17 @@ TEST(ModelRules, WhoMayLoseACommit) {
   set(m, a, 1, 2);
   // Alone: no profile may lose it.
   EXPECT_FALSE(m.commit_may_lose(a, Profile::Optimistic));
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Queued));
   EXPECT_FALSE(m.commit_may_lose(a, Profile::Locking));
   EXPECT_FALSE(m.commit_may_lose(a, Profile::Serializable));
   TxModel& b = m.begin(true);  // company
   EXPECT_TRUE(m.commit_may_lose(a, Profile::Serializable));
   EXPECT_FALSE(m.commit_may_lose(a, Profile::Optimistic));  // nothing committed since a began
+  EXPECT_FALSE(m.commit_may_lose(a, Profile::Queued));
   set(m, b, 2, 9);
   commit(m, b);
   EXPECT_TRUE(m.commit_may_lose(a, Profile::Optimistic));
+  EXPECT_TRUE(m.commit_may_lose(a, Profile::Queued));
   EXPECT_FALSE(m.commit_may_lose(a, Profile::Locking));
 }
 

@@ -236,15 +236,20 @@ TEST(PgConflict, StaleAndAheadAppendsWriteNothing) {
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 1); });
 }
 
-// A raw evdb transaction handle (C API), for interleavings.
+// A raw evdb transaction handle (C API), for interleavings. Begun with
+// `ctx` when given.
 struct RawTx {
-  RawTx(DB& db, evdb_tx_kind kind) {
+  RawTx(DB& db, evdb_tx_kind kind, Context* ctx = nullptr) {
     evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_begin(db.raw(), nullptr, kind, &tx, &err);
+    evdb_status s = evdb_begin(db.raw(), ctx ? ctx->raw() : nullptr, kind, &tx, &err);
     detail::check(s, err);
   }
   ~RawTx() { evdb_rollback(tx); }
-  evdb_status append(int64_t assumed, const char* type = "T") {
+  void rollback() {
+    evdb_rollback(tx);
+    tx = nullptr;
+  }
+  evdb_status append(int64_t assumed, const char* type = "T", std::string* msg = nullptr) {
     evdb_event e = EVDB_EVENT_INIT;
     e.type_name = type;
     e.type_name_len = std::strlen(type);
@@ -254,6 +259,7 @@ struct RawTx {
     int64_t nv = 0;
     evdb_error err = EVDB_ERROR_INIT;
     evdb_status s = evdb_append_event(tx, nullptr, assumed, &e, &nv, &err);
+    if (msg) *msg = err.message ? err.message : "";
     evdb_error_release(&err);
     return s;
   }
@@ -263,18 +269,27 @@ struct RawTx {
     detail::check(evdb_read_system_version(tx, nullptr, &v, &err), err);
     return v;
   }
-  evdb_status read_proj(int32_t id) {
-    int64_t v = 0;
+  // The status of a C call on the transaction (its error released).
+  template <class F>
+  static evdb_status status_of(F&& call) {
     evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_read_projection_version(tx, nullptr, id, &v, &err);
+    evdb_status s = call(&err);
     evdb_error_release(&err);
     return s;
   }
+  evdb_status read_proj(int32_t id) {
+    int64_t v = 0;
+    return status_of(
+        [&](evdb_error* e) { return evdb_read_projection_version(tx, nullptr, id, &v, e); });
+  }
+  evdb_status init_proj(int32_t id) {
+    int64_t v = 0;
+    return status_of(
+        [&](evdb_error* e) { return evdb_init_projection_version(tx, nullptr, id, &v, e); });
+  }
   evdb_status set_proj(int32_t id, int64_t v) {
-    evdb_error err = EVDB_ERROR_INIT;
-    evdb_status s = evdb_set_projection_version(tx, nullptr, id, v, &err);
-    evdb_error_release(&err);
-    return s;
+    return status_of(
+        [&](evdb_error* e) { return evdb_set_projection_version(tx, nullptr, id, v, e); });
   }
   evdb_status commit(std::string* msg = nullptr) {
     evdb_error err = EVDB_ERROR_INIT;
@@ -324,6 +339,110 @@ TEST(PgQueue, SecondWriterWaitsThenAppendsAtTheNewHead) {
   EXPECT_EQ(appended, EVDB_OK);
   EXPECT_EQ(committed, EVDB_OK);
   s.db().tx_read_only([](TxRO& tx) { EXPECT_EQ(tx.read_system_version(), 2); });
+}
+
+// A bound on liveness for a begin that must not wait for its own thread:
+// before, it waited for this long and failed with DEADLINE_EXCEEDED.
+constexpr auto kLiveness = std::chrono::seconds(30);
+
+// Runs a writer on another thread: it begins (queueing for the write lock),
+// appends at the head it read and commits. Returns {head read, append,
+// commit}.
+std::future<std::tuple<int64_t, evdb_status, evdb_status>> writer_elsewhere(Store& s) {
+  return std::async(std::launch::async, [&s] {
+    RawTx w(s.db(), EVDB_TX_READ_WRITE);
+    int64_t head = w.head();
+    evdb_status appended = w.append(head);
+    return std::make_tuple(head, appended, w.commit());
+  });
+}
+
+// Two read-write transactions open at once on one thread (OP-18, PG-8):
+// the later ones begin without waiting for the lock the first holds; their
+// first write tries it without waiting and fails at once, VERSION_MISMATCH
+// for an append and CONFLICT for a projection write, writing nothing. The
+// first commits; afterwards a writer on this thread queues as usual.
+void writers_on_the_holders_thread(Store& s) {
+  s.db().tx_rw([](TxRW& tx) { tx.init_projection_version(1); });
+  int64_t h0 = s.db().tx_read_only([](TxRO& tx) { return tx.read_system_version(); });
+  Context live(kLiveness);
+  {
+    RawTx a(s.db(), EVDB_TX_READ_WRITE);
+    ASSERT_EQ(a.append(h0, "A"), EVDB_OK);
+    RawTx b(s.db(), EVDB_TX_READ_WRITE, &live);
+    EXPECT_EQ(b.head(), h0) << "b reads its own snapshot, without a's append";
+    std::string msg;
+    EXPECT_EQ(b.append(h0, "B", &msg), EVDB_VERSION_MISMATCH);
+    EXPECT_NE(msg.find("this thread"), std::string::npos) << msg;
+    EXPECT_EQ(b.append(h0, "B"), EVDB_VERSION_MISMATCH) << "the refusal aborted b's transaction";
+    RawTx c(s.db(), EVDB_TX_READ_WRITE, &live);
+    EXPECT_EQ(c.read_proj(1), EVDB_OK);
+    EXPECT_EQ(c.set_proj(1, 5), EVDB_CONFLICT);
+    RawTx d(s.db(), EVDB_TX_READ_WRITE, &live);
+    EXPECT_EQ(d.init_proj(1), EVDB_OK) << "an existing projection is only read: no lock needed";
+    EXPECT_EQ(d.init_proj(2), EVDB_CONFLICT);
+    RawTx f(s.db(), EVDB_TX_READ_WRITE, &live);
+    EXPECT_EQ(a.commit(), EVDB_OK);
+    // f's snapshot is older than a's commit: once it can take the lock, its
+    // append at the head it read still loses (at the write or at commit).
+    evdb_status late = f.append(h0, "F");
+    if (late == EVDB_OK) late = f.commit();
+    EXPECT_EQ(late, EVDB_VERSION_MISMATCH);
+  }
+  int64_t h1 = s.db().tx_read_only([&](TxRO& tx) {
+    auto all = tx.read_events(1, 10);
+    EXPECT_EQ(all.size(), 1u) << "only a's event";
+    EXPECT_EQ(all.back().type_name, "A");
+    EXPECT_EQ(tx.read_projection_version(1), 0);
+    EXPECT_THROW(tx.read_projection_version(2), NotFound);
+    return tx.read_system_version();
+  });
+
+  // The first has ended: a writer on this thread takes the lock at begin
+  // again, so a writer on another thread queues behind it.
+  RawTx e(s.db(), EVDB_TX_READ_WRITE, &live);
+  auto elsewhere = writer_elsewhere(s);
+  await_a_queued_writer(s.schema());
+  ASSERT_EQ(e.append(h1, "E"), EVDB_OK);
+  ASSERT_EQ(e.commit(), EVDB_OK);
+  auto [head, appended, committed] = elsewhere.get();
+  EXPECT_GT(head, h1) << "the queued writer's snapshot is taken after e's commit";
+  EXPECT_EQ(appended, EVDB_OK);
+  EXPECT_EQ(committed, EVDB_OK);
+}
+
+TEST(PgQueue, WritersOnTheHoldersThreadFailAtOnce) {
+  Store s;
+  writers_on_the_holders_thread(s);
+}
+
+TEST(PgQueue, WritersOnTheHoldersThreadFailAtOnceConductor) {
+  Store s("layout=conductor&create_layout=1", "cnd");
+  writers_on_the_holders_thread(s);
+}
+
+// A writer begun while this thread's other transaction held the lock takes
+// the lock at its first write once that one has ended, and is then the
+// holder: another writer on this thread does not wait for it, one on
+// another thread queues behind it.
+TEST(PgQueue, LaterWriterOnTheSameThreadTakesTheLockOnceTheFirstEnded) {
+  Store s;
+  Context live(kLiveness);
+  RawTx a(s.db(), EVDB_TX_READ_WRITE);
+  RawTx b(s.db(), EVDB_TX_READ_WRITE, &live);
+  a.rollback();
+  ASSERT_EQ(b.append(0), EVDB_OK);
+  {
+    RawTx c(s.db(), EVDB_TX_READ_WRITE, &live);
+    EXPECT_EQ(c.append(0), EVDB_VERSION_MISMATCH);
+  }
+  auto elsewhere = writer_elsewhere(s);
+  await_a_queued_writer(s.schema());
+  EXPECT_EQ(b.commit(), EVDB_OK);
+  auto [head, appended, committed] = elsewhere.get();
+  EXPECT_EQ(head, 1);
+  EXPECT_EQ(appended, EVDB_OK);
+  EXPECT_EQ(committed, EVDB_OK);
 }
 
 // A writer whose assumed version is stale (read before another commit, in

@@ -263,17 +263,31 @@ TEST(RedisTx, RollbackWritesNothingAndReleasesTheWriteLock) {
   EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:wlock"}), 0) << "rollback releases the lock";
 }
 
+// Begins a read-write transaction on another thread, as a writer there
+// would (it queues for the write lock), for use on this one.
+evdb_tx* begin_elsewhere(evdb::DB& db) {
+  return std::async(std::launch::async,
+                    [&db] {
+                      evdb_tx* tx = nullptr;
+                      EXPECT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr),
+                                EVDB_OK);
+                      return tx;
+                    })
+      .get();
+}
+
 TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
-  // A write lock that expires at once: b begins while a is still open (a's
-  // lock expired), as a writer does whose lock outlived write_lock_ms; the
-  // commit script still refuses the loser.
+  // A write lock that expires at once: b begins (on another thread, which
+  // waits for the lock) while a is still open (a's lock expired), as a
+  // writer does whose lock outlived write_lock_ms; the commit script still
+  // refuses the loser.
   evdb::DB db = evdb::DB::open(uri(unique_name("race"), "&write_lock_ms=1"));
   db.tx_rw([&](evdb::TxRW& tx) { tx.init_projection_version(1); });
   // Two transactions open at once, both appending at head 0.
   evdb_tx* a = nullptr;
   evdb_tx* b = nullptr;
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
-  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
+  ASSERT_NE(b = begin_elsewhere(db), nullptr);
   const evdb_event e = c_event("X", "1");
   ASSERT_EQ(evdb_append_event(a, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_append_event(b, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
@@ -285,7 +299,7 @@ TEST(RedisTx, LoserOfARaceGetsVersionMismatchOrConflict) {
   evdb_error_release(&err);
   // Projection-only writers: the loser gets CONFLICT.
   ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
-  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
+  ASSERT_NE(b = begin_elsewhere(db), nullptr);
   int64_t v = 0;
   ASSERT_EQ(evdb_read_projection_version(a, nullptr, 1, &v, nullptr), EVDB_OK);
   ASSERT_EQ(evdb_read_projection_version(b, nullptr, 1, &v, nullptr), EVDB_OK);
@@ -476,6 +490,110 @@ TEST(RedisQueue, CancelInterruptsAWriterWaitingForTheLock) {
 TEST(RedisQueue, DeadlineInterruptsAWriterWaitingForTheLock) {
   evdb::Context ctx(std::chrono::milliseconds(200));
   interrupt_a_queued_writer(ctx, EVDB_DEADLINE_EXCEEDED);
+}
+
+// A bound on liveness for a begin that must not wait for its own thread
+// (it never gets near it; the test asserts outcomes, not times).
+constexpr auto kLiveness = std::chrono::seconds(30);
+
+// What a projection holds on the server ("(nil)" when absent).
+std::string projection_on_server(const std::string& p, int32_t id) {
+  return Raw().str({"HGET", "{" + p + "}:proj", std::to_string(id)});
+}
+
+// Starts a writer on another thread that appends at the head it reads, and
+// returns once it waits for the write lock; its future gives that head.
+std::future<int64_t> queued_writer(evdb::DB& db, Monitor& monitor, const std::string& p) {
+  auto f = std::async(std::launch::async, [&db] {
+    return db.tx_rw([](evdb::TxRW& tx) {
+      int64_t head = tx.read_system_version();
+      tx.append_event(head, event("D", "{}"));
+      return head;
+    });
+  });
+  monitor.await("BLPOP", "{" + p + "}:wake");
+  return f;
+}
+
+// Two read-write transactions open at once on one thread (OP-18, RDS-7):
+// the second does not wait for the lock the first holds; each of its writes
+// tries the lock once and fails at once, VERSION_MISMATCH for an append and
+// CONFLICT for a projection write, keeping nothing. The first commits;
+// afterwards a writer on this thread queues as usual.
+TEST(RedisQueue, WritersOnTheHoldersThreadFailAtOnce) {
+  std::string p = unique_name("samethread");
+  evdb::DB db = evdb::DB::open(uri(p));
+  db.tx_rw([](evdb::TxRW& tx) { tx.init_projection_version(1); });
+  evdb::Context live(kLiveness);
+  evdb_tx* a = open_writer(db);  // holds the lock
+  evdb_tx* b = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
+  int64_t v = -1;
+  ASSERT_EQ(evdb_read_system_version(b, nullptr, &v, nullptr), EVDB_OK);
+  EXPECT_EQ(v, 0) << "b reads its own snapshot, without a's append";
+  const evdb_event e = c_event("B", "2");
+  evdb_error err = EVDB_ERROR_INIT;
+  EXPECT_EQ(evdb_append_event(b, nullptr, 0, &e, nullptr, &err), EVDB_VERSION_MISMATCH);
+  ASSERT_NE(err.message, nullptr);
+  EXPECT_NE(std::string(err.message).find("this thread"), std::string::npos) << err.message;
+  evdb_error_release(&err);
+  EXPECT_EQ(evdb_init_projection_version(b, nullptr, 1, &v, nullptr), EVDB_OK)
+      << "an existing projection is only read: no lock needed";
+  EXPECT_EQ(evdb_init_projection_version(b, nullptr, 2, &v, nullptr), EVDB_CONFLICT);
+  EXPECT_EQ(evdb_set_projection_version(b, nullptr, 1, 5, nullptr), EVDB_CONFLICT);
+  EXPECT_EQ(evdb_read_projection_version(b, nullptr, 1, &v, nullptr), EVDB_OK);
+  EXPECT_EQ(v, 0) << "a refused write is not kept";
+  EXPECT_EQ(evdb_read_projection_version(b, nullptr, 2, &v, nullptr), EVDB_NOT_FOUND);
+  evdb_tx* f = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &f, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_commit(a, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_commit(b, nullptr, nullptr), EVDB_OK) << "b kept nothing to write";
+  // f's snapshot is older than a's commit: it takes the lock at its append
+  // now, and the commit script still refuses it.
+  EXPECT_EQ(evdb_append_event(f, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_commit(f, nullptr, nullptr), EVDB_VERSION_MISMATCH);
+  EXPECT_EQ(Raw().integer({"XLEN", "{" + p + "}:log"}), 1) << "only a's event";
+  EXPECT_EQ(projection_on_server(p, 1), "0");
+  EXPECT_EQ(projection_on_server(p, 2), "(nil)");
+  EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:wlock"}), 0);
+
+  // The first has ended: a writer on this thread takes the lock at begin
+  // again, so a writer on another thread queues behind it.
+  Monitor monitor;
+  evdb_tx* c = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &c, nullptr), EVDB_OK);
+  auto elsewhere = queued_writer(db, monitor, p);
+  const evdb_event ce = c_event("C", "3");
+  ASSERT_EQ(evdb_append_event(c, nullptr, 1, &ce, nullptr, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_commit(c, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(elsewhere.get(), 2) << "the queued writer's snapshot is taken after c's commit";
+}
+
+// A writer begun while this thread's other transaction held the lock takes
+// the lock at its first write once that one has ended, and is then the
+// holder: another writer on this thread does not wait for it, one on
+// another thread queues behind it.
+TEST(RedisQueue, LaterWriterOnTheSameThreadTakesTheLockOnceTheFirstEnded) {
+  std::string p = unique_name("takeslater");
+  evdb::DB db = evdb::DB::open(uri(p));
+  evdb::Context live(kLiveness);
+  evdb_tx* a = nullptr;
+  evdb_tx* b = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &a, nullptr), EVDB_OK);
+  ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &b, nullptr), EVDB_OK);
+  evdb_rollback(a);
+  const evdb_event e = c_event("B", "1");
+  ASSERT_EQ(evdb_append_event(b, nullptr, 0, &e, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(Raw().integer({"EXISTS", "{" + p + "}:wlock"}), 1) << "b took the lock";
+  evdb_tx* c = nullptr;
+  ASSERT_EQ(evdb_begin(db.raw(), live.raw(), EVDB_TX_READ_WRITE, &c, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_append_event(c, nullptr, 0, &e, nullptr, nullptr), EVDB_VERSION_MISMATCH);
+  evdb_rollback(c);
+  Monitor monitor;
+  auto elsewhere = queued_writer(db, monitor, p);
+  ASSERT_EQ(evdb_commit(b, nullptr, nullptr), EVDB_OK);
+  EXPECT_EQ(elsewhere.get(), 1);
+  EXPECT_EQ(Raw().integer({"XLEN", "{" + p + "}:log"}), 2);
 }
 
 // A holder that died (here: a lock set under a token no transaction has)

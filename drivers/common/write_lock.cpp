@@ -1,0 +1,45 @@
+// write_lock.cpp — this process's record of who holds a store's write lock.
+#include "common/write_lock.hpp"
+
+namespace evdb::common {
+
+WriteLockTracker::Hold WriteLockTracker::acquired(std::thread::id user) {
+  std::lock_guard lock(mu_);
+  held_ = true;
+  thread_.store(user, std::memory_order_relaxed);
+  return Hold(this, ++serial_);
+}
+
+void WriteLockTracker::Hold::release() noexcept {
+  if (t_ == nullptr) return;
+  WriteLockTracker& t = *t_;
+  t_ = nullptr;
+  {
+    std::lock_guard lock(t.mu_);
+    if (!t.held_ || t.serial_ != serial_) return;  // replaced by a later holder
+    t.held_ = false;
+    t.thread_.store(std::thread::id(), std::memory_order_relaxed);
+  }
+  t.released_.notify_all();
+}
+
+void WriteLockTracker::retouch(uint64_t serial, std::thread::id user) {
+  std::lock_guard lock(mu_);
+  if (held_ && serial_ == serial) thread_.store(user, std::memory_order_relaxed);
+}
+
+bool WriteLockTracker::held_by(std::thread::id me) const {
+  std::lock_guard lock(mu_);
+  return held_ && thread_.load(std::memory_order_relaxed) == me;
+}
+
+WriteLockTracker::Wait WriteLockTracker::wait_for_holder(std::thread::id me,
+                                                         std::chrono::microseconds slice) {
+  std::unique_lock lock(mu_);
+  if (!held_) return Wait::kNoHolder;
+  if (thread_.load(std::memory_order_relaxed) == me) return Wait::kSelf;
+  released_.wait_for(lock, slice, [&] { return !held_; });
+  return Wait::kWaited;
+}
+
+}  // namespace evdb::common

@@ -1,0 +1,128 @@
+// write_lock.hpp — which transaction of this process holds a store's write
+// lock, and which thread used it last.
+//
+// Drivers whose read-write transactions take a per-store write lock at begin
+// (SQLite's BEGIN IMMEDIATE, PostgreSQL's table lock, Redis's {prefix}:wlock)
+// keep one WriteLockTracker per store and process. A read-write transaction
+// begun on the thread that last used the holder must not wait for the lock:
+// it would wait for itself (docs/contract.md OP-18, SQL-4, PG-8, RDS-7). The
+// tracker only knows about this process's transactions; the lock itself is
+// the backend's.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+
+namespace evdb::common {
+
+class WriteLockTracker {
+ public:
+  WriteLockTracker() = default;
+  WriteLockTracker(const WriteLockTracker&) = delete;
+  WriteLockTracker& operator=(const WriteLockTracker&) = delete;
+
+  // The record that one transaction holds the lock, owned by that
+  // transaction. Empty (false) when it holds nothing. Moving it moves the
+  // record; destroying it releases it. Used by one thread at a time, like
+  // the transaction owning it; must not outlive its tracker.
+  class Hold {
+   public:
+    Hold() = default;
+    Hold(Hold&& o) noexcept : t_(o.t_), serial_(o.serial_) { o.t_ = nullptr; }
+    Hold& operator=(Hold&& o) noexcept {
+      if (this != &o) {
+        release();
+        t_ = o.t_;
+        serial_ = o.serial_;
+        o.t_ = nullptr;
+      }
+      return *this;
+    }
+    ~Hold() { release(); }
+    explicit operator bool() const { return t_ != nullptr; }
+
+    // The holding transaction is being used by thread `user`: call it on
+    // each of its operations (a load and a compare when the thread is the
+    // same as last time). No-op when empty.
+    void touch(std::thread::id user) {
+      if (t_ != nullptr && t_->thread_.load(std::memory_order_relaxed) != user)
+        t_->retouch(serial_, user);
+    }
+    // The transaction ended (or gave the lock up): records the lock as free
+    // and wakes wait_for_holder(). Idempotent; never throws.
+    void release() noexcept;
+
+   private:
+    friend class WriteLockTracker;
+    Hold(WriteLockTracker* t, uint64_t serial) : t_(t), serial_(serial) {}
+    WriteLockTracker* t_ = nullptr;
+    uint64_t serial_ = 0;
+  };
+
+  // A transaction used by thread `user` has just taken the lock. Replaces
+  // any earlier record (on Redis a holder's lock can expire and pass to
+  // another transaction; the earlier Hold then releases nothing).
+  Hold acquired(std::thread::id user);
+
+  // Whether a transaction of this process holds the lock and was last used
+  // by thread `me`: a writer on `me` that waited for the lock would wait for
+  // itself.
+  bool held_by(std::thread::id me) const;
+
+  enum class Wait {
+    kNoHolder,  // no transaction of this process holds the lock
+    kSelf,      // the holder was last used by `me`: waiting would deadlock
+    kWaited,    // waited up to `slice` for the in-process holder to end
+  };
+  // For a would-be writer that found the lock taken: waits for this
+  // process's holder to end, at most `slice`, unless there is none or it
+  // was last used by `me`.
+  Wait wait_for_holder(std::thread::id me, std::chrono::microseconds slice);
+
+ private:
+  void retouch(uint64_t serial, std::thread::id user);
+
+  mutable std::mutex mu_;
+  std::condition_variable released_;
+  bool held_ = false;
+  uint64_t serial_ = 0;  // of the current (or last) record
+  std::atomic<std::thread::id> thread_{};
+};
+
+// The T for `key`, one per key in this process (strictly: in this driver
+// module), created on first use from T(key) or T(), and kept while any
+// shared_ptr to it lives. For state shared by every handle on one store
+// (key: a file's canonical path, a server and schema, …). Thread-safe.
+template <class T>
+std::shared_ptr<T> shared_per_key(const std::string& key) {
+  static std::mutex mu;
+  // Leaked on purpose: handles may be closed from static destructors.
+  static auto* registry = new std::map<std::string, std::weak_ptr<T>>();
+  std::lock_guard lock(mu);
+  for (auto it = registry->begin(); it != registry->end();) {  // drop the dead
+    if (it->second.expired())
+      it = registry->erase(it);
+    else
+      ++it;
+  }
+  std::weak_ptr<T>& slot = (*registry)[key];
+  std::shared_ptr<T> state = slot.lock();
+  if (!state) {
+    if constexpr (std::is_constructible_v<T, const std::string&>)
+      state = std::make_shared<T>(key);
+    else
+      state = std::make_shared<T>();
+    slot = state;
+  }
+  return state;
+}
+
+}  // namespace evdb::common
