@@ -63,7 +63,7 @@ extern "C" {
  * ------------------------------------------------------------------------- */
 /** The version of these headers. */
 #define EVDB_VERSION_MAJOR 1
-#define EVDB_VERSION_MINOR 0
+#define EVDB_VERSION_MINOR 1
 #define EVDB_VERSION_PATCH 0
 /** major * 10000 + minor * 100 + patch, e.g. 10000 for 1.0.0. */
 #define EVDB_VERSION_NUMBER \
@@ -131,6 +131,12 @@ typedef int32_t evdb_status;
 #define EVDB_DRIVER_ABI_MISMATCH 11
 /** Anything else: a bug, a backend error with no better code. */
 #define EVDB_INTERNAL 12
+/** Since 1.1. A commit whose outcome could not be learned: the connection was
+ *  lost while COMMIT was in flight and the driver could not find out, within
+ *  the context's deadline, whether the transaction was applied. The events may
+ *  or may not be in the log: read the log (e.g. the head, or a marker the
+ *  events carry) before retrying. Not retryable blindly. */
+#define EVDB_COMMIT_IN_DOUBT 13
 
 /** Returns the constant name of a status ("EVDB_NOT_FOUND"); never NULL.
  *  Unknown values give "EVDB_UNKNOWN_STATUS". Thread-safe. */

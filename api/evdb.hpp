@@ -84,6 +84,9 @@ EVDB_HPP_ERROR_CLASS(Unsupported, EVDB_UNSUPPORTED)
 EVDB_HPP_ERROR_CLASS(DriverNotFound, EVDB_DRIVER_NOT_FOUND)
 EVDB_HPP_ERROR_CLASS(DriverAbiMismatch, EVDB_DRIVER_ABI_MISMATCH)
 EVDB_HPP_ERROR_CLASS(InternalError, EVDB_INTERNAL)
+// Since 1.1: the commit's outcome is unknown (the connection was lost while
+// COMMIT was in flight and could not be resolved in time). Not retryable.
+EVDB_HPP_ERROR_CLASS(CommitInDoubt, EVDB_COMMIT_IN_DOUBT)
 #undef EVDB_HPP_ERROR_CLASS
 
 // Throws the Error subclass that matches `code`.
@@ -113,6 +116,8 @@ EVDB_HPP_ERROR_CLASS(InternalError, EVDB_INTERNAL)
       throw DriverAbiMismatch(message);
     case EVDB_INTERNAL:
       throw InternalError(message);
+    case EVDB_COMMIT_IN_DOUBT:
+      throw CommitInDoubt(message);
     default:  // a status added after these headers: keep its code
       throw Error(code, message);
   }

@@ -66,6 +66,8 @@ const char* evdb_status_name(evdb_status status) {
       return "EVDB_DRIVER_ABI_MISMATCH";
     case EVDB_INTERNAL:
       return "EVDB_INTERNAL";
+    case EVDB_COMMIT_IN_DOUBT:
+      return "EVDB_COMMIT_IN_DOUBT";
   }
   return "EVDB_UNKNOWN_STATUS";
 }

@@ -28,6 +28,9 @@ const (
 	StatusDriverNotFound    Status = C.EVDB_DRIVER_NOT_FOUND
 	StatusDriverABIMismatch Status = C.EVDB_DRIVER_ABI_MISMATCH
 	StatusInternal          Status = C.EVDB_INTERNAL
+	// StatusCommitInDoubt (since 1.1): the commit's outcome is unknown; read
+	// the log before appending again. Not retryable.
+	StatusCommitInDoubt Status = C.EVDB_COMMIT_IN_DOUBT
 )
 
 // String is the constant's name in evdb.h ("EVDB_NOT_FOUND").
@@ -90,6 +93,7 @@ var (
 	ErrDriverNotFound    = &Error{Status: StatusDriverNotFound}
 	ErrDriverABIMismatch = &Error{Status: StatusDriverABIMismatch}
 	ErrInternal          = &Error{Status: StatusInternal}
+	ErrCommitInDoubt     = &Error{Status: StatusCommitInDoubt}
 )
 
 // ErrClosed is returned by every method of a closed DB, and ErrTxDone by a

@@ -491,3 +491,20 @@ TEST(CppApi, TransactionBodyErrorsAndExceptions) {
   EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(head, ev("", "{}")); }),
                evdb::InvalidArgument);
 }
+
+// 1.1's status for a commit whose outcome is unknown: named, never retryable
+// (retrying could append the events twice), and its own C++ exception.
+TEST(Statuses, CommitInDoubtIsNamedNotRetryableAndHasItsException) {
+  EXPECT_EQ(EVDB_COMMIT_IN_DOUBT, 13);
+  EXPECT_STREQ(evdb_status_name(EVDB_COMMIT_IN_DOUBT), "EVDB_COMMIT_IN_DOUBT");
+  EXPECT_EQ(evdb_status_is_retryable(EVDB_COMMIT_IN_DOUBT), 0);
+  try {
+    evdb::throw_error(EVDB_COMMIT_IN_DOUBT, "lost during commit");
+    FAIL() << "throw_error returned";
+  } catch (const evdb::CommitInDoubt& e) {
+    EXPECT_EQ(e.code(), EVDB_COMMIT_IN_DOUBT);
+    EXPECT_FALSE(e.retryable());
+    EXPECT_STREQ(e.what(), "lost during commit");
+  }
+  EXPECT_GE(evdb_version_number(), 10100u);
+}

@@ -26,6 +26,8 @@ ExitCode exit_code_for(evdb_status s) noexcept {
       return kExitUnsupported;
     case EVDB_CANCELED:
       return kExitInterrupted;
+    case EVDB_COMMIT_IN_DOUBT:
+      return kExitInDoubt;
     case EVDB_INTERNAL:
     default:
       return kExitOther;
@@ -43,6 +45,8 @@ const char* exit_codes_help() noexcept {
          "  6    driver not found (no driver for the scheme, or wrong driver ABI)\n"
          "  7    timeout (--timeout passed)\n"
          "  8    unsupported by the driver (or a write on a read-only transaction)\n"
+         "  9    commit in doubt (connection lost during commit; check the log before\n"
+         "       appending again)\n"
          "  10   other error\n"
          "  130  interrupted by SIGINT/SIGTERM (except tail, which then exits 0)\n";
 }

@@ -20,6 +20,7 @@ enum ExitCode : int {
   kExitDriverNotFound = 6,   // no driver for the scheme, or a driver of another ABI
   kExitTimeout = 7,          // --timeout passed
   kExitUnsupported = 8,      // the driver does not support the operation
+  kExitInDoubt = 9,          // a commit's outcome is unknown (since 1.1)
   kExitOther = 10,           // anything else (internal error)
   kExitInterrupted = 130,    // SIGINT/SIGTERM ended a command other than `tail`
 };

@@ -97,13 +97,14 @@ TEST(ExitCodes, EveryStatusHasItsDocumentedCode) {
   EXPECT_EQ(exit_code_for(EVDB_DEADLINE_EXCEEDED), 7);
   EXPECT_EQ(exit_code_for(EVDB_UNSUPPORTED), 8);
   EXPECT_EQ(exit_code_for(EVDB_READ_ONLY), 8);
+  EXPECT_EQ(exit_code_for(EVDB_COMMIT_IN_DOUBT), 9);
   EXPECT_EQ(exit_code_for(EVDB_INTERNAL), 10);
   EXPECT_EQ(exit_code_for(static_cast<evdb_status>(999)), 10);
   EXPECT_EQ(exit_code_for(EVDB_CANCELED), 130);
   // Every code is in the help text.
   std::string help = exit_codes_help();
   for (const char* c :
-       {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 ", "  8 ", "  10 ", "  130 "})
+       {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 ", "  8 ", "  9 ", "  10 ", "  130 "})
     EXPECT_NE(help.find(c), std::string::npos) << c;
 }
 

@@ -43,6 +43,6 @@ typedef struct evdb_host_api_next {
 } evdb_host_api_next;
 
 /** A status code added after 1.0. */
-#define EVDB_NEXT_STATUS 13
+#define EVDB_NEXT_STATUS 14
 
 #endif

@@ -18,6 +18,7 @@ linker, then /usr/local (see docs/bindings.md (Python)).
 from ._core import DB, Context, Event, Listener, Tx, library_version, open
 from ._errors import (
     Canceled,
+    CommitInDoubt,
     Conflict,
     ConnectionFailed,
     DeadlineExceeded,
@@ -33,11 +34,11 @@ from ._errors import (
     VersionMismatch,
 )
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
 
 __all__ = [
     "open", "library_version", "DB", "Tx", "Event", "Context", "Listener",
     "Error", "VersionMismatch", "NotFound", "Conflict", "ReadOnly", "InvalidArgument", "Canceled",
     "DeadlineExceeded", "ConnectionFailed", "Unsupported", "DriverNotFound", "DriverAbiMismatch",
-    "InternalError", "LibraryNotFound",
+    "InternalError", "CommitInDoubt", "LibraryNotFound",
 ]

@@ -45,6 +45,7 @@ UNSUPPORTED = 9
 DRIVER_NOT_FOUND = 10
 DRIVER_ABI_MISMATCH = 11
 INTERNAL = 12
+COMMIT_IN_DOUBT = 13  # since libevdb 1.1
 
 # evdb_status and evdb_tx_kind: 32-bit integers on every platform evdb builds on.
 status_t = c_int32

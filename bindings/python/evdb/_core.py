@@ -47,7 +47,7 @@ def _utf8(value: str, what: str, op: str) -> bytes:
 
 
 def library_version() -> str:
-    """The version of the libevdb in use ("1.0.0")."""
+    """The version of the libevdb in use ("1.1.0")."""
     return _lib().evdb_version().decode()
 
 

@@ -49,6 +49,7 @@ _NAMES = {
     _capi.DRIVER_NOT_FOUND: "DRIVER_NOT_FOUND",
     _capi.DRIVER_ABI_MISMATCH: "DRIVER_ABI_MISMATCH",
     _capi.INTERNAL: "INTERNAL",
+    _capi.COMMIT_IN_DOUBT: "COMMIT_IN_DOUBT",
 }
 
 VersionMismatch = _status_class(
@@ -71,6 +72,9 @@ DriverNotFound = _status_class(
 DriverAbiMismatch = _status_class(
     "DriverAbiMismatch", _capi.DRIVER_ABI_MISMATCH, "A driver was found but speaks an ABI libevdb cannot use.")
 InternalError = _status_class("InternalError", _capi.INTERNAL, "Anything else: a bug, a backend error with no better code.")
+CommitInDoubt = _status_class(
+    "CommitInDoubt", _capi.COMMIT_IN_DOUBT,
+    "The commit's outcome is unknown (connection lost during COMMIT); read the log before appending again.")
 
 
 class LibraryNotFound(Error):
@@ -79,7 +83,7 @@ class LibraryNotFound(Error):
 
 _BY_STATUS = {cls.status: cls for cls in (
     VersionMismatch, NotFound, Conflict, ReadOnly, InvalidArgument, Canceled, DeadlineExceeded,
-    ConnectionFailed, Unsupported, DriverNotFound, DriverAbiMismatch, InternalError)}
+    ConnectionFailed, Unsupported, DriverNotFound, DriverAbiMismatch, InternalError, CommitInDoubt)}
 
 
 def error_for(status: int, message: str) -> Error:
