@@ -51,11 +51,12 @@ def test_unknown_scheme_and_bad_uri():
 def test_exception_classes():
     classes = [evdb.VersionMismatch, evdb.NotFound, evdb.Conflict, evdb.ReadOnly, evdb.InvalidArgument,
                evdb.Canceled, evdb.DeadlineExceeded, evdb.ConnectionFailed, evdb.Unsupported,
-               evdb.DriverNotFound, evdb.DriverAbiMismatch, evdb.InternalError]
-    assert [c.status for c in classes] == list(range(1, 13))
+               evdb.DriverNotFound, evdb.DriverAbiMismatch, evdb.InternalError, evdb.CommitInDoubt]
+    assert [c.status for c in classes] == list(range(1, 14))
     assert all(issubclass(c, evdb.Error) for c in classes + [evdb.LibraryNotFound])
     assert [c for c in classes if c("m").retryable] == [evdb.VersionMismatch, evdb.Conflict]
     assert evdb.NotFound.status_name == "EVDB_NOT_FOUND"
+    assert evdb.CommitInDoubt.status_name == "EVDB_COMMIT_IN_DOUBT"
 
 
 def test_context_timeout_argument():
