@@ -143,14 +143,47 @@ void fill_optional(Driver& d) {
   d.capabilities_of = t.db_capabilities != nullptr ? driver_capabilities : table_capabilities;
 }
 
+// Whether `s` is a URI scheme as drivers must list it (DRV-9): a lower-case
+// letter, then lower-case letters, digits, '+', '-' or '.'.
+bool is_scheme(const std::string& s) {
+  if (s.empty() || s[0] < 'a' || s[0] > 'z') return false;
+  for (char ch : s)
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '-' ||
+          ch == '.'))
+      return false;
+  return true;
+}
+
+// Calls a driver's entry point and checks DRV-6: the table is one static
+// object, the same on every call (the host keeps pointers into it). A second
+// call that returns another table leaves `table` NULL and `why` set; a first
+// call that returns NULL leaves both empty (adopt() reports that).
+struct Entered {
+  const evdb_driver* table = nullptr;
+  std::string why;
+};
+Entered call_entry(evdb_driver_entry_fn entry) {
+  Entered e;
+  e.table = entry(EVDB_DRIVER_ABI_VERSION, host_api());
+  if (e.table != nullptr && entry(EVDB_DRIVER_ABI_VERSION, host_api()) != e.table) {
+    e.table = nullptr;
+    e.why =
+        "its entry point returned a different table when called again; the table must be one "
+        "static object (DRV-6)";
+  }
+  return e;
+}
+
 // Checks a table and builds the record. Returns NULL with code/message.
-std::unique_ptr<Driver> adopt(const evdb_driver* t, const std::string& file, evdb_status& code,
-                              std::string& message) {
+std::unique_ptr<Driver> adopt(const Entered& entered, const std::string& file,
+                              evdb_status& code, std::string& message) {
   auto bad = [&](evdb_status c, std::string m) -> std::unique_ptr<Driver> {
     code = c;
     message = "driver " + file + ": " + m;
     return nullptr;
   };
+  if (!entered.why.empty()) return bad(EVDB_DRIVER_ABI_MISMATCH, entered.why);
+  const evdb_driver* t = entered.table;
   if (t == nullptr) return bad(EVDB_DRIVER_ABI_MISMATCH, "its entry point returned no table");
   constexpr uint32_t header = offsetof(evdb_driver, abi_version) + sizeof(uint32_t);
   if (t->struct_size < header)
@@ -202,8 +235,18 @@ std::unique_ptr<Driver> adopt(const evdb_driver* t, const std::string& file, evd
   for (size_t i = 0; c.schemes[i] != nullptr; ++i) {
     std::string s = c.schemes[i];
     if (s.empty()) return bad(EVDB_DRIVER_ABI_MISMATCH, "its table lists an empty scheme");
+    if (!is_scheme(s))
+      return bad(EVDB_DRIVER_ABI_MISMATCH,
+                 "its table lists the scheme \"" + s +
+                     "\", which is not a lower-case URI scheme ([a-z][a-z0-9+.-]*) (DRV-9)");
     d->schemes.push_back(s);
   }
+  // DRV-33: a listener claimed is a listener given (the host would otherwise
+  // poll silently and the claim would be false).
+  if ((c.capabilities & EVDB_CAP_LISTENER) != 0 &&
+      !(EVDB_DRIVER_HAS(&c, listen) && c.listen != nullptr))
+    return bad(EVDB_DRIVER_ABI_MISMATCH,
+               "its table claims EVDB_CAP_LISTENER but has no listen entry (DRV-33)");
   for (auto& s : d->schemes) d->scheme_ptrs.push_back(s.c_str());
   d->scheme_ptrs.push_back(nullptr);
   d->file = file;
@@ -268,10 +311,10 @@ const Driver* load_locked(State& st, const std::string& path, bool explicit_choi
   }
   auto entry =
       lib->get<const evdb_driver*(uint32_t, const evdb_host_api*)>(EVDB_DRIVER_ENTRY_SYMBOL);
-  const evdb_driver* table = entry(EVDB_DRIVER_ABI_VERSION, host_api());
+  Entered entered = call_entry(entry);
   // The driver ran code: keep it loaded whatever its table says.
   st.libs->push_back(lib.release());
-  auto d = adopt(table, key, code, message);
+  auto d = adopt(entered, key, code, message);
   if (!d) return nullptr;
   const Driver* p = publish(st, std::move(d), explicit_choice);
   st.by_file[key] = p;
@@ -364,7 +407,7 @@ const Driver* register_entry(evdb_driver_entry_fn entry, evdb_status& code, std:
     for (auto& s : it->second->schemes) st.by_scheme[s] = it->second;
     return it->second;
   }
-  auto d = adopt(entry(EVDB_DRIVER_ABI_VERSION, host_api()), "(in-process)", code, message);
+  auto d = adopt(call_entry(entry), "(in-process)", code, message);
   if (!d) return nullptr;
   const Driver* p = publish(st, std::move(d), true);
   st.by_entry[entry] = p;

@@ -201,6 +201,20 @@ TEST(BadDrivers, NullTableAndMissingRequiredFunction) {
   EXPECT_TRUE(contains(msg, "lacks the required function open")) << msg;
 }
 
+// Tables that would work but break a rule the host can see at load (DRV-6,
+// DRV-9, DRV-33) are refused with the rule named, instead of being served.
+TEST(BadDrivers, TablesBreakingLoadTimeRulesAreRefusedAndNamed) {
+  use_path(kRoot + "/bad");
+  std::string msg;
+  EXPECT_EQ(try_open("tclaims:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "claims EVDB_CAP_LISTENER but has no listen entry (DRV-33)")) << msg;
+  EXPECT_EQ(try_open("tfresh:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "returned a different table when called again")) << msg;
+  EXPECT_EQ(try_open("tcaps:", msg), EVDB_DRIVER_ABI_MISMATCH);
+  EXPECT_TRUE(contains(msg, "the scheme \"Caps_Scheme\", which is not a lower-case URI scheme"))
+      << msg;
+}
+
 TEST(BadDrivers, BrokenFilesDoNotHideOtherDrivers) {
   // A folder full of broken drivers before the good one: the good one still
   // serves its alias, and listing reports each broken file.

@@ -10,6 +10,8 @@
  *   TD_NULL_TABLE    entry returns NULL
  *   TD_NO_OPEN       table lacks open
  *   TD_LONGER        table has fields after the ones this host knows
+ *   TD_CLAIM_LISTENER claims EVDB_CAP_LISTENER without a listen entry
+ *   TD_FRESH_TABLE   entry returns a new table on every call
  *   TD_NEXT          built "from newer headers" (api/abi/next/evdb_next.h):
  *                    uses the host service now_us and writes the event field
  *                    causation_id only when the host's structs have them,
@@ -328,6 +330,9 @@ EVDB_API const evdb_driver* TD_ENTRY(uint32_t host_abi, const evdb_host_api* hos
   t->version = TD_VERSION;
   t->schemes = td_schemes;
   t->capabilities = EVDB_CAP_GAPLESS | EVDB_CAP_BYTE_EXACT_PAYLOAD;
+#ifdef TD_CLAIM_LISTENER
+  t->capabilities |= EVDB_CAP_LISTENER;
+#endif
   t->open = td_open;
 #ifdef TD_NO_OPEN
   t->open = NULL;
@@ -350,6 +355,15 @@ EVDB_API const evdb_driver* TD_ENTRY(uint32_t host_abi, const evdb_host_api* hos
 #ifdef TD_LONGER
   g_table.future_entry = td_future;
   g_table.future_flags = ~(uint64_t)0;
+#endif
+#ifdef TD_FRESH_TABLE
+  {
+    /* A copy per call (leaked on purpose: a host may keep any of them). */
+    td_table* fresh = (td_table*)malloc(sizeof *fresh);
+    if (fresh == NULL) return NULL;
+    *fresh = g_table;
+    return &fresh->known;
+  }
 #endif
   return t;
 }
