@@ -175,8 +175,8 @@ Entered call_entry(evdb_driver_entry_fn entry) {
 }
 
 // Checks a table and builds the record. Returns NULL with code/message.
-std::unique_ptr<Driver> adopt(const Entered& entered, const std::string& file,
-                              evdb_status& code, std::string& message) {
+std::unique_ptr<Driver> adopt(const Entered& entered, const std::string& file, evdb_status& code,
+                              std::string& message) {
   auto bad = [&](evdb_status c, std::string m) -> std::unique_ptr<Driver> {
     code = c;
     message = "driver " + file + ": " + m;

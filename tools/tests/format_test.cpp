@@ -103,8 +103,8 @@ TEST(ExitCodes, EveryStatusHasItsDocumentedCode) {
   EXPECT_EQ(exit_code_for(EVDB_CANCELED), 130);
   // Every code is in the help text.
   std::string help = exit_codes_help();
-  for (const char* c :
-       {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 ", "  8 ", "  9 ", "  10 ", "  130 "})
+  for (const char* c : {"  0 ", "  1 ", "  2 ", "  3 ", "  4 ", "  5 ", "  6 ", "  7 ", "  8 ",
+                        "  9 ", "  10 ", "  130 "})
     EXPECT_NE(help.find(c), std::string::npos) << c;
 }
 
