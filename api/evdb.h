@@ -349,7 +349,11 @@ EVDB_API evdb_status evdb_tx_read_write(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn f
                                         evdb_error* err);
 
 /* ---------------------------------------------------------------------------
- * Reads (both kinds of transaction).
+ * Reads (both kinds of transaction). In a read-write transaction a read may
+ * also fail with EVDB_CONFLICT or EVDB_VERSION_MISMATCH on a backend that
+ * detects serialization conflicts when reading (PostgreSQL): retry the whole
+ * transaction (docs/contract.md OP-14). Reads in read-only transactions never
+ * fail that way.
  * ------------------------------------------------------------------------- */
 
 /** *out = version of the last event visible to tx; 0 when the log is empty. */
