@@ -52,7 +52,7 @@ constexpr std::array<std::string_view, 33> kLibpqParams = {
 
 constexpr std::string_view kEvdbParams =
     "schema, layout, create_layout, pool_max, listen_reconnect_timeout_ms, "
-    "listen_reconnect_backoff_max_ms, commit_resolve_timeout_ms";
+    "listen_reconnect_backoff_max_ms, commit_resolve_timeout_ms, read_only_on";
 
 // key='value' with libpq's escaping (backslash before ' and \).
 void add_kv(std::string& out, std::string_view key, std::string_view value) {
@@ -180,6 +180,14 @@ Config parse_uri(drv::Uri& uri) {
     cfg.listen_reconnect_timeout_ms = *n;
   if (auto n = uri.take_int("listen_reconnect_backoff_max_ms", 1, 60000))
     cfg.listen_reconnect_backoff_max_ms = *n;
+  if (auto where = uri.take("read_only_on")) {
+    if (*where == "standby" || *where == "prefer-standby") {
+      cfg.read_only_target = *where;
+    } else if (*where != "primary") {
+      drv::fail(EVDB_INVALID_ARGUMENT, "parameter read_only_on=" + *where +
+                                           " is not one of: primary, standby, prefer-standby");
+    }
+  }
   if (auto n = uri.take_int("commit_resolve_timeout_ms", 0, 3600000))
     cfg.commit_resolve_timeout_ms = *n;
 

@@ -260,7 +260,18 @@ PgDb::PgDb(Config cfg, Statements stmts, std::string channel)
       write_lock_(
           common::shared_per_key<common::WriteLockTracker>(cfg_.conninfo + '\n' + cfg_.schema)),
       pool_({static_cast<size_t>(cfg_.pool_max), static_cast<size_t>(cfg_.pool_max), "pool_max"},
-            [this](const drv::Ctx& ctx) { return connect(ctx); }) {}
+            [this](const drv::Ctx& ctx) { return connect(ctx, false); }) {
+  if (!cfg_.read_only_target.empty()) {
+    // libpq keeps the last of a repeated keyword: this one wins over the
+    // URI's own target_session_attrs.
+    ro_cfg_ = cfg_;
+    ro_cfg_.conninfo += " target_session_attrs='" + cfg_.read_only_target + "'";
+    ro_pool_ = std::make_unique<common::Pool<Connection>>(
+        common::Pool<Connection>::Limits{static_cast<size_t>(cfg_.pool_max),
+                                         static_cast<size_t>(cfg_.pool_max), "pool_max"},
+        [this](const drv::Ctx& ctx) { return connect(ctx, true); });
+  }
+}
 
 PgDb::~PgDb() = default;
 
@@ -268,8 +279,8 @@ uint64_t PgDb::capabilities() const {
   return cfg_.layout == Layout::Evdb ? kCapabilities : kConductorCapabilities;
 }
 
-std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx) const {
-  auto c = connect_raw(cfg_, ctx);
+std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx, bool read_only) const {
+  auto c = connect_raw(read_only && ro_pool_ ? ro_cfg_ : cfg_, ctx);
   for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
   return c;
 }
@@ -279,13 +290,14 @@ void PgDb::adopt(std::unique_ptr<Connection> conn) {
   pool_.adopt(std::move(conn));
 }
 
-std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx) {
-  return pool_.acquire(ctx);
+std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx, bool read_only) {
+  return read_only && ro_pool_ ? ro_pool_->acquire(ctx) : pool_.acquire(ctx);
 }
 
-void PgDb::release(std::unique_ptr<Connection> conn, common::Health health) noexcept {
+void PgDb::release(std::unique_ptr<Connection> conn, bool read_only,
+                   common::Health health) noexcept {
   if (!conn || !conn->is_open()) health = common::Health::Broken;
-  pool_.release(std::move(conn), health);
+  (read_only && ro_pool_ ? *ro_pool_ : pool_).release(std::move(conn), health);
 }
 
 // ---------------------------------------------------------------------------
@@ -547,7 +559,8 @@ class PgTx final : public drv::Tx {
       healthy_ = false;
     }
     last_.clear();
-    db_.release(std::move(conn_), healthy_ ? common::Health::Reusable : common::Health::Broken);
+    db_.release(std::move(conn_), read_only_,
+                healthy_ ? common::Health::Reusable : common::Health::Broken);
     hold_.release();  // the server released the lock with the transaction
   }
 
@@ -574,7 +587,7 @@ std::unique_ptr<drv::Tx> PgDb::begin(drv::Ctx& ctx, bool read_only) {
   // retry is invisible.
   for (int attempt = 0;; ++attempt) {
     ctx.check("beginning a transaction");
-    auto tx = std::make_unique<PgTx>(*this, acquire(ctx), read_only);
+    auto tx = std::make_unique<PgTx>(*this, acquire(ctx, read_only), read_only);
     try {
       tx->start(ctx);
       return tx;

@@ -25,6 +25,14 @@
 //   listen_reconnect_backoff_max_ms=N
 //                      longest pause between two reconnect attempts (default
 //                      1000, 1..60000; the first pause is 20 ms, doubling)
+//   read_only_on=primary|standby|prefer-standby
+//                      where read-only transactions run: primary (default)
+//                      on the connections of read-write transactions (the
+//                      URI's target_session_attrs decides); standby / prefer-
+//                      standby on a pool of their own connected with that
+//                      target_session_attrs (libpq 14+), so they are served by
+//                      a hot standby: one snapshot still, possibly behind the
+//                      primary (not with synchronous_commit=remote_apply)
 //   commit_resolve_timeout_ms=N
 //                      how long a commit whose connection was lost while
 //                      COMMIT was in flight tries to learn its outcome
@@ -74,6 +82,10 @@ struct Config {
   int64_t listen_reconnect_timeout_ms = 30000;
   int64_t listen_reconnect_backoff_max_ms = 1000;
   int64_t commit_resolve_timeout_ms = 30000;
+  // read_only_on: "" (primary: read-only transactions share the pool of the
+  // read-write ones), else libpq's target_session_attrs for their own pool
+  // ("standby", "prefer-standby").
+  std::string read_only_target;
 };
 
 // The version of the evdb layout this driver writes, recorded in the comment

@@ -141,15 +141,18 @@ class PgDb final : public drv::Db {
   void listen(drv::Ctx& ctx, drv::ListenSink& sink) override;
 
   // A new connection with the store's statements prepared; CONNECTION on
-  // failure (message without password).
-  std::unique_ptr<Connection> connect(const drv::Ctx& ctx) const;
-  // Prepares the store's statements on conn and puts it in the pool.
+  // failure (message without password). `read_only` connections go where
+  // read_only_on says (the read-write ones' hosts when it is primary).
+  std::unique_ptr<Connection> connect(const drv::Ctx& ctx, bool read_only) const;
+  // Prepares the store's statements on conn and puts it in the (read-write)
+  // pool.
   void adopt(std::unique_ptr<Connection> conn);
-  // A connection from the pool (waits while pool_max are in use).
-  std::unique_ptr<Connection> acquire(drv::Ctx& ctx);
-  // Gives a connection back; a closed one (or one whose user found it
-  // Broken) is dropped instead.
-  void release(std::unique_ptr<Connection> conn, common::Health health) noexcept;
+  // A connection from the pool of read-write or read-only transactions (the
+  // same one unless read_only_on is set; waits while pool_max are in use).
+  std::unique_ptr<Connection> acquire(drv::Ctx& ctx, bool read_only);
+  // Gives a connection back to the pool it came from; a closed one (or one
+  // whose user found it Broken) is dropped instead.
+  void release(std::unique_ptr<Connection> conn, bool read_only, common::Health health) noexcept;
 
   const Config& config() const { return cfg_; }
   // True on every 1000th call: the committing transaction then also deletes
@@ -167,6 +170,10 @@ class PgDb final : public drv::Db {
   std::string channel_;
   std::shared_ptr<common::WriteLockTracker> write_lock_;
   common::Pool<Connection> pool_;
+  // read_only_on=standby|prefer-standby: the read-only transactions' pool,
+  // connected with ro_cfg_ (the URI's, with that target_session_attrs).
+  Config ro_cfg_;
+  std::unique_ptr<common::Pool<Connection>> ro_pool_;
   std::atomic<uint64_t> commits_{0};
   Canceller canceller_;  // destroyed first: its thread uses no pool state
 };

@@ -54,6 +54,9 @@ TEST(PgUri, BadValuesAreRefused) {
   EXPECT_NE(msg.find("create_layout"), std::string::npos) << msg;
   EXPECT_EQ(open_status(uri("schema=" + std::string(64, 'a')), &msg), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(open_status(uri("listen_reconnect_timeout_ms=-1"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(open_status(uri("read_only_on=replica"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("read_only_on=replica"), std::string::npos) << msg;
+  EXPECT_EQ(open_status(uri("commit_resolve_timeout_ms=3600001"), &msg), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(msg.find(test_password()), std::string::npos) << msg;
   // Checked by the driver, which applies it itself (libpq ignores it when
   // connecting without blocking).

@@ -128,7 +128,7 @@ TEST(PgFailover, WritersAndListenerGoOnAcrossAFailover) {
   }
   const Clock::time_point kill_at = Clock::now();
   killed = true;
-  const std::string failover = std::string(EVDB_PG_CLUSTER_SCRIPT) + " failover >/dev/null";
+  const std::string failover = std::string(EVDB_PG_CLUSTER_COMMAND) + " failover >/dev/null";
   ASSERT_EQ(std::system(failover.c_str()), 0) << failover;
   const Clock::time_point promoted_at = Clock::now();
   // The run goes on until every writer has committed again (bounded).
@@ -228,7 +228,7 @@ TEST(PgFailover, WritersAndListenerGoOnAcrossAFailover) {
   EXPECT_GT(outcomes.size(), before_kill) << "no commit after the failover";
 
   // Back to a primary with a synchronous standby (the old primary rejoins).
-  const std::string start = std::string(EVDB_PG_CLUSTER_SCRIPT) + " start >/dev/null";
+  const std::string start = std::string(EVDB_PG_CLUSTER_COMMAND) + " start >/dev/null";
   EXPECT_EQ(std::system(start.c_str()), 0) << start;
   try {
     pqxx::connection c(std::string(EVDB_PG_CLUSTER_URI));
@@ -237,4 +237,35 @@ TEST(PgFailover, WritersAndListenerGoOnAcrossAFailover) {
     t.commit();
   } catch (const std::exception&) {
   }
+}
+
+// read_only_on=standby: read-only transactions are served by the standby
+// (its pg_stat_activity shows their connection), read-write ones by the
+// primary; with synchronous_commit=remote_apply a read right after a commit
+// sees it.
+TEST(PgFailover, ReadOnlyTransactionsOnTheStandby) {
+  test_support::register_driver(evdb_driver_entry_postgres);
+  const std::string schema = test_support::unique_name("pgro");
+  const std::string app = "evdb_ro_" + schema;
+  {
+    DB db = DB::open(std::string(EVDB_PG_CLUSTER_URI) + "&schema=" + schema +
+                     "&read_only_on=standby&application_name=" + app);
+    for (int i = 1; i <= 3; ++i) {
+      db.tx_rw([&](TxRW& tx) { tx.append_event(i - 1, test_support::event("e")); });
+      EXPECT_EQ(db.tx_read_only([](TxRO& tx) { return tx.read_system_version(); }), i);
+    }
+    std::string standby = EVDB_PG_CLUSTER_URI;
+    standby.replace(standby.find("read-write"), std::string("read-write").size(), "standby");
+    pqxx::connection c(standby);
+    pqxx::nontransaction t(c);
+    EXPECT_TRUE(t.exec("SELECT pg_is_in_recovery()")[0][0].as<bool>());
+    EXPECT_GE(t.exec_params("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                            app)[0][0]
+                  .as<int>(),
+              1);
+  }
+  pqxx::connection c(std::string(EVDB_PG_CLUSTER_URI));
+  pqxx::work t(c);
+  t.exec0("DROP SCHEMA IF EXISTS " + t.quote_name(schema) + " CASCADE");
+  t.commit();
 }
