@@ -5,8 +5,10 @@
 // in-process); applications go through evdb.h. Decisions and the SQL layout:
 // docs/postgres-driver.md.
 //
-// URIs are libpq's: postgres://user:password@host:port/dbname?params. evdb's
-// own parameters are taken out first:
+// URIs are libpq's: postgres://user:password@host:port/dbname?params, also
+// with several hosts (host1:port1,host2:port2, tried in order; add
+// target_session_attrs=read-write to reach the primary of a replicated
+// server: docs/deployment.md). evdb's own parameters are taken out first:
 //   schema=NAME        the store (default "evdb"; "system" with
 //                      layout=conductor)
 //   layout=evdb|conductor

@@ -80,11 +80,16 @@ TEST(PgFailover, WritersAndListenerGoOnAcrossAFailover) {
         // Retry this event until it is committed or in doubt.
         while (!stop) {
           int64_t version = 0;
-          Status s = db.tx_rw([&](TxRW& tx) {
-            version = tx.append_event(tx.read_system_version(),
-                                      test_support::event("e", "{\"id\":\"" + id + "\"}"));
-            return Status();
-          });
+          Status s;
+          try {
+            s = db.tx_rw([&](TxRW& tx) {
+              version = tx.append_event(tx.read_system_version(),
+                                        test_support::event("e", "{\"id\":\"" + id + "\"}"));
+              return Status();
+            });
+          } catch (const evdb::Error& e) {  // a read or append failed (rolled back)
+            s = Status::from(e);
+          }
           const Clock::time_point now = Clock::now();
           std::lock_guard lock(mu);
           if (s.ok()) {
