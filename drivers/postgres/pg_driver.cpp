@@ -450,7 +450,7 @@ class PgTx final : public drv::Tx {
     } catch (const drv::Error& e) {
       // A token INSERT that failed left the transaction open: drop the
       // connection rather than pool it mid-transaction.
-      if (tokened) healthy_ = false;
+      if (tokened && sent) healthy_ = false;
       // The connection was lost with COMMIT in flight: learn the outcome.
       if (e.code() != EVDB_CONNECTION || !sent || !wrote_) throw;
       finish(Ending::Commit);
