@@ -111,8 +111,14 @@ typedef struct evdb_uri {
   int has_authority;
   const char* user;
   const char* password;
+  /** The host ("" when absent). An authority naming several hosts, as
+   *  libpq's multi-host URIs do ("h1:5432,h2:5433", "[::1],h2:5433"), gives
+   *  the whole list as written (percent-decoded), each entry with its own
+   *  port, and port 0; since 1.1 (1.0 refused a list whose entries other
+   *  than the last had a port, and split the last entry's port off). A
+   *  driver that serves one host refuses a host containing ','. */
   const char* host;
-  /** Port number, or 0 when absent. */
+  /** Port number, or 0 when absent (or when host is a list). */
   int port;
   /** The path: "/a/b" when absolute, "a/b" when relative ("memory:NAME" gives
    *  "NAME", "sqlite:///tmp/x.db" gives "/tmp/x.db"). */

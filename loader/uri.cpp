@@ -33,6 +33,70 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Port text to number; 0 when it is not a port (empty is not either).
+int port_number(const std::string& port) {
+  long p = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return 0;
+    p = p * 10 + (c - '0');
+    if (p > 65535) return 0;
+  }
+  return static_cast<int>(p);
+}
+
+// The host list of an authority naming several hosts, libpq style
+// ("h1:5432,h2:5433", "[::1]:5432,h2"): RFC 3986 has no such thing, so it is
+// taken out before uriparser sees the URI. Returns npos when `text` has no
+// such list; else the list's position and length in `text`, after checking
+// every entry (a host, optionally ":port"; IPv6 in brackets) with uriparser.
+struct HostList {
+  size_t pos = std::string::npos;
+  size_t len = 0;
+};
+HostList find_host_list(const std::string& text, std::string& error) {
+  HostList out;
+  size_t colon = text.find(':');
+  if (colon == std::string::npos || text.compare(colon + 1, 2, "//") != 0) return out;
+  size_t start = colon + 3;
+  size_t end = text.find_first_of("/?#", start);
+  if (end == std::string::npos) end = text.size();
+  size_t at = text.rfind('@', end);
+  size_t hosts = at != std::string::npos && at >= start ? at + 1 : start;
+  std::string list = text.substr(hosts, end - hosts);
+  if (list.find(',') == std::string::npos) return out;
+  size_t from = 0;
+  for (int i = 1;; ++i) {
+    size_t comma = list.find(',', from);
+    std::string entry =
+        list.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    const std::string which = "host " + std::to_string(i) + " of the host list";
+    if (entry.empty()) {
+      error = which + " is empty; expected host[:port],host[:port],...";
+      return out;
+    }
+    std::string probe = "x://" + entry;
+    UriUriA uri;
+    const char* error_pos = nullptr;
+    if (uriParseSingleUriA(&uri, probe.c_str(), &error_pos) != URI_SUCCESS) {
+      error = which + " (\"" + entry + "\") is not host[:port] (an IPv6 address goes in brackets)";
+      return out;
+    }
+    std::string port = range(uri.portText);
+    bool ok = range(uri.userInfo).empty() && !range(uri.hostText).empty() &&
+              (port.empty() || port_number(port) != 0);
+    uriFreeUriMembersA(&uri);
+    if (!ok) {
+      error = which + " (\"" + entry + "\") is not host[:port] with a port in 1..65535";
+      return out;
+    }
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  out.pos = hosts;
+  out.len = list.size();
+  return out;
+}
+
 }  // namespace
 
 std::string redact_uri(std::string_view text) {
@@ -51,12 +115,25 @@ bool ParsedUri::parse(std::string_view text, ParsedUri& out, std::string& error)
     error = "the URI contains a NUL byte";
     return false;
   }
+  // Several hosts (libpq's multi-host URIs): uriparser parses the URI with
+  // the first host in place of the list; the driver gets the whole list.
+  std::string list_error;
+  const HostList list = find_host_list(out.text_, list_error);
+  if (!list_error.empty()) {
+    error = "the URI \"" + out.redacted_ + "\" has a malformed host list: " + list_error;
+    return false;
+  }
+  std::string parsed = out.text_;
+  if (list.pos != std::string::npos)
+    parsed.replace(list.pos, list.len,
+                   parsed.substr(list.pos, parsed.find(',', list.pos) - list.pos));
+  const size_t shift = out.text_.size() - parsed.size();
   UriUriA uri;
   const char* error_pos = nullptr;
-  int rc =
-      uriParseSingleUriExA(&uri, out.text_.data(), out.text_.data() + out.text_.size(), &error_pos);
+  int rc = uriParseSingleUriExA(&uri, parsed.data(), parsed.data() + parsed.size(), &error_pos);
   if (rc != URI_SUCCESS) {
-    size_t pos = error_pos ? static_cast<size_t>(error_pos - out.text_.data()) : 0;
+    size_t pos = error_pos ? static_cast<size_t>(error_pos - parsed.data()) : 0;
+    if (list.pos != std::string::npos && pos > list.pos) pos += shift;
     error = "malformed URI \"" + out.redacted_ + "\": syntax error at character " +
             std::to_string(pos + 1);
     return false;
@@ -80,16 +157,17 @@ bool ParsedUri::parse(std::string_view text, ParsedUri& out, std::string& error)
     out.host_ = unescape(range(uri.hostText));
     std::string port = range(uri.portText);
     if (!port.empty()) {
-      long p = 0;
-      for (char c : port) {
-        p = p * 10 + (c - '0');
-        if (p > 65535) break;
-      }
-      if (p <= 0 || p > 65535) {
+      int p = port_number(port);
+      if (p == 0) {
         error = "the URI \"" + out.redacted_ + "\" has an invalid port \"" + port + "\"";
         return false;
       }
-      out.port_ = static_cast<int>(p);
+      out.port_ = p;
+    }
+    if (list.pos != std::string::npos) {
+      // The list as written (decoded), ports inside it; port stays 0.
+      out.host_ = unescape(out.text_.substr(list.pos, list.len));
+      out.port_ = 0;
     }
   }
   std::string path;

@@ -52,7 +52,7 @@ constexpr std::array<std::string_view, 33> kLibpqParams = {
 
 constexpr std::string_view kEvdbParams =
     "schema, layout, create_layout, pool_max, listen_reconnect_timeout_ms, "
-    "listen_reconnect_backoff_max_ms";
+    "listen_reconnect_backoff_max_ms, commit_resolve_timeout_ms, read_only_on";
 
 // key='value' with libpq's escaping (backslash before ' and \).
 void add_kv(std::string& out, std::string_view key, std::string_view value) {
@@ -68,6 +68,50 @@ void add_kv(std::string& out, std::string_view key, std::string_view value) {
 
 bool is_libpq_param(std::string_view key) {
   return std::find(kLibpqParams.begin(), kLibpqParams.end(), key) != kLibpqParams.end();
+}
+
+// libpq's host and port lists from the host the loader passes: one host, or
+// a multi-host list "h1:5432,[::1],h3:5434" (already checked by the loader:
+// each entry a host with an optional port, IPv6 in brackets). libpq takes
+// host='h1,::1,h3' port='5432,,5434' (an empty port is the default one).
+void add_hosts(std::string& conninfo, std::string_view host, int port) {
+  if (host.find(',') == std::string_view::npos) {
+    if (!host.empty()) add_kv(conninfo, "host", host);
+    if (port != 0) add_kv(conninfo, "port", std::to_string(port));
+    return;
+  }
+  std::string hosts, ports;
+  bool any_port = false;
+  size_t from = 0;
+  for (;;) {
+    size_t comma = host.find(',', from);
+    std::string_view entry =
+        host.substr(from, comma == std::string_view::npos ? std::string_view::npos : comma - from);
+    std::string_view name = entry, p;
+    if (!entry.empty() && entry.front() == '[') {
+      size_t close = entry.find(']');
+      name = entry.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1);
+      if (close != std::string_view::npos && close + 1 < entry.size() && entry[close + 1] == ':')
+        p = entry.substr(close + 2);
+    } else if (size_t colon = entry.rfind(':'); colon != std::string_view::npos) {
+      name = entry.substr(0, colon);
+      p = entry.substr(colon + 1);
+    }
+    if (name.empty())
+      drv::fail(EVDB_INVALID_ARGUMENT,
+                "the host list has an empty host name: " + std::string(host));
+    if (!hosts.empty()) {
+      hosts += ',';
+      ports += ',';
+    }
+    hosts += name;
+    ports += p;
+    any_port = any_port || !p.empty();
+    if (comma == std::string_view::npos) break;
+    from = comma + 1;
+  }
+  add_kv(conninfo, "host", hosts);
+  if (any_port) add_kv(conninfo, "port", ports);
 }
 
 }  // namespace
@@ -136,11 +180,20 @@ Config parse_uri(drv::Uri& uri) {
     cfg.listen_reconnect_timeout_ms = *n;
   if (auto n = uri.take_int("listen_reconnect_backoff_max_ms", 1, 60000))
     cfg.listen_reconnect_backoff_max_ms = *n;
+  if (auto where = uri.take("read_only_on")) {
+    if (*where == "standby" || *where == "prefer-standby") {
+      cfg.read_only_target = *where;
+    } else if (*where != "primary") {
+      drv::fail(EVDB_INVALID_ARGUMENT, "parameter read_only_on=" + *where +
+                                           " is not one of: primary, standby, prefer-standby");
+    }
+  }
+  if (auto n = uri.take_int("commit_resolve_timeout_ms", 0, 3600000))
+    cfg.commit_resolve_timeout_ms = *n;
 
   // Everything left must be a libpq parameter.
   std::string conninfo;
-  if (!uri.host().empty()) add_kv(conninfo, "host", uri.host());
-  if (uri.port() != 0) add_kv(conninfo, "port", std::to_string(uri.port()));
+  add_hosts(conninfo, uri.host(), uri.port());
   if (!uri.user().empty()) add_kv(conninfo, "user", uri.user());
   if (!uri.password().empty()) add_kv(conninfo, "password", uri.password());
   std::string_view path = uri.path();
@@ -184,9 +237,6 @@ std::string evdb_layout_sql(const std::string& s) {
          "payload JSON NOT NULL, "
          "time_us BIGINT NOT NULL, "
          "vcs_revision TEXT NOT NULL);\n"
-         "COMMENT ON TABLE " +
-         s +
-         ".events IS 'evdb event log, layout 1';\n"
          "CREATE TABLE IF NOT EXISTS " +
          s +
          ".projection_versions (id INT PRIMARY KEY, version BIGINT NOT NULL);\n"
@@ -196,7 +246,22 @@ std::string evdb_layout_sql(const std::string& s) {
          "PERFORM pg_notify('evdb_' || md5(TG_TABLE_SCHEMA), NEW.version::text); "
          "RETURN NULL; END $f$;\n"
          "CREATE TRIGGER evdb_notify AFTER INSERT ON " +
-         s + ".events FOR EACH ROW EXECUTE FUNCTION " + s + ".evdb_notify();\n";
+         s + ".events FOR EACH ROW EXECUTE FUNCTION " + s + ".evdb_notify();\n" +
+         evdb_layout_upgrade_sql(s);
+}
+
+std::string evdb_layout_upgrade_sql(const std::string& s) {
+  // One row per committed read-write transaction that wrote, inserted by its
+  // COMMIT's round trip (pg_driver.cpp), looked for after a lost COMMIT
+  // (pg_commit_outcome.cpp); rows older than a day are deleted now and then
+  // by writers. A table of its own rather than a column of events: a
+  // transaction that only sets projection versions has a token too, and
+  // events keeps the shape 1.0 drivers and readers know.
+  return "CREATE TABLE IF NOT EXISTS " + s +
+         ".commit_tokens (token UUID PRIMARY KEY, "
+         "committed_at TIMESTAMPTZ NOT NULL DEFAULT now());\n"
+         "COMMENT ON TABLE " +
+         s + ".events IS 'evdb event log, layout " + std::to_string(kEvdbLayoutVersion) + "';\n";
 }
 
 std::string conductor_layout_sql(const std::string& s) {

@@ -75,6 +75,8 @@ Statements make_statements(Layout layout, const std::string& s) {
   // would have to be set and reset around it, and 0 means "wait forever".
   st.rw_begin_unlocked = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT 1";
   st.lock_nowait = lock + " NOWAIT";
+  st.events_table = ev;
+  st.tokens_table = s + ".commit_tokens";
   const std::string sel = "SELECT " + cols + " FROM " + ev;
   st.all = {
       {stmt::kHead, "SELECT coalesce(max(version), 0) FROM " + ev},
@@ -258,7 +260,18 @@ PgDb::PgDb(Config cfg, Statements stmts, std::string channel)
       write_lock_(
           common::shared_per_key<common::WriteLockTracker>(cfg_.conninfo + '\n' + cfg_.schema)),
       pool_({static_cast<size_t>(cfg_.pool_max), static_cast<size_t>(cfg_.pool_max), "pool_max"},
-            [this](const drv::Ctx& ctx) { return connect(ctx); }) {}
+            [this](const drv::Ctx& ctx) { return connect(ctx, false); }) {
+  if (!cfg_.read_only_target.empty()) {
+    // libpq keeps the last of a repeated keyword: this one wins over the
+    // URI's own target_session_attrs.
+    ro_cfg_ = cfg_;
+    ro_cfg_.conninfo += " target_session_attrs='" + cfg_.read_only_target + "'";
+    ro_pool_ = std::make_unique<common::Pool<Connection>>(
+        common::Pool<Connection>::Limits{static_cast<size_t>(cfg_.pool_max),
+                                         static_cast<size_t>(cfg_.pool_max), "pool_max"},
+        [this](const drv::Ctx& ctx) { return connect(ctx, true); });
+  }
+}
 
 PgDb::~PgDb() = default;
 
@@ -266,8 +279,8 @@ uint64_t PgDb::capabilities() const {
   return cfg_.layout == Layout::Evdb ? kCapabilities : kConductorCapabilities;
 }
 
-std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx) const {
-  auto c = connect_raw(cfg_, ctx);
+std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx, bool read_only) const {
+  auto c = connect_raw(read_only && ro_pool_ ? ro_cfg_ : cfg_, ctx);
   for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
   return c;
 }
@@ -277,13 +290,14 @@ void PgDb::adopt(std::unique_ptr<Connection> conn) {
   pool_.adopt(std::move(conn));
 }
 
-std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx) {
-  return pool_.acquire(ctx);
+std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx, bool read_only) {
+  return read_only && ro_pool_ ? ro_pool_->acquire(ctx) : pool_.acquire(ctx);
 }
 
-void PgDb::release(std::unique_ptr<Connection> conn, common::Health health) noexcept {
+void PgDb::release(std::unique_ptr<Connection> conn, bool read_only,
+                   common::Health health) noexcept {
   if (!conn || !conn->is_open()) health = common::Health::Broken;
-  pool_.release(std::move(conn), health);
+  (read_only && ro_pool_ ? *ro_pool_ : pool_).release(std::move(conn), health);
 }
 
 // ---------------------------------------------------------------------------
@@ -369,6 +383,7 @@ class PgTx final : public drv::Tx {
     // conflict to VERSION_MISMATCH.
     bool before = appended_;
     appended_ = true;
+    wrote_ = true;
     run(ctx, "appending an event", [&] {
       lock_for_write(EVDB_VERSION_MISMATCH);
       pqxx::result r = tx_->exec_prepared(stmt::kAppend, assumed, type, payload, e.time_us, rev);
@@ -383,6 +398,7 @@ class PgTx final : public drv::Tx {
       drv::fail(EVDB_VERSION_MISMATCH,
                 "the head is not the assumed version " + std::to_string(assumed));
     }
+    proof_.versions.push_back(v);
     return v;
   }
 
@@ -399,6 +415,7 @@ class PgTx final : public drv::Tx {
         }
         lock_for_write(EVDB_CONFLICT);
       }
+      wrote_ = true;
       v = tx_->exec_prepared1(stmt::kProjInit, id)[0].as<int64_t>();
     });
     return v;
@@ -409,6 +426,7 @@ class PgTx final : public drv::Tx {
     bool found = false;
     run(ctx, "setting a projection version", [&] {
       lock_for_write(EVDB_CONFLICT);
+      wrote_ = true;
       found = tx_->exec_prepared(stmt::kProjSet, id, version).affected_rows() > 0;
     });
     if (!found)
@@ -416,10 +434,29 @@ class PgTx final : public drv::Tx {
   }
 
   void commit(drv::Ctx& ctx) override {
-    run(ctx, "committing", [&] {
-      in_tx_ = false;  // whatever happens, COMMIT ends the transaction
-      tx_->exec("COMMIT");
-    });
+    // A transaction that wrote, in the evdb layout, commits with a token
+    // (PG-5): found after a lost COMMIT, it proves the commit applied.
+    const bool tokened = wrote_ && db_.config().layout == Layout::Evdb && !failed_;
+    if (tokened) proof_.token = new_commit_token();
+    const bool sent = !failed_ && ctx.status() == EVDB_OK;
+    try {
+      run(ctx, "committing", [&] {
+        in_tx_ = false;  // COMMIT ends the transaction (else healthy_ = false below)
+        if (tokened)
+          tx_->exec(commit_with_token_sql(db_.statements(), proof_.token, db_.token_prune_due()));
+        else
+          tx_->exec("COMMIT");
+      });
+    } catch (const drv::Error& e) {
+      // A token INSERT that failed left the transaction open: drop the
+      // connection rather than pool it mid-transaction.
+      if (tokened && sent) healthy_ = false;
+      // The connection was lost with COMMIT in flight: learn the outcome.
+      if (e.code() != EVDB_CONNECTION || !sent || !wrote_) throw;
+      finish(Ending::Commit);
+      resolve_lost_commit(db_, ctx, proof_, e);
+      return;
+    }
     finish(Ending::Commit);
   }
 
@@ -522,7 +559,8 @@ class PgTx final : public drv::Tx {
       healthy_ = false;
     }
     last_.clear();
-    db_.release(std::move(conn_), healthy_ ? common::Health::Reusable : common::Health::Broken);
+    db_.release(std::move(conn_), read_only_,
+                healthy_ ? common::Health::Reusable : common::Health::Broken);
     hold_.release();  // the server released the lock with the transaction
   }
 
@@ -533,6 +571,8 @@ class PgTx final : public drv::Tx {
   bool in_tx_ = false;                   // BEGIN sent, no COMMIT/ROLLBACK yet
   bool read_only_;
   bool appended_ = false;
+  bool wrote_ = false;  // appended or wrote a projection version
+  CommitProof proof_;
   bool healthy_ = true;
   std::optional<drv::Error> failed_;
   pqxx::result last_;
@@ -547,7 +587,7 @@ std::unique_ptr<drv::Tx> PgDb::begin(drv::Ctx& ctx, bool read_only) {
   // retry is invisible.
   for (int attempt = 0;; ++attempt) {
     ctx.check("beginning a transaction");
-    auto tx = std::make_unique<PgTx>(*this, acquire(ctx), read_only);
+    auto tx = std::make_unique<PgTx>(*this, acquire(ctx, read_only), read_only);
     try {
       tx->start(ctx);
       return tx;
@@ -592,6 +632,37 @@ Found inspect(pqxx::transaction_base& t, const std::string& schema, std::string&
   return Found::Other;
 }
 
+// The evdb layout's version, from the comment on its events table ("evdb
+// event log, layout N"; 1.0 wrote 1), with commit_tokens present or not.
+// Refuses a layout newer than this driver's (VER-6).
+struct EvdbLayoutState {
+  int version = 1;
+  bool tokens = false;
+};
+EvdbLayoutState evdb_layout_state(pqxx::transaction_base& t, const std::string& quoted,
+                                  const std::string& schema) {
+  pqxx::result r = t.exec_params(
+      "SELECT coalesce(obj_description(to_regclass($1), 'pg_class'), ''), "
+      "to_regclass($2) IS NOT NULL",
+      quoted + ".events", quoted + ".commit_tokens");
+  EvdbLayoutState st;
+  const std::string comment = r[0][0].as<std::string>();
+  const std::string prefix = "evdb event log, layout ";
+  if (comment.rfind(prefix, 0) == 0) {
+    int v = 0;
+    const char* p = comment.data() + prefix.size();
+    auto [end, ec] = std::from_chars(p, comment.data() + comment.size(), v);
+    if (ec == std::errc() && end == comment.data() + comment.size()) st.version = v;
+  }
+  if (st.version > kEvdbLayoutVersion)
+    drv::fail(EVDB_UNSUPPORTED, "schema " + schema + " holds evdb layout " +
+                                    std::to_string(st.version) + ", newer than the layout " +
+                                    std::to_string(kEvdbLayoutVersion) +
+                                    " this driver knows: use a newer evdb");
+  st.tokens = r[0][1].as<bool>();
+  return st;
+}
+
 const char* layout_name(Layout l) {
   return l == Layout::Evdb ? "evdb" : "conductor";
 }
@@ -611,6 +682,10 @@ std::unique_ptr<drv::Db> Traits::open(drv::Uri& uri, drv::Ctx& ctx) {
     {
       pqxx::read_transaction t(*conn);
       ready = inspect(t, cfg.schema, detail) == want;
+      if (ready && cfg.layout == Layout::Evdb) {
+        EvdbLayoutState st = evdb_layout_state(t, quoted, cfg.schema);
+        ready = st.version == kEvdbLayoutVersion && st.tokens;
+      }
       if (cfg.layout == Layout::Evdb)
         channel = t.exec_params1("SELECT 'evdb_' || md5($1)", cfg.schema)[0].as<std::string>();
       else
@@ -641,6 +716,10 @@ std::unique_ptr<drv::Db> Traits::open(drv::Uri& uri, drv::Ctx& ctx) {
           t.exec0("CREATE SCHEMA " + quoted);
         t.exec0(cfg.layout == Layout::Evdb ? evdb_layout_sql(quoted)
                                            : conductor_layout_sql(quoted));
+      } else if (cfg.layout == Layout::Evdb) {
+        // An evdb layout of an earlier version (1.0's): add what is missing.
+        EvdbLayoutState st = evdb_layout_state(t, quoted, cfg.schema);
+        if (st.version < kEvdbLayoutVersion || !st.tokens) t.exec0(evdb_layout_upgrade_sql(quoted));
       }
       t.commit();
     }

@@ -5,8 +5,10 @@
 // in-process); applications go through evdb.h. Decisions and the SQL layout:
 // docs/postgres-driver.md.
 //
-// URIs are libpq's: postgres://user:password@host:port/dbname?params. evdb's
-// own parameters are taken out first:
+// URIs are libpq's: postgres://user:password@host:port/dbname?params, also
+// with several hosts (host1:port1,host2:port2, tried in order; add
+// target_session_attrs=read-write to reach the primary of a replicated
+// server: docs/deployment.md). evdb's own parameters are taken out first:
 //   schema=NAME        the store (default "evdb"; "system" with
 //                      layout=conductor)
 //   layout=evdb|conductor
@@ -25,6 +27,20 @@
 //   listen_reconnect_backoff_max_ms=N
 //                      longest pause between two reconnect attempts (default
 //                      1000, 1..60000; the first pause is 20 ms, doubling)
+//   read_only_on=primary|standby|prefer-standby
+//                      where read-only transactions run: primary (default)
+//                      on the connections of read-write transactions (the
+//                      URI's target_session_attrs decides); standby / prefer-
+//                      standby on a pool of their own connected with that
+//                      target_session_attrs (libpq 14+), so they are served by
+//                      a hot standby: one snapshot still, possibly behind the
+//                      primary (not with synchronous_commit=remote_apply)
+//   commit_resolve_timeout_ms=N
+//                      how long a commit whose connection was lost while
+//                      COMMIT was in flight tries to learn its outcome
+//                      (reconnecting, to a new primary if need be) before it
+//                      fails with EVDB_COMMIT_IN_DOUBT (default 30000,
+//                      0..3600000; the context's deadline also ends it)
 // Every other parameter listed in kLibpqParams passes through to libpq
 // (sslmode, connect_timeout, application_name, …); anything else is refused
 // with EVDB_INVALID_ARGUMENT.
@@ -67,7 +83,20 @@ struct Config {
   int pool_max = 10;
   int64_t listen_reconnect_timeout_ms = 30000;
   int64_t listen_reconnect_backoff_max_ms = 1000;
+  int64_t commit_resolve_timeout_ms = 30000;
+  // read_only_on: "" (primary: read-only transactions share the pool of the
+  // read-write ones), else libpq's target_session_attrs for their own pool
+  // ("standby", "prefer-standby").
+  std::string read_only_target;
 };
+
+// The version of the evdb layout this driver writes, recorded in the comment
+// of the events table ("evdb event log, layout N"; docs/contract.md VER-6):
+// 1 = events and projection_versions; 2 = 1 plus commit_tokens (the commit
+// tokens of in-doubt commits, PG-5). A store of a later layout is refused
+// with EVDB_UNSUPPORTED; a layout-1 store is upgraded on open (the new table
+// is only added: a 1.0 driver keeps working on it, writing no tokens).
+inline constexpr int kEvdbLayoutVersion = 2;
 
 // Parses uri (taking evdb's parameters out, refusing unknown ones) into a
 // Config. Throws drv::Error(INVALID_ARGUMENT) naming what was wrong.
@@ -80,6 +109,9 @@ std::string scrub(std::string text, const std::string& password);
 // SQL of the tables of the evdb layout in schema `quoted_schema` (an already
 // quoted identifier); idempotent (IF NOT EXISTS). Also used by the benchmark.
 std::string evdb_layout_sql(const std::string& quoted_schema);
+
+// SQL that upgrades an evdb layout 1 (as created by evdb 1.0) to layout 2.
+std::string evdb_layout_upgrade_sql(const std::string& quoted_schema);
 
 // SQL of the Conductor layout (dbpgx's tables, sequence and trigger) in
 // `quoted_schema`; run only when the layout is absent.

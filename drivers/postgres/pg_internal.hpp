@@ -2,6 +2,7 @@
 // (pg_driver.cpp: store, pool, transactions; pg_listener.cpp: listen).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -57,6 +58,9 @@ struct Statements {
   std::string rw_begin_unlocked;
   // … which then takes it at its first write, without waiting.
   std::string lock_nowait;
+  // Quoted names of the events table and (evdb layout) the commit tokens.
+  std::string events_table;
+  std::string tokens_table;
 };
 Statements make_statements(Layout layout, const std::string& quoted_schema);
 
@@ -137,17 +141,23 @@ class PgDb final : public drv::Db {
   void listen(drv::Ctx& ctx, drv::ListenSink& sink) override;
 
   // A new connection with the store's statements prepared; CONNECTION on
-  // failure (message without password).
-  std::unique_ptr<Connection> connect(const drv::Ctx& ctx) const;
-  // Prepares the store's statements on conn and puts it in the pool.
+  // failure (message without password). `read_only` connections go where
+  // read_only_on says (the read-write ones' hosts when it is primary).
+  std::unique_ptr<Connection> connect(const drv::Ctx& ctx, bool read_only) const;
+  // Prepares the store's statements on conn and puts it in the (read-write)
+  // pool.
   void adopt(std::unique_ptr<Connection> conn);
-  // A connection from the pool (waits while pool_max are in use).
-  std::unique_ptr<Connection> acquire(drv::Ctx& ctx);
-  // Gives a connection back; a closed one (or one whose user found it
-  // Broken) is dropped instead.
-  void release(std::unique_ptr<Connection> conn, common::Health health) noexcept;
+  // A connection from the pool of read-write or read-only transactions (the
+  // same one unless read_only_on is set; waits while pool_max are in use).
+  std::unique_ptr<Connection> acquire(drv::Ctx& ctx, bool read_only);
+  // Gives a connection back to the pool it came from; a closed one (or one
+  // whose user found it Broken) is dropped instead.
+  void release(std::unique_ptr<Connection> conn, bool read_only, common::Health health) noexcept;
 
   const Config& config() const { return cfg_; }
+  // True on every 1000th call: the committing transaction then also deletes
+  // old commit tokens (pg_commit_outcome.cpp). Thread-safe.
+  bool token_prune_due() { return commits_.fetch_add(1, std::memory_order_relaxed) % 1000 == 999; }
   Canceller& canceller() { return canceller_; }
   const Statements& statements() const { return stmts_; }
   // Which transaction of this process holds the store's write lock; shared
@@ -160,6 +170,11 @@ class PgDb final : public drv::Db {
   std::string channel_;
   std::shared_ptr<common::WriteLockTracker> write_lock_;
   common::Pool<Connection> pool_;
+  // read_only_on=standby|prefer-standby: the read-only transactions' pool,
+  // connected with ro_cfg_ (the URI's, with that target_session_attrs).
+  Config ro_cfg_;
+  std::unique_ptr<common::Pool<Connection>> ro_pool_;
+  std::atomic<uint64_t> commits_{0};
   Canceller canceller_;  // destroyed first: its thread uses no pool state
 };
 
@@ -167,5 +182,43 @@ class PgDb final : public drv::Db {
 // by ctx (see CtxConnect). CONNECTION on failure (message without password),
 // CANCELED / DEADLINE_EXCEEDED when ctx ends first.
 std::unique_ptr<Connection> connect_raw(const Config& cfg, const drv::Ctx& ctx);
+
+// ---------------------------------------------------------------------------
+// Commits whose connection was lost while COMMIT was in flight
+// (pg_commit_outcome.cpp; docs/contract.md OP-15, PG-5)
+// ---------------------------------------------------------------------------
+
+// What a transaction that wrote leaves behind, to be recognised by after a
+// lost COMMIT.
+struct CommitProof {
+  // evdb layout: the UUID its COMMIT's round trip inserted into
+  // commit_tokens ("" when it wrote nothing).
+  std::string token;
+  // Conductor layout (no token table: its schema is never altered): the
+  // versions its appends got.
+  std::vector<int64_t> versions;
+};
+
+// A fresh random token (UUID version 4, as text). Thread-safe.
+std::string new_commit_token();
+
+// What a transaction that wrote sends in place of "COMMIT" in the evdb layout:
+// the token's INSERT and COMMIT in one round trip; with `prune`, also the
+// deletion of tokens older than a day (a lost commit is resolved within
+// commit_resolve_timeout_ms, at most an hour).
+std::string commit_with_token_sql(const Statements& st, const std::string& token, bool prune);
+
+// Called by PgTx::commit, and only there, once the connection was lost while
+// its COMMIT was in flight (`lost` is that error): reconnects (libpq tries
+// the URI's hosts, so it reaches the new primary after a failover), waits
+// for the table lock every writer holds until it ends (so the lost
+// transaction has ended on that server), and looks for the proof. Returns
+// when the transaction was applied; throws drv::Error(CONNECTION) saying it
+// was not applied (a definite failure); throws COMMIT_IN_DOUBT when it cannot
+// tell before ctx ends or commit_resolve_timeout_ms passes, or (conductor
+// layout) when rows are at its versions but cannot be told apart from
+// another writer's.
+void resolve_lost_commit(PgDb& db, const drv::Ctx& ctx, const CommitProof& proof,
+                         const drv::Error& lost);
 
 }  // namespace evdb::postgres

@@ -94,3 +94,29 @@ TEST(Uri, RedactionDecodesParameterNames) {
             "redis://h?prefix=p&pass%77ord=***&x=1");
   EXPECT_EQ(redact_uri("postgres://h/db?%70assword=s%65cret"), "postgres://h/db?%70assword=***");
 }
+
+// libpq's multi-host URIs (docs/postgres-driver.md): the whole list goes to
+// the driver as the host, ports inside it; malformed lists are refused
+// naming the entry.
+TEST(Uri, HostListsAsLibpqWritesThem) {
+  auto p = parse_ok("postgres://u:pw@h1:5432,h2:5433/db?schema=s&target_session_attrs=read-write");
+  EXPECT_STREQ(p.as_c().host, "h1:5432,h2:5433");
+  EXPECT_EQ(p.as_c().port, 0);
+  EXPECT_STREQ(p.as_c().user, "u");
+  EXPECT_STREQ(p.as_c().password, "pw");
+  EXPECT_STREQ(p.as_c().path, "/db");
+  ASSERT_EQ(p.as_c().param_count, 2u);
+  EXPECT_EQ(std::string(p.as_c().redacted).find("pw@"), std::string::npos);
+  EXPECT_STREQ(parse_ok("postgres://[::1]:5432,h2/db").as_c().host, "[::1]:5432,h2");
+  EXPECT_STREQ(parse_ok("postgres://h1,h2:5433/db").as_c().host, "h1,h2:5433");
+  EXPECT_STREQ(parse_ok("postgres://h%31,h2/db").as_c().host, "h1,h2");
+  EXPECT_STREQ(parse_ok("postgres://h1:5432/db").as_c().host, "h1");
+  for (const char* bad :
+       {"postgres://h1:5432,,h2/db", "postgres://h1:5432,/db", "postgres://h1:0,h2/db",
+        "postgres://h1:x,h2/db", "postgres://h1,[::1/db", "postgres://u:hunter2@h1:99999,h2/db"}) {
+    std::string e = parse_err(bad);
+    EXPECT_NE(e.find("malformed host list"), std::string::npos) << bad << ": " << e;
+    EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
+  }
+  EXPECT_NE(parse_err("postgres://h1:5432,h2:5433/db?a=1#x").find("fragment"), std::string::npos);
+}

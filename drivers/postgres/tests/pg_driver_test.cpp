@@ -54,6 +54,9 @@ TEST(PgUri, BadValuesAreRefused) {
   EXPECT_NE(msg.find("create_layout"), std::string::npos) << msg;
   EXPECT_EQ(open_status(uri("schema=" + std::string(64, 'a')), &msg), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(open_status(uri("listen_reconnect_timeout_ms=-1"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_EQ(open_status(uri("read_only_on=replica"), &msg), EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("read_only_on=replica"), std::string::npos) << msg;
+  EXPECT_EQ(open_status(uri("commit_resolve_timeout_ms=3600001"), &msg), EVDB_INVALID_ARGUMENT);
   EXPECT_EQ(msg.find(test_password()), std::string::npos) << msg;
   // Checked by the driver, which applies it itself (libpq ignores it when
   // connecting without blocking).
@@ -78,6 +81,32 @@ TEST(PgUri, LibpqParametersPassThrough) {
         t.exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'evdb_pt_test'");
     EXPECT_GE(r[0][0].as<int>(), 1);
   }
+  drop_schema(schema);
+}
+
+// libpq's multi-host URIs: hosts tried in order, each with its own port; the
+// first (nothing listens on port 1) refuses, the test server answers.
+TEST(PgUri, HostListsAreTriedInOrder) {
+  std::string schema = fresh_schema();
+  register_driver();
+  const std::string port = std::to_string(EVDB_PG_TEST_PORT);
+  std::string tail =
+      std::string(EVDB_PG_TEST_URI).substr(std::string(EVDB_PG_TEST_URI).find('/', 11));
+  {
+    DB db = DB::open("postgres://evdb@127.0.0.1:1,[::1]:1,127.0.0.1:" + port + tail +
+                     "&schema=" + schema + "&target_session_attrs=read-write");
+    db.tx_rw([](TxRW& tx) { tx.append_event(0, test_support::event("e", "{}")); });
+    EXPECT_EQ(db.tx_read_only([](TxRO& tx) { return tx.read_system_version(); }), 1);
+  }
+  std::string msg;
+  EXPECT_EQ(open_status("postgres://evdb:Host-Secret-9@127.0.0.1:1,," + port + tail, &msg),
+            EVDB_INVALID_ARGUMENT);
+  EXPECT_NE(msg.find("host list"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("Host-Secret-9"), std::string::npos) << msg;
+  // No host answers: CONNECTION, naming no password.
+  EXPECT_EQ(open_status("postgres://evdb:Host-Secret-9@127.0.0.1:1,127.0.0.1:2/evdb", &msg),
+            EVDB_CONNECTION);
+  EXPECT_EQ(msg.find("Host-Secret-9"), std::string::npos) << msg;
   drop_schema(schema);
 }
 
