@@ -167,12 +167,12 @@ void driver_append_one(benchmark::State& state, const char* kind, const std::str
     g_one_driver.db = open_db(g_one_driver.prefix, extra);
   }
   // Google Benchmark starts every thread's loop together, after setup above.
-  int64_t retries = 0;
-  for (auto _ : state) {
-    while (!driver_append(g_one_driver.db, 1)) ++retries;
-  }
-  report_retries(state, retries);
-  state.SetItemsProcessed(state.iterations());
+  open_connections(state, g_one_driver.db);
+  writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!driver_append(g_one_driver.db, 1)) ++lost;
+    return lost;
+  });
   if (state.thread_index() == 0) {
     evdb_close(g_one_driver.db);
     drop_store(g_one_driver.prefix);
@@ -193,12 +193,11 @@ void BM_Raw_AppendOne(benchmark::State& state) {
   if (state.thread_index() == 0) g_one_raw.prefix = fresh_prefix("one-raw");
   RawConn rc;
   std::string sha = load_script(rc);
-  int64_t retries = 0;
-  for (auto _ : state) {
-    while (!raw_append(rc, sha, g_one_raw.prefix, 1)) ++retries;
-  }
-  report_retries(state, retries);
-  state.SetItemsProcessed(state.iterations());
+  writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!raw_append(rc, sha, g_one_raw.prefix, 1)) ++lost;
+    return lost;
+  });
   if (state.thread_index() == 0) drop_store(g_one_raw.prefix);
 }
 
