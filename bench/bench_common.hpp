@@ -10,12 +10,14 @@
 #include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
 
-#include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 namespace evdb::bench {
 
@@ -112,14 +114,20 @@ inline bool driver_append(evdb_db* db, int n) {
 // transaction until every thread of the run has one. Needs a pool of at
 // least state.threads() connections. Every thread of a run must call it.
 inline void open_connections(benchmark::State& state, evdb_db* db) {
-  static std::atomic<int64_t> arrived{0};
+  // One reusable barrier per thread count: every thread of a run arrives
+  // once, and runs never overlap, so each run is one phase of its barrier.
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<std::barrier<>>> barriers;
+  std::barrier<>* all = nullptr;
+  {
+    std::lock_guard lock(mu);
+    auto& b = barriers[state.threads()];
+    if (!b) b = std::make_unique<std::barrier<>>(state.threads());
+    all = b.get();
+  }
   evdb_tx* tx = nullptr;
   check(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), "begin (warm-up)");
-  // Runs never overlap and each thread of a run takes one ticket, so the
-  // tickets of a run are one block of state.threads() numbers.
-  const int64_t n = state.threads();
-  const int64_t target = (arrived.fetch_add(1) / n + 1) * n;
-  while (arrived.load() < target) std::this_thread::yield();
+  all->arrive_and_wait();
   check(evdb_commit(tx, nullptr, nullptr), "commit (warm-up)");
 }
 

@@ -3,6 +3,11 @@
 files of one scripts/bench run.
 
     bench_table.py RESULTS_DIR      prints the markdown on stdout
+    bench_table.py --check RESULTS_DIR
+                                    exits 1, naming them, when a benchmark the
+                                    tables name is missing from a run present
+                                    in RESULTS_DIR (a renamed case would
+                                    otherwise just drop out of the table)
 
 RESULTS_DIR holds, per benchmark program run, <run>.json (Google Benchmark's
 --benchmark_out, aggregates only) and <run>.load (lines "before <loadavg>",
@@ -107,8 +112,12 @@ def parse_name(run_name):
 
 def load_run(path):
     """{(base, threads): {aggregate: entry}} from a Google Benchmark JSON file."""
-    with open(path) as f:
-        data = json.load(f)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:  # e.g. the file of a program that crashed
+        print(f"bench_table.py: {path} skipped: {e}", file=sys.stderr)
+        return {}
     out = {}
     for b in data.get("benchmarks", []):
         if b.get("run_type") != "aggregate":
@@ -160,7 +169,7 @@ def fmt_value(v, kind):
         return "—"
     if kind in ("rate", "wall"):
         return fmt_rate(v)
-    return f"{v:.3g}"
+    return f"{v:.0f}" if v >= 100 else f"{v:.3g}"
 
 
 def fmt_cv(c):
@@ -208,13 +217,16 @@ def driver_tables(results_dir):
         if not os.path.exists(path):
             continue
         run = load_run(path)
+        if not run:
+            continue
         meta = load_meta(os.path.join(results_dir, stem + ".load"))
         loaded[stem] = (driver, setting, run, meta)
         if driver != current:
             out.append(f"### {driver}\n")
             current = driver
-        title = f"**{setting}** — " if setting else ""
-        out.append(f"{title}{load_line(meta)}.\n")
+        line = " — ".join(x for x in (f"**{setting}**" if setting else "", load_line(meta)) if x)
+        if line:
+            out.append(line + ".\n")
         out.append("| operation | evdb | raw | evdb / raw | CV evdb / raw | lost races per commit evdb / raw |")
         out.append("|---|---:|---:|---:|---:|---:|")
         for label, ekey, rkey, items, kind in rows:
@@ -224,7 +236,9 @@ def driver_tables(results_dir):
                 continue
             cv = fmt_cv(e[1] if e else None) + (" / " + fmt_cv(r[1] if r else None) if rkey else "")
             re_, rr = retries(run, ekey), retries(run, rkey) if rkey else None
-            lost = "" if re_ is None and rr is None else f"{fmt_retries(re_)} / {fmt_retries(rr)}"
+            lost = " / ".join(fmt_retries(x) for x in ((re_, rr) if rkey else (re_,)))
+            if re_ is None and rr is None:
+                lost = ""
             out.append(
                 f"| {label} | {fmt_value(e[0] if e else None, kind)} | "
                 f"{fmt_value(r[0] if r else None, kind) if rkey else '—'} | "
@@ -266,12 +280,38 @@ def writers_table(loaded):
     return out
 
 
+def missing(results_dir):
+    """The (run, benchmark) pairs the tables name but the results lack."""
+    out = []
+    for stem, driver, _, rows in RUNS:
+        path = os.path.join(results_dir, stem + ".json")
+        if not os.path.exists(path):
+            continue
+        run = load_run(path)
+        keys = [k for _, e, r, _, _ in rows for k in (e, r) if k]
+        if driver in RACING:
+            keys += [(RACING[driver][1], 1), (RACING[driver][1], 8)]
+        for k in dict.fromkeys(keys):
+            if k not in run or "median" not in run[k]:
+                out.append(f"{stem}: {k[0]} with {k[1]} thread(s)")
+    return out
+
+
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: bench_table.py RESULTS_DIR")
-    tables, loaded = driver_tables(sys.argv[1])
+    args = sys.argv[1:]
+    check = bool(args) and args[0] == "--check"
+    if check:
+        args = args[1:]
+    if len(args) != 1:
+        sys.exit("usage: bench_table.py [--check] RESULTS_DIR")
+    if check:
+        gone = missing(args[0])
+        for m in gone:
+            print(f"bench_table.py: no median for {m}", file=sys.stderr)
+        sys.exit(1 if gone else 0)
+    tables, loaded = driver_tables(args[0])
     if not loaded:
-        sys.exit(f"bench_table.py: no results in {sys.argv[1]}")
+        sys.exit(f"bench_table.py: no results in {args[0]}")
     print("\n".join(tables + writers_table(loaded)).rstrip() + "\n")
 
 

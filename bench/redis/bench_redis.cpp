@@ -156,25 +156,28 @@ void drop_store(const std::string& p) {
 
 struct Shared {
   std::string prefix;
-  evdb_db* db = nullptr;
+  std::atomic<evdb_db*> db{nullptr};
 };
 Shared g_one_driver, g_one_raw;
 
 // One event per transaction through the driver; `extra` is added to the URI.
+// Thread 0 opens the store before its loop (the others wait for it) and
+// closes it after (Google Benchmark ends every thread's loop together).
 void driver_append_one(benchmark::State& state, const char* kind, const std::string& extra) {
   if (state.thread_index() == 0) {
     g_one_driver.prefix = fresh_prefix(kind);
-    g_one_driver.db = open_db(g_one_driver.prefix, extra);
+    g_one_driver.db.store(open_db(g_one_driver.prefix, extra));
   }
-  // Google Benchmark starts every thread's loop together, after setup above.
-  open_connections(state, g_one_driver.db);
+  evdb_db* db = nullptr;
+  while ((db = g_one_driver.db.load()) == nullptr) std::this_thread::yield();
+  open_connections(state, db);
   writers_loop(state, 1, [&] {
     int64_t lost = 0;
-    while (!driver_append(g_one_driver.db, 1)) ++lost;
+    while (!driver_append(db, 1)) ++lost;
     return lost;
   });
   if (state.thread_index() == 0) {
-    evdb_close(g_one_driver.db);
+    evdb_close(g_one_driver.db.exchange(nullptr));
     drop_store(g_one_driver.prefix);
   }
 }

@@ -10,7 +10,7 @@
 //   Writers:     one event per transaction from 1 and from 8 threads on one
 //                file (8000 transactions in all either way): the driver's
 //                threads share one handle, the raw side's open a connection
-//                each (busy_timeout 5 s); both take the write lock with
+//                each (busy_timeout 60 s); both take the write lock with
 //                BEGIN IMMEDIATE, so writers queue; retries_per_commit and
 //                wall_items_per_s as in bench_common.hpp.
 // Direct_* call the driver's C table without libevdb (no argument validation)
@@ -161,7 +161,10 @@ class Raw {
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK)
       throw std::runtime_error("open");
-    sqlite3_busy_timeout(db_, 5000);  // other writers' BEGIN IMMEDIATE: wait (Writers)
+    // Other writers' BEGIN IMMEDIATE (Writers): wait. SQLite's own busy
+    // handler polls with sleeps of up to 100 ms, so a waiter can miss the
+    // lock many times in a row: give it a minute, not the driver's 5 s.
+    sqlite3_busy_timeout(db_, 60000);
     exec("PRAGMA journal_mode = WAL");
     exec(("PRAGMA synchronous = " + g_sync).c_str());
     if (create) exec(evdb::sqlite::kSchemaSql);
