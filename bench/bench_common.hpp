@@ -1,13 +1,21 @@
 // bench_common.hpp — what the driver-vs-raw-client benchmarks share: the
-// sample event, status checks, and one read-write transaction appending n
-// events through libevdb. Each bench/<driver>/ keeps only its backend's raw
-// side and its own sizes.
+// sample event, status checks, one read-write transaction appending n events
+// through libevdb, and the loop of the writer cases (1 and 8 threads: lost
+// races per commit, committed events per wall-clock second). Each
+// bench/<driver>/ keeps only its backend's raw side and its own sizes.
+// scripts/bench runs them all and bench/bench_table.py makes the tables of
+// docs/benchmarks.md.
 #pragma once
 
 #include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
 
+#include <barrier>
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -19,6 +27,43 @@ namespace evdb::bench {
 inline void report_retries(benchmark::State& state, int64_t retries) {
   state.counters["retries_per_commit"] =
       benchmark::Counter(static_cast<double>(retries), benchmark::Counter::kAvgIterations);
+}
+
+// Runs `body` once per iteration of `state` (body returns the lost races of
+// that iteration) and reports, besides Google Benchmark's own figures:
+//   items = committed events (items_per_iteration per iteration);
+//   retries_per_commit (report_retries above);
+//   wall_items_per_s (thread 0 only, so the sum over threads is its value):
+//     items of all threads divided by the wall-clock time from the start of
+//     the timed loops until the LAST thread left its loop.
+// Why the last: Google Benchmark stops each thread's timer when that thread
+// leaves its loop and divides by the threads' mean time, so with threads that
+// finish at different times (racing writers are not served fairly: the lucky
+// ones finish early, the rest then race among fewer) its items_per_second
+// overstates what the writers together committed per second. Queued writers
+// finish together and the two figures agree. Google Benchmark holds every
+// thread at a barrier after its loop, so thread 0's clock read after the loop
+// is the end of the slowest thread.
+template <class Body>
+void writers_loop(benchmark::State& state, int64_t items_per_iteration, Body body) {
+  using Clock = std::chrono::steady_clock;
+  int64_t retries = 0;
+  Clock::time_point t0;
+  bool first = true;
+  for (auto _ : state) {
+    if (first) {
+      t0 = Clock::now();
+      first = false;
+    }
+    retries += body();
+  }
+  const auto t1 = Clock::now();
+  state.SetItemsProcessed(state.iterations() * items_per_iteration);
+  report_retries(state, retries);
+  const double s = std::chrono::duration<double>(t1 - t0).count();
+  if (state.thread_index() == 0 && !first && s > 0)
+    state.counters["wall_items_per_s"] =
+        static_cast<double>(state.iterations() * state.threads() * items_per_iteration) / s;
 }
 
 // The event every benchmark appends, on both sides (raw and driver).
@@ -60,6 +105,30 @@ inline bool driver_append(evdb_db* db, int n) {
   if (evdb_status_is_retryable(s)) return false;
   check(s, "commit");
   return true;
+}
+
+// Before the timed loop of a (multi-)writer case: makes the handle open one
+// pooled connection per thread, so that no thread connects inside the timed
+// loop (the drivers connect lazily; with short runs, eight logins with SCRAM
+// inside the loop would dominate the figure). Each thread holds a read-only
+// transaction until every thread of the run has one. Needs a pool of at
+// least state.threads() connections. Every thread of a run must call it.
+inline void open_connections(benchmark::State& state, evdb_db* db) {
+  // One reusable barrier per thread count: every thread of a run arrives
+  // once, and runs never overlap, so each run is one phase of its barrier.
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<std::barrier<>>> barriers;
+  std::barrier<>* all = nullptr;
+  {
+    std::lock_guard lock(mu);
+    auto& b = barriers[state.threads()];
+    if (!b) b = std::make_unique<std::barrier<>>(state.threads());
+    all = b.get();
+  }
+  evdb_tx* tx = nullptr;
+  check(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), "begin (warm-up)");
+  all->arrive_and_wait();
+  check(evdb_commit(tx, nullptr, nullptr), "commit (warm-up)");
 }
 
 }  // namespace evdb::bench

@@ -12,15 +12,19 @@
 #include <evdb/evdb.h>
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "memory_driver.hpp"
 #include "validate.hpp"
+
+#include "../bench_common.hpp"
 
 namespace {
 
@@ -214,6 +218,29 @@ void ValidateEventLikeTheLoader(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// One-event transactions from 1 and from 8 threads on one store through
+// libevdb ("memory:" opened once, shared by the threads). The memory driver's
+// writers do not queue: they validate at commit and the loser retries
+// (docs/memory-driver.md), so retries_per_commit counts lost races;
+// wall_items_per_s as in bench_common.hpp. The store is replaced between runs.
+std::atomic<evdb_db*> g_writers_db{nullptr};
+
+void Writers(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    evdb_db* db = nullptr;
+    evdb::bench::check(evdb_open("memory:", nullptr, &db, nullptr), "open");
+    g_writers_db.store(db);
+  }
+  evdb_db* db = nullptr;
+  while ((db = g_writers_db.load()) == nullptr) std::this_thread::yield();
+  evdb::bench::writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!evdb::bench::driver_append(db, 1)) ++lost;
+    return lost;
+  });
+  if (state.thread_index() == 0) evdb_close(g_writers_db.exchange(nullptr));
+}
+
 BENCHMARK_TEMPLATE(AppendCommitOne, LoaderPath);
 BENCHMARK_TEMPLATE(AppendCommitOne, DirectCheckedPath);
 BENCHMARK_TEMPLATE(AppendCommitOne, DirectPath);
@@ -225,6 +252,8 @@ BENCHMARK_TEMPLATE(ReadEvents, DirectPath)->Arg(1000);
 BENCHMARK_TEMPLATE(EmptyReadOnlyTx, LoaderPath);
 BENCHMARK_TEMPLATE(EmptyReadOnlyTx, DirectPath);
 BENCHMARK(ValidateEventLikeTheLoader);
+BENCHMARK(Writers)->Threads(1)->UseRealTime()->MinTime(0.2);
+BENCHMARK(Writers)->Threads(8)->UseRealTime()->MinTime(0.2);
 
 }  // namespace
 

@@ -5,7 +5,8 @@
 //   AppendOne:     one read-write transaction per event: begin, read the
 //                  head, append, commit; with 1 and with 8 client threads
 //                  (conflicts retried; items = committed events;
-//                  retries_per_commit = lost races per committed event);
+//                  retries_per_commit = lost races per committed event;
+//                  wall_items_per_s: see bench_common.hpp);
 //                  RawUnqueued: raw with the BEGIN that does not take the
 //                  write lock (the driver's before writers queued);
 //   AppendBatch:   one transaction: read the head, append 100 events, commit;
@@ -146,11 +147,12 @@ void drop_shared_schema(benchmark::State& state) {
 
 void BM_AppendOne_Evdb(benchmark::State& state) {
   Schema& s = shared_schema(state, "a1e");
-  int64_t retries = 0;
-  for (auto _ : state)
-    while (!driver_append(s.db(), 1)) ++retries;
-  state.SetItemsProcessed(state.iterations());
-  report_retries(state, retries);
+  open_connections(state, s.db());
+  writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!driver_append(s.db(), 1)) ++lost;
+    return lost;
+  });
   drop_shared_schema(state);
 }
 
@@ -161,11 +163,11 @@ void raw_append_one(benchmark::State& state, const char* kind, const std::string
   pg::Statements st = s.stmts();
   if (!begin.empty()) st.rw_begin = begin;
   auto c = s.raw();
-  int64_t retries = 0;
-  for (auto _ : state)
-    while (!raw_append(*c, st, 1)) ++retries;
-  state.SetItemsProcessed(state.iterations());
-  report_retries(state, retries);
+  writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!raw_append(*c, st, 1)) ++lost;
+    return lost;
+  });
   c.reset();
   drop_shared_schema(state);
 }
@@ -360,16 +362,16 @@ void BM_ListenLatency_Raw(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_AppendOne_Evdb)->Threads(1)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendOne_Raw)->Threads(1)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendOne_Evdb)->Threads(8)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendOne_Raw)->Threads(8)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendOne_RawUnqueued)->Threads(1)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendOne_RawUnqueued)->Threads(8)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendBatch_Evdb)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_AppendBatch_Raw)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime()->MinTime(2.0);
-BENCHMARK(BM_ReadEvents_Raw)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_AppendOne_Evdb)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_Raw)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_Evdb)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendOne_Raw)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendOne_RawUnqueued)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_RawUnqueued)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendBatch_Evdb)->UseRealTime();
+BENCHMARK(BM_AppendBatch_Raw)->UseRealTime();
+BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime();
+BENCHMARK(BM_ReadEvents_Raw)->UseRealTime();
 BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
 BENCHMARK(BM_ListenLatency_Raw)->UseRealTime()->Iterations(1000);
 

@@ -156,25 +156,28 @@ void drop_store(const std::string& p) {
 
 struct Shared {
   std::string prefix;
-  evdb_db* db = nullptr;
+  std::atomic<evdb_db*> db{nullptr};
 };
 Shared g_one_driver, g_one_raw;
 
 // One event per transaction through the driver; `extra` is added to the URI.
+// Thread 0 opens the store before its loop (the others wait for it) and
+// closes it after (Google Benchmark ends every thread's loop together).
 void driver_append_one(benchmark::State& state, const char* kind, const std::string& extra) {
   if (state.thread_index() == 0) {
     g_one_driver.prefix = fresh_prefix(kind);
-    g_one_driver.db = open_db(g_one_driver.prefix, extra);
+    g_one_driver.db.store(open_db(g_one_driver.prefix, extra));
   }
-  // Google Benchmark starts every thread's loop together, after setup above.
-  int64_t retries = 0;
-  for (auto _ : state) {
-    while (!driver_append(g_one_driver.db, 1)) ++retries;
-  }
-  report_retries(state, retries);
-  state.SetItemsProcessed(state.iterations());
+  evdb_db* db = nullptr;
+  while ((db = g_one_driver.db.load()) == nullptr) std::this_thread::yield();
+  open_connections(state, db);
+  writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!driver_append(db, 1)) ++lost;
+    return lost;
+  });
   if (state.thread_index() == 0) {
-    evdb_close(g_one_driver.db);
+    evdb_close(g_one_driver.db.exchange(nullptr));
     drop_store(g_one_driver.prefix);
   }
 }
@@ -193,12 +196,11 @@ void BM_Raw_AppendOne(benchmark::State& state) {
   if (state.thread_index() == 0) g_one_raw.prefix = fresh_prefix("one-raw");
   RawConn rc;
   std::string sha = load_script(rc);
-  int64_t retries = 0;
-  for (auto _ : state) {
-    while (!raw_append(rc, sha, g_one_raw.prefix, 1)) ++retries;
-  }
-  report_retries(state, retries);
-  state.SetItemsProcessed(state.iterations());
+  writers_loop(state, 1, [&] {
+    int64_t lost = 0;
+    while (!raw_append(rc, sha, g_one_raw.prefix, 1)) ++lost;
+    return lost;
+  });
   if (state.thread_index() == 0) drop_store(g_one_raw.prefix);
 }
 

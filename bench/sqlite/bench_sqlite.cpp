@@ -6,7 +6,13 @@
 //                events, commit;
 //   AppendOne:   the same with one event per transaction;
 //   ReadEvents:  one read-only transaction reading 1000 events (copied out)
-//                from a log of 10000.
+//                from a log of 10000;
+//   Writers:     one event per transaction from 1 and from 8 threads on one
+//                file (8000 transactions in all either way): the driver's
+//                threads share one handle, the raw side's open a connection
+//                each (busy_timeout 60 s); both take the write lock with
+//                BEGIN IMMEDIATE, so writers queue; retries_per_commit and
+//                wall_items_per_s as in bench_common.hpp.
 // Direct_* call the driver's C table without libevdb (no argument validation)
 // to separate the driver's cost from libevdb's.
 // Each benchmark works on its own fresh file in a temporary folder. Both sides
@@ -17,11 +23,14 @@
 #include <unistd.h>
 #include <evdb/evdb.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sqlite_driver.hpp"
@@ -37,6 +46,7 @@ std::string g_sync = "normal";
 constexpr int kBatch = 1000;
 constexpr int kReadN = 1000;
 constexpr int kLogSize = 10000;
+constexpr int kWriterTxs = 8000;  // transactions of the Writers cases, all threads
 
 // A temporary folder with one database file, removed afterwards.
 class TempFile {
@@ -145,14 +155,19 @@ void BM_Direct_AppendOne(benchmark::State& st) {
 
 class Raw {
  public:
-  explicit Raw(const std::string& path) {
+  // create: make the schema (false: the file has it already).
+  explicit Raw(const std::string& path, bool create = true) {
     if (sqlite3_open_v2(path.c_str(), &db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK)
       throw std::runtime_error("open");
+    // Other writers' BEGIN IMMEDIATE (Writers): wait. SQLite's own busy
+    // handler polls with sleeps of up to 100 ms, so a waiter can miss the
+    // lock many times in a row: give it a minute, not the driver's 5 s.
+    sqlite3_busy_timeout(db_, 60000);
     exec("PRAGMA journal_mode = WAL");
     exec(("PRAGMA synchronous = " + g_sync).c_str());
-    exec(evdb::sqlite::kSchemaSql);
+    if (create) exec(evdb::sqlite::kSchemaSql);
     begin_rw_ = prepare("BEGIN IMMEDIATE");
     begin_ro_ = prepare("BEGIN");
     commit_ = prepare("COMMIT");
@@ -266,6 +281,51 @@ void BM_Raw_ReadEvents(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * kReadN);
 }
 
+// ---- Writers: 1 and 8 threads on one file --------------------------------------
+
+// The file (and the driver's handle on it) shared by the threads of a run:
+// thread 0 makes it before its loop, the others wait for it; thread 0 drops
+// it after (Google Benchmark ends every thread's loop together).
+struct SharedFile {
+  TempFile file;
+  evdb::DB db = evdb::DB::open(file.uri());
+};
+std::atomic<SharedFile*> g_shared{nullptr};
+
+SharedFile& shared_file(benchmark::State& st) {
+  if (st.thread_index() == 0) g_shared.store(new SharedFile);
+  SharedFile* f = nullptr;
+  while ((f = g_shared.load()) == nullptr) std::this_thread::yield();
+  return *f;
+}
+
+void drop_shared_file(benchmark::State& st) {
+  if (st.thread_index() == 0) delete g_shared.exchange(nullptr);
+}
+
+void BM_Driver_Writers(benchmark::State& st) {
+  SharedFile& f = shared_file(st);
+  open_connections(st, f.db.raw());
+  writers_loop(st, 1, [&] {
+    int64_t lost = 0;
+    while (!driver_append(f.db.raw(), 1)) ++lost;
+    return lost;
+  });
+  drop_shared_file(st);
+}
+
+void BM_Raw_Writers(benchmark::State& st) {
+  SharedFile& f = shared_file(st);  // the driver made the schema; same pragmas
+  {
+    Raw raw(f.file.path(), false);
+    writers_loop(st, 1, [&] {
+      raw.append(1);
+      return 0;
+    });
+  }
+  drop_shared_file(st);
+}
+
 // Fixed iteration counts: both sides do exactly the same work on files of the
 // same size (a file's size changes the cost of WAL checkpoints).
 BENCHMARK(BM_Driver_AppendBatch)->Unit(benchmark::kMicrosecond)->Iterations(200);
@@ -276,6 +336,27 @@ BENCHMARK(BM_Raw_AppendOne)->Unit(benchmark::kMicrosecond)->Iterations(20000);
 BENCHMARK(BM_Direct_AppendOne)->Unit(benchmark::kMicrosecond)->Iterations(20000);
 BENCHMARK(BM_Driver_ReadEvents)->Unit(benchmark::kMicrosecond)->Iterations(2000);
 BENCHMARK(BM_Raw_ReadEvents)->Unit(benchmark::kMicrosecond)->Iterations(2000);
+// Iterations are per thread: kWriterTxs transactions in all either way.
+BENCHMARK(BM_Driver_Writers)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Threads(1)
+    ->Iterations(kWriterTxs);
+BENCHMARK(BM_Raw_Writers)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Threads(1)
+    ->Iterations(kWriterTxs);
+BENCHMARK(BM_Driver_Writers)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Threads(8)
+    ->Iterations(kWriterTxs / 8);
+BENCHMARK(BM_Raw_Writers)
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Threads(8)
+    ->Iterations(kWriterTxs / 8);
 
 }  // namespace
 
