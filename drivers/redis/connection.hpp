@@ -66,7 +66,9 @@ class Connection {
   };
 
   // Sends what is queued and reads one reply per queued command, in order.
-  // Error replies are returned as replies (type REDIS_REPLY_ERROR). Throws
+  // Error replies are returned as replies (type REDIS_REPLY_ERROR); a
+  // READONLY one (the server is a replica now) also marks the connection
+  // broken. Throws
   // drv::Error (CONNECTION, CANCELED, DEADLINE_EXCEEDED) and leaves the
   // connection broken on any I/O problem or interrupted wait. `doing` names
   // the operation in messages. extra_wait_ms lengthens the reply timeout

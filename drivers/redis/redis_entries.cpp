@@ -44,6 +44,9 @@ int64_t id_version(const redisReply* id) {
     drv::fail(EVDB_UNSUPPORTED, "redis answered " + doing + " with a cluster redirect (" + text +
                                     "): this driver does not follow redirects; connect to the "
                                     "node that owns the store's slot");
+  if (text.starts_with("READONLY"))
+    drv::fail(EVDB_CONNECTION, "redis refused " + doing + ": " + text +
+                                   " (the server was demoted by a failover; nothing was written)");
   drv::fail(EVDB_INTERNAL, "redis refused " + doing + ": " + text);
 }
 

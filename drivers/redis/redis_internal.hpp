@@ -25,7 +25,8 @@ std::optional<int64_t> to_int(std::string_view s);
 int64_t id_version(const redisReply* id);
 
 // Throws for an error reply to `doing`: UNSUPPORTED for a cluster redirect
-// (MOVED/ASK), INTERNAL otherwise.
+// (MOVED/ASK), CONNECTION for READONLY (a demoted master), INTERNAL
+// otherwise.
 [[noreturn]] void server_error(const redisReply* r, const std::string& doing);
 
 // Throws (server_error) for an error reply, INTERNAL for a reply not of

@@ -129,12 +129,24 @@ TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
   EXPECT_EQ(std::string(f->element[7]->str), "rev-1");
   EXPECT_EQ(raw.str({"HGET", proj, "7"}), "2");
   // Every key of the store carries the hash tag {p}: the log, the
-  // projections and the wake list of the write lock (the lock itself is
-  // released).
+  // projections, the wake list of the write lock (the lock itself is
+  // released) and the commit's done key "1", which expires (RDS-4).
   auto keys = raw.cmd({"KEYS", "*{" + p + "}*"});
   std::set<std::string> names;
-  for (size_t i = 0; i < keys->elements; ++i) names.insert(keys->element[i]->str);
+  std::string done;
+  for (size_t i = 0; i < keys->elements; ++i) {
+    std::string k = keys->element[i]->str;
+    if (k.starts_with("{" + p + "}:done:"))
+      done = k;
+    else
+      names.insert(k);
+  }
   EXPECT_EQ(names, (std::set<std::string>{log, proj, "{" + p + "}:wake"}));
+  ASSERT_FALSE(done.empty()) << "no done key";
+  EXPECT_EQ(raw.str({"GET", done}), "1");
+  long long ttl = raw.integer({"PTTL", done});
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 600000);
 }
 
 // Found by fuzzing the replies (fuzz/corpus/redis_reply/regress-log-shorter-

@@ -1,0 +1,312 @@
+// Failover tests of the redis driver (ctest label "failover"):
+//  - a commit whose connection is cut after it was sent learns its outcome
+//    (docs/contract.md OP-15, RDS-4): applied → OK, not applied → CONNECTION
+//    (and the request can never apply later: fenced), unreachable →
+//    COMMIT_IN_DOUBT; a TCP proxy (cut_proxy.hpp) cuts at the right byte;
+//  - through Redis Sentinel (scripts/redis-sentinel): 4 writer threads with
+//    retries and a listener run while the master is SIGKILLed; every commit
+//    acknowledged with wait_replicas=1 is in the log, once, versions are
+//    gapless, and the listener delivered every version once, in order.
+// The sentinel deployment is started by the redis_sentinel fixture on ports
+// EVDB_REDIS_SENTINEL_TEST_PORT … +4.
+#include <evdb/evdb.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "cut_proxy.hpp"
+#include "redis_test_util.hpp"
+
+namespace {
+
+using namespace evdb::redis::test;
+using evdb::test_support::event;
+using Clock = std::chrono::steady_clock;
+
+// ---- in-doubt commits, resolved -------------------------------------------
+
+struct InDoubt : ::testing::Test {
+  CutProxy proxy{test_port()};
+  std::string p = unique_name("doubt");
+  std::string uri(const std::string& extra = "") { return uri_for(proxy.port(), p, extra); }
+  int64_t head() {
+    Raw raw;
+    return raw.integer({"XLEN", "{" + p + "}:log"});
+  }
+};
+
+TEST_F(InDoubt, CutAfterTheServerAppliedItIsOk) {
+  evdb::DB db = evdb::DB::open(uri());
+  db.tx_rw([&](evdb::TxRW& tx) {
+    tx.append_event(0, event("A", "1"));
+    proxy.arm(CutProxy::Cut::AfterReply);  // the next request is the commit
+  });
+  EXPECT_TRUE(proxy.cut_done());
+  EXPECT_EQ(head(), 1);
+  // Applied once, not twice: the next commit appends at 2.
+  db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(1, event("B", "2")), 2); });
+  EXPECT_EQ(head(), 2);
+}
+
+TEST_F(InDoubt, CutBeforeTheServerSawItIsNotAppliedAndNeverWillBe) {
+  evdb::DB db = evdb::DB::open(uri());
+  try {
+    db.tx_rw([&](evdb::TxRW& tx) {
+      tx.append_event(0, event("A", "1"));
+      proxy.arm(CutProxy::Cut::BeforeSending);
+    });
+    FAIL() << "the commit succeeded";
+  } catch (const evdb::Error& e) {
+    EXPECT_EQ(e.code(), EVDB_CONNECTION) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not applied"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find(password()), std::string::npos) << e.what();
+  }
+  ASSERT_TRUE(proxy.cut_done());
+  EXPECT_EQ(head(), 0);
+  // The request arriving late (as from a stalled network) applies nothing:
+  // the resolver fenced it.
+  std::string held = proxy.held();
+  ASSERT_FALSE(held.empty());
+  Raw raw;
+  auto r = raw.formatted(held);
+  ASSERT_EQ(r->type, REDIS_REPLY_ARRAY) << (r->type == REDIS_REPLY_ERROR ? r->str : "");
+  ASSERT_EQ(r->elements, 2u);
+  EXPECT_EQ(r->element[0]->integer, 3) << "the late commit was not fenced";
+  EXPECT_EQ(head(), 0);
+  // The store goes on: a retry commits at version 1.
+  db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A", "1")), 1); });
+  EXPECT_EQ(head(), 1);
+}
+
+TEST_F(InDoubt, UnreachableAfterTheCutIsCommitInDoubtWithinTheResolveLimit) {
+  evdb::DB db = evdb::DB::open(uri("&commit_resolve_timeout_ms=300&connect_timeout_ms=200"));
+  auto t0 = Clock::now();
+  try {
+    db.tx_rw([&](evdb::TxRW& tx) {
+      tx.append_event(0, event("A", "1"));
+      proxy.refuse_new(true);
+      proxy.arm(CutProxy::Cut::AfterReply);
+    });
+    FAIL() << "the commit succeeded";
+  } catch (const evdb::CommitInDoubt& e) {
+    EXPECT_NE(std::string(e.what()).find("commit_resolve_timeout_ms=300"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_EQ(head(), 1);  // it was applied: in doubt is not "not applied"
+}
+
+TEST_F(InDoubt, UnreachableAfterTheCutIsCommitInDoubtAtTheContextsDeadline) {
+  evdb::DB db = evdb::DB::open(uri("&connect_timeout_ms=200"));
+  evdb::Context ctx(std::chrono::milliseconds(500));
+  try {
+    db.tx_rw(
+        [&](evdb::TxRW& tx) {
+          tx.append_event(0, event("A", "1"));
+          proxy.refuse_new(true);
+          proxy.arm(CutProxy::Cut::BeforeSending);
+        },
+        &ctx);
+    FAIL() << "the commit succeeded";
+  } catch (const evdb::CommitInDoubt& e) {
+    EXPECT_NE(std::string(e.what()).find("deadline"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(head(), 0);
+}
+
+// ---- Sentinel --------------------------------------------------------------
+
+std::string sentinel_uri(const std::string& prefix, const std::string& extra) {
+  const int base = EVDB_REDIS_SENTINEL_TEST_PORT;
+  return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(base) +
+         "?sentinel=evdb&hosts=127.0.0.1:" + std::to_string(base + 1) +
+         ",127.0.0.1:" + std::to_string(base + 2) + "&prefix=" + prefix + extra;
+}
+
+int sentinel_script(const std::string& cmd) {
+  std::string line = std::string("EVDB_REDIS_PASSWORD=") + EVDB_REDIS_TEST_PASSWORD + " " +
+                     EVDB_REDIS_SENTINEL_SCRIPT + " " + cmd + " " +
+                     std::to_string(EVDB_REDIS_SENTINEL_TEST_PORT) + " >&2";
+  return std::system(line.c_str());
+}
+
+// What the writers saw.
+struct Outcomes {
+  std::mutex mu;
+  std::set<std::string> acked;     // payloads of commits that returned OK
+  std::set<std::string> in_doubt;  // COMMIT_IN_DOUBT
+  std::map<evdb_status, int> errors;
+  std::vector<Clock::time_point> commit_times;
+};
+
+// Writes until `stop`, retrying every failure; a payload is never reused
+// after an in-doubt commit (it may be in the log).
+void writer(evdb::DB& db, int id, std::atomic<bool>& stop, Outcomes& out) {
+  for (int n = 0; !stop; ++n) {
+    std::string payload = "{\"w\":" + std::to_string(id) + ",\"n\":" + std::to_string(n) + "}";
+    try {
+      db.tx_rw(
+          [&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), event("W", payload)); });
+      std::lock_guard l(out.mu);
+      out.acked.insert(payload);
+      out.commit_times.push_back(Clock::now());
+    } catch (const evdb::Error& e) {
+      std::lock_guard l(out.mu);
+      ++out.errors[e.code()];
+      if (e.code() == EVDB_COMMIT_IN_DOUBT) out.in_doubt.insert(payload);
+      if (e.code() != EVDB_VERSION_MISMATCH && e.code() != EVDB_CONFLICT)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+// The longest pause between two consecutive times after `from`.
+double longest_gap_ms(std::vector<Clock::time_point> t, Clock::time_point from) {
+  std::sort(t.begin(), t.end());
+  double gap = 0;
+  for (size_t i = 1; i < t.size(); ++i)
+    if (t[i] >= from)
+      gap = std::max(gap, std::chrono::duration<double, std::milli>(t[i] - t[i - 1]).count());
+  return gap;
+}
+
+struct FailoverRun {
+  std::vector<evdb::Event> log;
+  Outcomes out;
+  double writers_gap_ms = 0;
+};
+
+// 4 writers (and the caller's checks) on `uri` for ~1.5 s, the master
+// killed, then ~2.5 s more.
+void run_through_failover(const std::string& uri, FailoverRun& run) {
+  evdb::DB db = evdb::DB::open(uri);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 4; ++i) writers.emplace_back([&, i] { writer(db, i, stop, run.out); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto killed = Clock::now();
+  int rc = sentinel_script("failover");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  stop = true;
+  for (auto& t : writers) t.join();
+  ASSERT_EQ(rc, 0) << "scripts/redis-sentinel failover failed";
+  size_t after = 0;
+  {
+    std::lock_guard l(run.out.mu);
+    for (auto t : run.out.commit_times) after += t > killed;
+  }
+  EXPECT_GT(after, 10u) << "the writers did not resume after the failover";
+  run.writers_gap_ms = longest_gap_ms(run.out.commit_times, killed - std::chrono::seconds(1));
+  evdb::DB reader = evdb::DB::open(uri);
+  reader.tx_read_only([&](evdb::TxRO& tx) {
+    run.log = tx.read_events(1, static_cast<size_t>(tx.read_system_version()));
+  });
+}
+
+// Versions 1..n in order, no payload twice; returns the payloads.
+std::set<std::string> check_log(const std::vector<evdb::Event>& log) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].version, static_cast<int64_t>(i + 1)) << "gap or disorder at " << i;
+    EXPECT_TRUE(seen.insert(log[i].payload).second) << "written twice: " << log[i].payload;
+  }
+  return seen;
+}
+
+std::string counts(const Outcomes& o) {
+  std::string s;
+  for (auto& [code, n] : o.errors)
+    s += std::string(evdb_status_name(code)) + "=" + std::to_string(n) + " ";
+  return s;
+}
+
+TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
+  std::string p = unique_name("sentinel");
+  std::string uri = sentinel_uri(
+      p,
+      "&wait_replicas=1&wait_timeout_ms=2000&listen_block_ms=100&connect_timeout_ms=500"
+      "&io_timeout_ms=3000&commit_resolve_timeout_ms=15000&listen_reconnect_timeout_ms=20000");
+  evdb::DB ldb = evdb::DB::open(uri);
+  FailoverRun run;
+  // The listener, recording when each version arrived.
+  std::mutex mu;
+  std::vector<int64_t> delivered;
+  std::vector<Clock::time_point> arrived;
+  std::atomic<bool> ready{false};
+  evdb::Context lctx;
+  evdb::Status lst;
+  std::thread listener([&] {
+    lst = ldb.listen(
+        lctx, [&] { ready = true; },
+        [&](int64_t v) {
+          std::lock_guard l(mu);
+          delivered.push_back(v);
+          arrived.push_back(Clock::now());
+        });
+  });
+  for (int i = 0; i < 3000 && !ready; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(ready);
+  auto started = Clock::now();
+  run_through_failover(uri, run);
+  for (int i = 0; i < 2000; ++i) {
+    {
+      std::lock_guard l(mu);
+      if (delivered.size() >= run.log.size()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // room for duplicates
+  lctx.cancel();
+  listener.join();
+  ASSERT_FALSE(HasFatalFailure());
+  EXPECT_EQ(lst.code(), EVDB_CANCELED) << lst.message();
+  double listener_gap_ms = longest_gap_ms(arrived, started);
+  auto in_log = check_log(run.log);
+  for (const std::string& a : run.out.acked)
+    EXPECT_TRUE(in_log.count(a)) << "acknowledged with wait_replicas=1 but lost: " << a;
+  for (const std::string& s : in_log)
+    EXPECT_TRUE(run.out.acked.count(s) || run.out.in_doubt.count(s))
+        << "in the log although its commit failed definitely: " << s;
+  std::vector<int64_t> want;
+  for (int64_t v = 1; v <= static_cast<int64_t>(run.log.size()); ++v) want.push_back(v);
+  EXPECT_EQ(delivered, want);
+  std::printf(
+      "sentinel failover, wait_replicas=1: %zu events, %zu acknowledged, %zu in doubt, "
+      "errors: %s; longest pause between two commits: %.0f ms, between two "
+      "deliveries: %.0f ms\n",
+      run.log.size(), run.out.acked.size(), run.out.in_doubt.size(), counts(run.out).c_str(),
+      run.writers_gap_ms, listener_gap_ms);
+}
+
+TEST(RedisSentinel, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
+  std::string p = unique_name("nowait");
+  std::string uri = sentinel_uri(p,
+                                 "&connect_timeout_ms=500&io_timeout_ms=3000"
+                                 "&commit_resolve_timeout_ms=15000");
+  FailoverRun run;
+  run_through_failover(uri, run);
+  ASSERT_FALSE(HasFatalFailure());
+  auto in_log = check_log(run.log);
+  size_t lost = 0;
+  for (const std::string& a : run.out.acked) lost += in_log.count(a) == 0;
+  for (const std::string& s : in_log)
+    EXPECT_TRUE(run.out.acked.count(s) || run.out.in_doubt.count(s))
+        << "in the log although its commit failed definitely: " << s;
+  // Not asserted: Redis replicates asynchronously, so losing acknowledged
+  // commits here is allowed (docs/redis-driver.md); the figure goes to
+  // docs/deployment.md.
+  std::printf(
+      "sentinel failover, no wait_replicas: %zu events, %zu acknowledged, %zu lost, "
+      "errors: %s; longest pause between two commits: %.0f ms\n",
+      run.log.size(), run.out.acked.size(), lost, counts(run.out).c_str(), run.writers_gap_ms);
+}
+
+}  // namespace
