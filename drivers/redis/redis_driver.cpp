@@ -18,7 +18,10 @@ RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
       commit_{commit_script(), ""},
       begin_{begin_script(), ""},
       release_{release_script(), ""},
-      locator_(cfg_.endpoint, cfg_.sentinel, cfg_.sentinels),
+      locator_(cfg_.cluster            ? MasterLocator::Mode::Cluster
+               : cfg_.sentinel.empty() ? MasterLocator::Mode::Single
+                                       : MasterLocator::Mode::Sentinel,
+               cfg_.endpoint, cfg_.cluster ? cfg_.prefix : cfg_.sentinel, cfg_.sentinels),
       write_lock_(
           common::shared_per_key<common::WriteLockTracker>(locator_.where() + ' ' + cfg_.prefix)),
       pool_({static_cast<size_t>(cfg_.pool_size), 0, "pool_size"},

@@ -3,18 +3,23 @@
 //    (docs/contract.md OP-15, RDS-4): applied → OK, not applied → CONNECTION
 //    (and the request can never apply later: fenced), unreachable →
 //    COMMIT_IN_DOUBT; a TCP proxy (cut_proxy.hpp) cuts at the right byte;
-//  - through Redis Sentinel (scripts/redis-sentinel): 4 writer threads with
-//    retries and a listener run while the master is SIGKILLed; every commit
+//  - through Redis Sentinel (scripts/redis-sentinel) and on Redis Cluster
+//    (scripts/redis-cluster): 4 writer threads with retries and a listener
+//    run while the master (of the store's slot) is SIGKILLed; every commit
 //    acknowledged with wait_replicas=1 is in the log, once, versions are
-//    gapless, and the listener delivered every version once, in order.
-// The sentinel deployment is started by the redis_sentinel fixture on ports
-// EVDB_REDIS_SENTINEL_TEST_PORT … +4.
+//    gapless, and the listener delivered every version once, in order;
+//    without wait_replicas the acknowledged commits lost are counted;
+//  - on the cluster, stores spread over the masters, each whole on its own.
+// The deployments are started by the redis_failover fixture: sentinels on
+// EVDB_REDIS_SENTINEL_TEST_PORT … +2 (servers +3, +4), cluster nodes on
+// EVDB_REDIS_CLUSTER_TEST_PORT … +5 (bus ports +10 … +15).
 #include <evdb/evdb.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -130,11 +135,37 @@ std::string sentinel_uri(const std::string& prefix, const std::string& extra) {
          ",127.0.0.1:" + std::to_string(base + 2) + "&prefix=" + prefix + extra;
 }
 
-int sentinel_script(const std::string& cmd) {
-  std::string line = std::string("EVDB_REDIS_PASSWORD=") + EVDB_REDIS_TEST_PASSWORD + " " +
-                     EVDB_REDIS_SENTINEL_SCRIPT + " " + cmd + " " +
-                     std::to_string(EVDB_REDIS_SENTINEL_TEST_PORT) + " >&2";
+std::string cluster_uri(const std::string& prefix, const std::string& extra) {
+  const int base = EVDB_REDIS_CLUSTER_TEST_PORT;
+  return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(base) +
+         "?cluster=1&hosts=127.0.0.1:" + std::to_string(base + 1) +
+         ",127.0.0.1:" + std::to_string(base + 2) + "&prefix=" + prefix + extra;
+}
+
+// Runs a deployment script (scripts/redis-sentinel, scripts/redis-cluster)
+// with `args` and the deployment's first port; returns its exit status.
+int deployment_script(const std::string& script, const std::string& args, int base) {
+  std::string line = std::string("EVDB_REDIS_PASSWORD=") + EVDB_REDIS_TEST_PASSWORD + " " + script +
+                     " " + args + " " + std::to_string(base) + " >&2";
   return std::system(line.c_str());
+}
+int sentinel_script(const std::string& cmd) {
+  return deployment_script(EVDB_REDIS_SENTINEL_SCRIPT, cmd, EVDB_REDIS_SENTINEL_TEST_PORT);
+}
+int cluster_script(const std::string& cmd) {
+  return deployment_script(EVDB_REDIS_CLUSTER_SCRIPT, cmd, EVDB_REDIS_CLUSTER_TEST_PORT);
+}
+// The port of the cluster master that owns store `prefix` (0: unknown).
+int cluster_master(const std::string& prefix) {
+  std::string line = std::string("EVDB_REDIS_PASSWORD=") + EVDB_REDIS_TEST_PASSWORD + " " +
+                     EVDB_REDIS_CLUSTER_SCRIPT + " master " + prefix + " " +
+                     std::to_string(EVDB_REDIS_CLUSTER_TEST_PORT);
+  FILE* f = ::popen(line.c_str(), "r");
+  if (f == nullptr) return 0;
+  int port = 0;
+  if (std::fscanf(f, "%d", &port) != 1) port = 0;
+  ::pclose(f);
+  return port;
 }
 
 // What the writers saw.
@@ -184,19 +215,20 @@ struct FailoverRun {
 };
 
 // 4 writers (and the caller's checks) on `uri` for ~1.5 s, the master
-// killed, then ~2.5 s more.
-void run_through_failover(const std::string& uri, FailoverRun& run) {
+// killed by `failover` (a deployment script's failover), then ~2.5 s more.
+void run_through_failover(const std::string& uri, FailoverRun& run,
+                          const std::function<int()>& failover) {
   evdb::DB db = evdb::DB::open(uri);
   std::atomic<bool> stop{false};
   std::vector<std::thread> writers;
   for (int i = 0; i < 4; ++i) writers.emplace_back([&, i] { writer(db, i, stop, run.out); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   auto killed = Clock::now();
-  int rc = sentinel_script("failover");
+  int rc = failover();
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   stop = true;
   for (auto& t : writers) t.join();
-  ASSERT_EQ(rc, 0) << "scripts/redis-sentinel failover failed";
+  ASSERT_EQ(rc, 0) << "the failover script failed";
   size_t after = 0;
   {
     std::lock_guard l(run.out.mu);
@@ -227,12 +259,10 @@ std::string counts(const Outcomes& o) {
   return s;
 }
 
-TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
-  std::string p = unique_name("sentinel");
-  std::string uri = sentinel_uri(
-      p,
-      "&wait_replicas=1&wait_timeout_ms=2000&listen_block_ms=100&connect_timeout_ms=500"
-      "&io_timeout_ms=3000&commit_resolve_timeout_ms=15000&listen_reconnect_timeout_ms=20000");
+// The failover test with wait_replicas=1 and a listener; `what` names the
+// deployment in the figures printed.
+void ride_through_with_wait_replicas(const std::string& what, const std::string& uri,
+                                     const std::function<int()>& failover) {
   evdb::DB ldb = evdb::DB::open(uri);
   FailoverRun run;
   // The listener, recording when each version arrived.
@@ -255,7 +285,7 @@ TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_TRUE(ready);
   auto started = Clock::now();
-  run_through_failover(uri, run);
+  run_through_failover(uri, run, failover);
   for (int i = 0; i < 2000; ++i) {
     {
       std::lock_guard l(mu);
@@ -266,7 +296,7 @@ TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // room for duplicates
   lctx.cancel();
   listener.join();
-  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
   EXPECT_EQ(lst.code(), EVDB_CANCELED) << lst.message();
   double listener_gap_ms = longest_gap_ms(arrived, started);
   auto in_log = check_log(run.log);
@@ -279,21 +309,20 @@ TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
   for (int64_t v = 1; v <= static_cast<int64_t>(run.log.size()); ++v) want.push_back(v);
   EXPECT_EQ(delivered, want);
   std::printf(
-      "sentinel failover, wait_replicas=1: %zu events, %zu acknowledged, %zu in doubt, "
+      "%s failover, wait_replicas=1: %zu events, %zu acknowledged, %zu in doubt, "
       "errors: %s; longest pause between two commits: %.0f ms, between two "
       "deliveries: %.0f ms\n",
-      run.log.size(), run.out.acked.size(), run.out.in_doubt.size(), counts(run.out).c_str(),
-      run.writers_gap_ms, listener_gap_ms);
+      what.c_str(), run.log.size(), run.out.acked.size(), run.out.in_doubt.size(),
+      counts(run.out).c_str(), run.writers_gap_ms, listener_gap_ms);
 }
 
-TEST(RedisSentinel, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
-  std::string p = unique_name("nowait");
-  std::string uri = sentinel_uri(p,
-                                 "&connect_timeout_ms=500&io_timeout_ms=3000"
-                                 "&commit_resolve_timeout_ms=15000");
+// The failover test without wait_replicas: the invariants that still hold,
+// and the acknowledged commits lost, counted.
+void ride_through_without_wait_replicas(const std::string& what, const std::string& uri,
+                                        const std::function<int()>& failover) {
   FailoverRun run;
-  run_through_failover(uri, run);
-  ASSERT_FALSE(HasFatalFailure());
+  run_through_failover(uri, run, failover);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
   auto in_log = check_log(run.log);
   size_t lost = 0;
   for (const std::string& a : run.out.acked) lost += in_log.count(a) == 0;
@@ -304,9 +333,66 @@ TEST(RedisSentinel, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
   // commits here is allowed (docs/redis-driver.md); the figure goes to
   // docs/deployment.md.
   std::printf(
-      "sentinel failover, no wait_replicas: %zu events, %zu acknowledged, %zu lost, "
+      "%s failover, no wait_replicas: %zu events, %zu acknowledged, %zu lost, "
       "errors: %s; longest pause between two commits: %.0f ms\n",
-      run.log.size(), run.out.acked.size(), lost, counts(run.out).c_str(), run.writers_gap_ms);
+      what.c_str(), run.log.size(), run.out.acked.size(), lost, counts(run.out).c_str(),
+      run.writers_gap_ms);
 }
 
+const char* const kWaitParams =
+    "&wait_replicas=1&wait_timeout_ms=2000&listen_block_ms=100&connect_timeout_ms=500"
+    "&io_timeout_ms=3000&commit_resolve_timeout_ms=15000&listen_reconnect_timeout_ms=20000";
+const char* const kNoWaitParams =
+    "&connect_timeout_ms=500&io_timeout_ms=3000&commit_resolve_timeout_ms=15000";
+
+TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
+  ride_through_with_wait_replicas("sentinel", sentinel_uri(unique_name("sentinel"), kWaitParams),
+                                  [] { return sentinel_script("failover"); });
+}
+
+TEST(RedisSentinel, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
+  ride_through_without_wait_replicas("sentinel", sentinel_uri(unique_name("nowait"), kNoWaitParams),
+                                     [] { return sentinel_script("failover"); });
+}
+
+TEST(RedisCluster, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
+  std::string p = unique_name("cluster");
+  ride_through_with_wait_replicas("cluster", cluster_uri(p, kWaitParams),
+                                  [p] { return cluster_script("failover " + p); });
+}
+
+TEST(RedisCluster, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
+  std::string p = unique_name("cnowait");
+  ride_through_without_wait_replicas("cluster", cluster_uri(p, kNoWaitParams),
+                                     [p] { return cluster_script("failover " + p); });
+}
+
+// One store lives in one slot, on the master that owns it: stores with
+// different prefixes spread over the masters, each written whole on its own.
+TEST(RedisCluster, StoresSpreadOverTheMasters) {
+  std::map<int, std::string> by_master;  // master port → a prefix it owns
+  for (int i = 0; i < 64 && by_master.size() < 3; ++i) {
+    std::string p = unique_name("spread");
+    int m = cluster_master(p);
+    ASSERT_NE(m, 0) << "scripts/redis-cluster master " << p;
+    by_master.emplace(m, p);
+  }
+  ASSERT_EQ(by_master.size(), 3u) << "64 prefixes, all on fewer than 3 masters";
+  int n = 1;
+  for (auto& [port, p] : by_master) {
+    evdb::DB db = evdb::DB::open(cluster_uri(p, ""));
+    for (int k = 0; k < n; ++k)
+      db.tx_rw([&](evdb::TxRW& tx) {
+        int64_t h = tx.read_system_version();
+        tx.append_event(h, event("S", std::to_string(k)));
+        tx.init_projection_version(1);
+        tx.set_projection_version(1, h + 1);
+      });
+    // On that master itself: the whole store, no key elsewhere.
+    Raw raw(port);
+    EXPECT_EQ(raw.integer({"XLEN", "{" + p + "}:log"}), n) << p << " on " << port;
+    EXPECT_EQ(raw.str({"HGET", "{" + p + "}:proj", "1"}), std::to_string(n));
+    ++n;
+  }
+}
 }  // namespace
