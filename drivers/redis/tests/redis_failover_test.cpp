@@ -259,10 +259,15 @@ std::string counts(const Outcomes& o) {
   return s;
 }
 
-// The failover test with wait_replicas=1 and a listener; `what` names the
-// deployment in the figures printed.
-void ride_through_with_wait_replicas(const std::string& what, const std::string& uri,
-                                     const std::function<int()>& failover) {
+// The failover test: 4 writers and a listener through a master kill.
+// With wait_replicas (`waited`): every acknowledged commit is in the log and
+// the listener delivered every version once, in order. Without: the
+// acknowledged commits lost are counted, and the listener either did the
+// same or ended saying a failover lost versions it had delivered (RDS-6).
+// Either way the log is gapless, holds nothing twice and nothing whose
+// commit failed definitely. `what` names the deployment in the figures.
+void ride_through(const std::string& what, bool waited, const std::string& uri,
+                  const std::function<int()>& failover) {
   evdb::DB ldb = evdb::DB::open(uri);
   FailoverRun run;
   // The listener, recording when each version arrived.
@@ -297,74 +302,62 @@ void ride_through_with_wait_replicas(const std::string& what, const std::string&
   lctx.cancel();
   listener.join();
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
-  EXPECT_EQ(lst.code(), EVDB_CANCELED) << lst.message();
-  double listener_gap_ms = longest_gap_ms(arrived, started);
   auto in_log = check_log(run.log);
-  for (const std::string& a : run.out.acked)
-    EXPECT_TRUE(in_log.count(a)) << "acknowledged with wait_replicas=1 but lost: " << a;
+  size_t lost = 0;
+  for (const std::string& a : run.out.acked) {
+    lost += in_log.count(a) == 0;
+    EXPECT_TRUE(!waited || in_log.count(a)) << "acknowledged with wait_replicas=1 but lost: " << a;
+  }
   for (const std::string& s : in_log)
     EXPECT_TRUE(run.out.acked.count(s) || run.out.in_doubt.count(s))
         << "in the log although its commit failed definitely: " << s;
   std::vector<int64_t> want;
   for (int64_t v = 1; v <= static_cast<int64_t>(run.log.size()); ++v) want.push_back(v);
-  EXPECT_EQ(delivered, want);
+  const bool listener_lost = !waited && lst.code() == EVDB_INTERNAL &&
+                             lst.message().find("lost in a failover") != std::string::npos;
+  if (!listener_lost) {
+    EXPECT_EQ(lst.code(), EVDB_CANCELED) << lst.message();
+    EXPECT_EQ(delivered, want);
+  }
+  // Not asserted without wait_replicas: Redis replicates asynchronously, so
+  // losing acknowledged commits is allowed then (docs/redis-driver.md); the
+  // figures go to docs/deployment.md.
   std::printf(
-      "%s failover, wait_replicas=1: %zu events, %zu acknowledged, %zu in doubt, "
-      "errors: %s; longest pause between two commits: %.0f ms, between two "
-      "deliveries: %.0f ms\n",
-      what.c_str(), run.log.size(), run.out.acked.size(), run.out.in_doubt.size(),
-      counts(run.out).c_str(), run.writers_gap_ms, listener_gap_ms);
-}
-
-// The failover test without wait_replicas: the invariants that still hold,
-// and the acknowledged commits lost, counted.
-void ride_through_without_wait_replicas(const std::string& what, const std::string& uri,
-                                        const std::function<int()>& failover) {
-  FailoverRun run;
-  run_through_failover(uri, run, failover);
-  ASSERT_FALSE(::testing::Test::HasFatalFailure());
-  auto in_log = check_log(run.log);
-  size_t lost = 0;
-  for (const std::string& a : run.out.acked) lost += in_log.count(a) == 0;
-  for (const std::string& s : in_log)
-    EXPECT_TRUE(run.out.acked.count(s) || run.out.in_doubt.count(s))
-        << "in the log although its commit failed definitely: " << s;
-  // Not asserted: Redis replicates asynchronously, so losing acknowledged
-  // commits here is allowed (docs/redis-driver.md); the figure goes to
-  // docs/deployment.md.
-  std::printf(
-      "%s failover, no wait_replicas: %zu events, %zu acknowledged, %zu lost, "
-      "errors: %s; longest pause between two commits: %.0f ms\n",
-      what.c_str(), run.log.size(), run.out.acked.size(), lost, counts(run.out).c_str(),
-      run.writers_gap_ms);
+      "%s failover, %s: %zu events, %zu acknowledged, %zu acknowledged but lost, %zu in doubt, "
+      "errors: %s; longest pause between two commits: %.0f ms, between two deliveries: %.0f ms%s\n",
+      what.c_str(), waited ? "wait_replicas=1" : "no wait_replicas", run.log.size(),
+      run.out.acked.size(), lost, run.out.in_doubt.size(), counts(run.out).c_str(),
+      run.writers_gap_ms, longest_gap_ms(arrived, started),
+      listener_lost ? " (the listener ended: versions it delivered were lost)" : "");
 }
 
 const char* const kWaitParams =
     "&wait_replicas=1&wait_timeout_ms=2000&listen_block_ms=100&connect_timeout_ms=500"
     "&io_timeout_ms=3000&commit_resolve_timeout_ms=15000&listen_reconnect_timeout_ms=20000";
 const char* const kNoWaitParams =
-    "&connect_timeout_ms=500&io_timeout_ms=3000&commit_resolve_timeout_ms=15000";
+    "&listen_block_ms=100&connect_timeout_ms=500&io_timeout_ms=3000"
+    "&commit_resolve_timeout_ms=15000&listen_reconnect_timeout_ms=20000";
 
 TEST(RedisSentinel, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
-  ride_through_with_wait_replicas("sentinel", sentinel_uri(unique_name("sentinel"), kWaitParams),
-                                  [] { return sentinel_script("failover"); });
+  ride_through("sentinel", true, sentinel_uri(unique_name("sentinel"), kWaitParams),
+               [] { return sentinel_script("failover"); });
 }
 
 TEST(RedisSentinel, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
-  ride_through_without_wait_replicas("sentinel", sentinel_uri(unique_name("nowait"), kNoWaitParams),
-                                     [] { return sentinel_script("failover"); });
+  ride_through("sentinel", false, sentinel_uri(unique_name("nowait"), kNoWaitParams),
+               [] { return sentinel_script("failover"); });
 }
 
 TEST(RedisCluster, WritersAndListenerRideThroughAMasterKillWithWaitReplicas) {
   std::string p = unique_name("cluster");
-  ride_through_with_wait_replicas("cluster", cluster_uri(p, kWaitParams),
-                                  [p] { return cluster_script("failover " + p); });
+  ride_through("cluster", true, cluster_uri(p, kWaitParams),
+               [p] { return cluster_script("failover " + p); });
 }
 
 TEST(RedisCluster, WithoutWaitReplicasTheLogStaysGaplessAndLossesAreCounted) {
   std::string p = unique_name("cnowait");
-  ride_through_without_wait_replicas("cluster", cluster_uri(p, kNoWaitParams),
-                                     [p] { return cluster_script("failover " + p); });
+  ride_through("cluster", false, cluster_uri(p, kNoWaitParams),
+               [p] { return cluster_script("failover " + p); });
 }
 
 // One store lives in one slot, on the master that owns it: stores with
