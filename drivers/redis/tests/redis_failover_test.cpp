@@ -303,7 +303,8 @@ void ride_through(const std::string& what, bool waited, const std::string& uri,
   listener.join();
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   auto in_log = check_log(run.log);
-  size_t lost = 0;
+  size_t lost = 0, doubt_in_log = 0;
+  for (const std::string& d : run.out.in_doubt) doubt_in_log += in_log.count(d);
   for (const std::string& a : run.out.acked) {
     lost += in_log.count(a) == 0;
     EXPECT_TRUE(!waited || in_log.count(a)) << "acknowledged with wait_replicas=1 but lost: " << a;
@@ -323,10 +324,11 @@ void ride_through(const std::string& what, bool waited, const std::string& uri,
   // losing acknowledged commits is allowed then (docs/redis-driver.md); the
   // figures go to docs/deployment.md.
   std::printf(
-      "%s failover, %s: %zu events, %zu acknowledged, %zu acknowledged but lost, %zu in doubt, "
+      "%s failover, %s: %zu events, %zu acknowledged, %zu acknowledged but lost, %zu in doubt "
+      "(%zu of them in the log), "
       "errors: %s; longest pause between two commits: %.0f ms, between two deliveries: %.0f ms%s\n",
       what.c_str(), waited ? "wait_replicas=1" : "no wait_replicas", run.log.size(),
-      run.out.acked.size(), lost, run.out.in_doubt.size(), counts(run.out).c_str(),
+      run.out.acked.size(), lost, run.out.in_doubt.size(), doubt_in_log, counts(run.out).c_str(),
       run.writers_gap_ms, longest_gap_ms(arrived, started),
       listener_lost ? " (the listener ended: versions it delivered were lost)" : "");
 }
