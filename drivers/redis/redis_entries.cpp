@@ -48,6 +48,13 @@ int64_t id_version(const redisReply* id) {
   if (text.starts_with("READONLY"))
     drv::fail(EVDB_CONNECTION, "redis refused " + doing + ": " + text +
                                    " (the server was demoted by a failover; nothing was written)");
+  // Conditions that pass (nothing ran): the cluster cannot serve the slot
+  // yet (a failover), the store's slot is being migrated with its keys
+  // split between two nodes, a server is loading its data.
+  for (std::string_view busy : {"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN"})
+    if (text.starts_with(busy))
+      drv::fail(EVDB_CONNECTION,
+                "redis refused " + doing + ": " + text + " (nothing was written; try again later)");
   drv::fail(EVDB_INTERNAL, "redis refused " + doing + ": " + text);
 }
 

@@ -26,7 +26,9 @@ int64_t id_version(const redisReply* id);
 
 // Throws for an error reply to `doing`: CONNECTION for a cluster redirect
 // (MOVED/ASK) or READONLY (a demoted master): nothing was written, and the
-// next connection looks for the master again; INTERNAL otherwise.
+// next connection looks for the master again; CONNECTION for CLUSTERDOWN,
+// TRYAGAIN, LOADING, MASTERDOWN (nothing ran; later it will); INTERNAL
+// otherwise.
 [[noreturn]] void server_error(const redisReply* r, const std::string& doing);
 
 // Throws (server_error) for an error reply, INTERNAL for a reply not of
