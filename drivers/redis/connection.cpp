@@ -77,6 +77,10 @@ Connection::~Connection() {
 
 void Connection::broke(evdb_status code, const std::string& message) {
   broken_ = true;
+  // Lost or timed out: the server may be gone (a failover); the next
+  // connection asks the sentinels / seed nodes first rather than wait for
+  // a connect to a dead host.
+  if (code == EVDB_CONNECTION && redirected_) redirected_->store(true);
   drv::fail(code, message);
 }
 

@@ -82,9 +82,9 @@ class Connection {
 
   // True once the connection must not be reused.
   bool broken() const { return broken_; }
-  // A redirect (MOVED, ASK, READONLY: another node serves the store now)
-  // sets *flag, so that the MasterLocator that opened this connection looks
-  // for the master again.
+  // A redirect (MOVED, ASK, READONLY: another node serves the store now) or
+  // a lost connection sets *flag, so that the MasterLocator that opened this
+  // connection looks for the master again.
   void report_redirects_to(std::shared_ptr<std::atomic<bool>> flag) {
     redirected_ = std::move(flag);
   }

@@ -30,8 +30,8 @@ class MasterLocator {
   MasterLocator(Mode mode, Endpoint server, std::string group, std::vector<Endpoint> nodes);
 
   // A new connection to the server, or to the current master: the master
-  // last found is tried first, unless a connection to it was redirected
-  // (MOVED, READONLY: Connection::redirected); when it is unreachable or no
+  // last found is tried first, unless a connection to it was lost or
+  // redirected (Connection::report_redirects_to); when it is unreachable or no
   // longer answers ROLE "master", the sentinels / seed nodes are asked again
   // and their answer is checked the same way. Throws drv::Error: CONNECTION
   // (nobody answers, no master reachable, credentials refused),
@@ -57,7 +57,7 @@ class MasterLocator {
   const std::string group_;
   const std::vector<Endpoint> nodes_;
   const int slot_;  // Cluster: the store's slot
-  // Set by a connection to the cached master that was redirected.
+  // Set by a connection to the cached master that was lost or redirected.
   const std::shared_ptr<std::atomic<bool>> stale_;
   mutable std::mutex mu_;
   std::optional<Endpoint> master_;  // the last master found (guarded by mu_)
