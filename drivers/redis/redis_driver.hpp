@@ -1,7 +1,8 @@
 // redis_driver.hpp — the Redis Streams driver (hiredis).
 //
 // URI: redis://[user:password@]host[:port][/db]?prefix=NAME[&…] (with
-// sentinel=GROUP&hosts=…: through Redis Sentinel), see
+// sentinel=GROUP&hosts=…: through Redis Sentinel; with cluster=1&hosts=…: on
+// Redis Cluster), see
 // docs/redis-driver.md for the parameters, the key layout, how transactions
 // work and which server settings make it durable. rediss:// is claimed only
 // to be refused with EVDB_UNSUPPORTED (this hiredis has no TLS).
