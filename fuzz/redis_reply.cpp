@@ -2,7 +2,8 @@
 // Redis driver reads and decodes them (hiredis' redisReader, then the
 // driver's own decoding of every reply: handshake, TYPE and SCRIPT LOAD at
 // open, the MULTI/EXEC snapshot, XRANGE / XREVRANGE entries, the commit
-// script's outcome, XLEN and XREAD in the listener). A server is trusted with
+// script's outcome and, when its connection is lost, one try of the resolve
+// script, XLEN and XREAD in the listener). A server is trusted with
 // the data, not with the driver's memory: a wrong or hostile reply must end in
 // an error, never in a crash, a hang or a read out of bounds.
 //
@@ -177,10 +178,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   server.set_replies(evdb::fuzz::split_fields(data, size));
 
   // Short timeouts bound a session whatever the replies say; one pooled
-  // connection; the listener gives up at the first lost connection.
+  // connection; the listener gives up at the first lost connection, and a
+  // commit whose connection is lost tries to learn its outcome once.
   std::string text = "redis://127.0.0.1:" + std::to_string(server.port()) +
                      "/?prefix=f&connect_timeout_ms=200&io_timeout_ms=200&pool_size=1"
-                     "&listen_block_ms=10&listen_reconnect_timeout_ms=0";
+                     "&listen_block_ms=10&listen_reconnect_timeout_ms=0"
+                     "&commit_resolve_timeout_ms=0";
   evdb::loader::ParsedUri parsed;
   std::string error;
   if (!evdb::loader::ParsedUri::parse(text, parsed, error)) std::abort();

@@ -77,6 +77,10 @@ Connection::~Connection() {
 
 void Connection::broke(evdb_status code, const std::string& message) {
   broken_ = true;
+  // Lost or timed out: the server may be gone (a failover); the next
+  // connection asks the sentinels / seed nodes first rather than wait for
+  // a connect to a dead host.
+  if (code == EVDB_CONNECTION && redirected_) redirected_->store(true);
   drv::fail(code, message);
 }
 
@@ -262,6 +266,12 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
                                  std::string(doing) + ": " + reader_->errstr);
     if (r != nullptr) {
       replies.emplace_back(static_cast<redisReply*>(r));
+      // A server that refuses writes as a replica was demoted by a
+      // failover: this connection must not serve another transaction.
+      const redisReply* rr = replies.back().get();
+      if (rr->type == REDIS_REPLY_ERROR &&
+          std::string_view(rr->str, rr->len).starts_with("READONLY"))
+        broken_ = true;
       continue;
     }
     if (wait_first) wait_fd(ignore_ctx ? nullptr : &ctx, POLLIN, deadline, doing);

@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -66,7 +67,9 @@ class Connection {
   };
 
   // Sends what is queued and reads one reply per queued command, in order.
-  // Error replies are returned as replies (type REDIS_REPLY_ERROR). Throws
+  // Error replies are returned as replies (type REDIS_REPLY_ERROR); a
+  // redirect (READONLY: the server is a replica now; MOVED / ASK: another
+  // cluster node serves the slot) also marks the connection broken. Throws
   // drv::Error (CONNECTION, CANCELED, DEADLINE_EXCEEDED) and leaves the
   // connection broken on any I/O problem or interrupted wait. `doing` names
   // the operation in messages. extra_wait_ms lengthens the reply timeout
@@ -79,6 +82,12 @@ class Connection {
 
   // True once the connection must not be reused.
   bool broken() const { return broken_; }
+  // A redirect (MOVED, ASK, READONLY: another node serves the store now) or
+  // a lost connection sets *flag, so that the MasterLocator that opened this
+  // connection looks for the master again.
+  void report_redirects_to(std::shared_ptr<std::atomic<bool>> flag) {
+    redirected_ = std::move(flag);
+  }
   const Endpoint& endpoint() const { return ep_; }
 
  private:
@@ -95,6 +104,7 @@ class Connection {
   size_t queued_ = 0;
   redisReader* reader_ = nullptr;
   bool broken_ = false;
+  std::shared_ptr<std::atomic<bool>> redirected_;
 };
 
 // Text of an error reply (or a short description of an unexpected reply).

@@ -3,6 +3,25 @@
 #include "redis_internal.hpp"
 
 namespace evdb::redis {
+namespace {
+
+// "host:port" or "[v6]:port" (port required) from the hosts parameter.
+Endpoint parse_host(std::string_view item, const Endpoint& base) {
+  Endpoint e = base;
+  size_t colon = item.rfind(':');
+  std::string_view host = colon == std::string_view::npos ? item : item.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto port = colon == std::string_view::npos ? std::nullopt : to_int(item.substr(colon + 1));
+  if (host.empty() || !port || *port <= 0 || *port > 65535)
+    drv::fail(EVDB_INVALID_ARGUMENT, "parameter hosts: '" + std::string(item) +
+                                         "' is not host:port (e.g. 127.0.0.1:26380)");
+  e.host = std::string(host);
+  e.port = static_cast<int>(*port);
+  return e;
+}
+
+}  // namespace
 
 Config parse_uri(drv::Uri& uri) {
   if (uri.scheme() == "rediss")
@@ -54,9 +73,51 @@ Config parse_uri(drv::Uri& uri) {
   if (auto v = uri.take_int("listen_reconnect_timeout_ms", 0, 86400000))
     c.listen_reconnect_timeout_ms = static_cast<int>(*v);
   if (auto v = uri.take_int("write_lock_ms", 0, 600000)) c.write_lock_ms = static_cast<int>(*v);
+  if (auto v = uri.take_int("wait_replicas", 0, 1000)) c.wait_replicas = static_cast<int>(*v);
+  if (auto v = uri.take_int("wait_timeout_ms", 1, 600000)) c.wait_timeout_ms = static_cast<int>(*v);
+  if (auto v = uri.take_int("commit_resolve_timeout_ms", 0, 3600000))
+    c.commit_resolve_timeout_ms = static_cast<int>(*v);
+  auto group = uri.take("sentinel");
+  auto cluster = uri.take_int("cluster", 0, 1);
+  auto hosts = uri.take("hosts");
+  if (group && cluster.value_or(0) == 1)
+    drv::fail(EVDB_INVALID_ARGUMENT, "parameters sentinel and cluster=1 exclude each other");
+  if (group && group->empty())
+    drv::fail(EVDB_INVALID_ARGUMENT, "parameter sentinel (the master group name) is empty");
+  if (group || cluster.value_or(0) == 1) {
+    // The authority is the first sentinel / seed node, `hosts` the others.
+    // Sentinels take no credentials and have no database; seed nodes take
+    // the cluster's credentials.
+    c.sentinel = group.value_or("");
+    Endpoint first = ep;
+    if (group) {
+      first.user.clear();
+      first.password.clear();
+      first.db = 0;
+    } else if (ep.db != 0) {
+      drv::fail(EVDB_INVALID_ARGUMENT, "URI " + std::string(uri.redacted()) + " names database " +
+                                           std::to_string(ep.db) +
+                                           " with cluster=1: Redis Cluster has database 0 only");
+    }
+    c.cluster = !group;
+    c.sentinels.push_back(first);
+    if (hosts) {
+      std::string_view rest = *hosts;
+      while (!rest.empty()) {
+        size_t comma = rest.find(',');
+        c.sentinels.push_back(parse_host(rest.substr(0, comma), first));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+    }
+  } else if (hosts) {
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "parameter hosts needs sentinel=GROUP (the other sentinels) or cluster=1 (the "
+              "other seed nodes); a single server is named in the authority");
+  }
   uri.reject_unknown(
       "prefix, connect_timeout_ms, io_timeout_ms, pool_size, listen_block_ms, "
-      "listen_reconnect_timeout_ms, write_lock_ms");
+      "listen_reconnect_timeout_ms, write_lock_ms, wait_replicas, wait_timeout_ms, "
+      "commit_resolve_timeout_ms, sentinel, cluster, hosts");
   return c;
 }
 

@@ -18,11 +18,15 @@ RedisDb::RedisDb(Config cfg, const drv::Ctx& ctx)
       commit_{commit_script(), ""},
       begin_{begin_script(), ""},
       release_{release_script(), ""},
-      write_lock_(common::shared_per_key<common::WriteLockTracker>(cfg_.endpoint.where() + ' ' +
-                                                                   cfg_.prefix)),
+      locator_(cfg_.cluster            ? MasterLocator::Mode::Cluster
+               : cfg_.sentinel.empty() ? MasterLocator::Mode::Single
+                                       : MasterLocator::Mode::Sentinel,
+               cfg_.endpoint, cfg_.cluster ? cfg_.prefix : cfg_.sentinel, cfg_.sentinels),
+      write_lock_(
+          common::shared_per_key<common::WriteLockTracker>(locator_.where() + ' ' + cfg_.prefix)),
       pool_({static_cast<size_t>(cfg_.pool_size), 0, "pool_size"},
-            [this](const drv::Ctx& c) { return Connection::open(cfg_.endpoint, c); }) {
-  auto conn = Connection::open(cfg_.endpoint, ctx);
+            [this](const drv::Ctx& c) { return locator_.open(c); }) {
+  auto conn = locator_.open(ctx);
   conn->add({"TYPE", log_key_});
   conn->add({"TYPE", proj_key_});
   conn->add({"SCRIPT", "LOAD", commit_.body});

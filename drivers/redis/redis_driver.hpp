@@ -1,6 +1,8 @@
 // redis_driver.hpp — the Redis Streams driver (hiredis).
 //
-// URI: redis://[user:password@]host[:port][/db]?prefix=NAME[&…], see
+// URI: redis://[user:password@]host[:port][/db]?prefix=NAME[&…] (with
+// sentinel=GROUP&hosts=…: through Redis Sentinel; with cluster=1&hosts=…: on
+// Redis Cluster), see
 // docs/redis-driver.md for the parameters, the key layout, how transactions
 // work and which server settings make it durable. rediss:// is claimed only
 // to be refused with EVDB_UNSUPPORTED (this hiredis has no TLS).
@@ -20,12 +22,30 @@
 #include "common/version.hpp"
 #include "common/write_lock.hpp"
 #include "connection.hpp"
+#include "master_locator.hpp"
 
 namespace evdb::redis {
 
 // Everything the URI says.
 struct Config {
+  // The server; with `sentinel`, the first sentinel (its credentials and
+  // database are those of the master).
   Endpoint endpoint;
+  // The Sentinel master group name; "" when `endpoint` is the server itself.
+  std::string sentinel;
+  // cluster=1: the store's slot is served by whichever master owns it.
+  bool cluster = false;
+  // The sentinels (no credentials: sentinels take no AUTH here) or the
+  // cluster's seed nodes (with the credentials) to ask, in order: the
+  // authority's address first, then the `hosts` parameter's.
+  std::vector<Endpoint> sentinels;
+  // WAIT after each commit for this many replicas (0: no WAIT), at most
+  // wait_timeout_ms; fewer acknowledgements: COMMIT_IN_DOUBT.
+  int wait_replicas = 0;
+  int wait_timeout_ms = 1000;
+  // How long a commit whose connection was lost keeps trying to learn its
+  // outcome (reconnecting, to a new master if need be) before COMMIT_IN_DOUBT.
+  int commit_resolve_timeout_ms = 30000;
   // The store's name; every key is "{prefix}:…" (one hash tag: one slot).
   std::string prefix = "evdb";
   // Idle connections kept per handle.
@@ -44,6 +64,11 @@ struct Config {
   std::string proj_key() const { return "{" + prefix + "}:proj"; }
   std::string lock_key() const { return "{" + prefix + "}:wlock"; }
   std::string wake_key() const { return "{" + prefix + "}:wake"; }
+  // The key that records a commit's outcome under its token (commit script
+  // and resolve script, redis_transaction.cpp).
+  std::string done_key(std::string_view token) const {
+    return "{" + prefix + "}:done:" + std::string(token);
+  }
 };
 
 // Parses the URI (takes every known parameter, refuses the rest). Throws
@@ -92,8 +117,16 @@ class RedisDb : public drv::Db {
   // Which transaction of this process holds the write lock; shared by the
   // handles on the same server, database and prefix.
   common::WriteLockTracker& write_lock() { return *write_lock_; }
-  // A connection from the pool, or a new one.
+  // A connection from the pool, or a new one (to the current master).
   std::unique_ptr<Connection> acquire(const drv::Ctx& ctx);
+  // A new connection to the current master (not from the pool): the server
+  // itself, or the master the sentinels name (checked with ROLE). Throws
+  // what MasterLocator::open throws.
+  std::unique_ptr<Connection> connect(const drv::Ctx& ctx) { return locator_.open(ctx); }
+  // Drops every idle pooled connection (after one was found dead).
+  void drop_idle() { pool_.drop_idle(); }
+  // Where the store's server is, for messages (no credentials).
+  std::string where() const { return locator_.where(); }
   // Back to the pool (closed when broken or pool_size wait already).
   void release(std::unique_ptr<Connection> c);
 
@@ -108,6 +141,7 @@ class RedisDb : public drv::Db {
   Script release_;
   std::string token_base_;  // random, per handle
   std::atomic<uint64_t> token_next_{0};
+  MasterLocator locator_;
   std::shared_ptr<common::WriteLockTracker> write_lock_;
   common::Pool<Connection> pool_;
 };

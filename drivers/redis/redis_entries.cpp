@@ -40,10 +40,21 @@ int64_t id_version(const redisReply* id) {
 
 [[noreturn]] void server_error(const redisReply* r, const std::string& doing) {
   std::string text = reply_text(r);
-  if (text.starts_with("MOVED") || text.starts_with("ASK"))
-    drv::fail(EVDB_UNSUPPORTED, "redis answered " + doing + " with a cluster redirect (" + text +
-                                    "): this driver does not follow redirects; connect to the "
-                                    "node that owns the store's slot");
+  if (text.starts_with("MOVED ") || text.starts_with("ASK "))
+    drv::fail(EVDB_CONNECTION, "redis answered " + doing + " with a cluster redirect (" + text +
+                                   "): another node serves the store's slot now; nothing was "
+                                   "written (the next connection asks the cluster again; with "
+                                   "a single-server URI, use cluster=1)");
+  if (text.starts_with("READONLY"))
+    drv::fail(EVDB_CONNECTION, "redis refused " + doing + ": " + text +
+                                   " (the server was demoted by a failover; nothing was written)");
+  // Conditions that pass (nothing ran): the cluster cannot serve the slot
+  // yet (a failover), the store's slot is being migrated with its keys
+  // split between two nodes, a server is loading its data.
+  for (std::string_view busy : {"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN"})
+    if (text.starts_with(busy))
+      drv::fail(EVDB_CONNECTION,
+                "redis refused " + doing + ": " + text + " (nothing was written; try again later)");
   drv::fail(EVDB_INTERNAL, "redis refused " + doing + ": " + text);
 }
 

@@ -24,8 +24,11 @@ std::optional<int64_t> to_int(std::string_view s);
 // else.
 int64_t id_version(const redisReply* id);
 
-// Throws for an error reply to `doing`: UNSUPPORTED for a cluster redirect
-// (MOVED/ASK), INTERNAL otherwise.
+// Throws for an error reply to `doing`: CONNECTION for a cluster redirect
+// (MOVED/ASK) or READONLY (a demoted master): nothing was written, and the
+// next connection looks for the master again; CONNECTION for CLUSTERDOWN,
+// TRYAGAIN, LOADING, MASTERDOWN (nothing ran; later it will); INTERNAL
+// otherwise.
 [[noreturn]] void server_error(const redisReply* r, const std::string& doing);
 
 // Throws (server_error) for an error reply, INTERNAL for a reply not of

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -20,11 +21,17 @@ namespace {
 // appends, then per append: entry id, type, payload, time, revision; number
 // of projection writes, then per write: id, value.
 // Returns {0, head} when the head moved, {1, id} when a projection read
-// changed, {2, appended} once applied. Every check (and every command that
-// could fail on a wrong key type) runs before the first write, so the script
-// applies all its writes or none. With KEYS[3] (write lock) and KEYS[4]
-// (wake list), the last ARGV is the lock's token: the lock is released
-// whatever the outcome (kReleaseLua).
+// changed, {2, appended} once applied, {3, 0} when fenced (below). Every
+// check (and every command that could fail on a wrong key type) runs before
+// the first write, so the script applies all its writes or none.
+// With KEYS[3] (the commit's done key "{NAME}:done:<token>"), an applied
+// commit sets it to "1" (expiry kDoneTtlMs), so that a client that lost the
+// connection before the reply can learn the outcome (kResolveLua), and the
+// script applies nothing when the key already exists: the resolver then set
+// it to "0" (a fence), so a commit still queued somewhere can never apply
+// after its client was told it did not. With KEYS[4] (write lock) and
+// KEYS[5] (wake list), the last ARGV is the lock's token: the lock is
+// released whatever the outcome (kReleaseLua). docs/contract.md §6.6 (RDS-4).
 //
 // The write lock: a read-write transaction takes it at begin (kBeginLua:
 // SET NX PX with its own token, and the snapshot in the same script, so the
@@ -50,8 +57,11 @@ namespace {
   "  end\n"                                      \
   "end\n"
 
-const char* const kCommitLua = EVDB_REDIS_RELEASE_LUA R"lua(local log, proj = KEYS[1], KEYS[2]
+#define EVDB_REDIS_DONE_TTL_MS "600000"
+const char* const kCommitLua =
+    EVDB_REDIS_RELEASE_LUA R"lua(local log, proj, done = KEYS[1], KEYS[2], KEYS[3]
 local function apply()
+  if done and redis.call('EXISTS', done) == 1 then return {3, 0} end
   local i = 1
   local exp = ARGV[i]; i = i + 1
   if exp ~= '-1' then
@@ -79,12 +89,27 @@ local function apply()
   for _ = 1, nw do
     redis.call('HSET', proj, ARGV[i], ARGV[i + 1]); i = i + 2
   end
+  if done then redis.call('SET', done, '1', 'PX', )lua" EVDB_REDIS_DONE_TTL_MS R"lua() end
   return {2, na}
 end
 local result = apply()
-if KEYS[4] then release(KEYS[3], KEYS[4], ARGV[#ARGV]) end
+if KEYS[5] then release(KEYS[4], KEYS[5], ARGV[#ARGV]) end
 return result
 )lua";
+
+// KEYS[1] = a commit's done key. Returns "1" when that commit was applied,
+// "0" when it was not, and then sets the fence ("0") so it never will be.
+// Either way the key is written (its expiry renewed), so a WAIT after this
+// script also covers the commit's replication.
+const char* const kResolveLua = R"lua(local v = redis.call('GET', KEYS[1]) or '0'
+redis.call('SET', KEYS[1], v, 'PX', )lua" EVDB_REDIS_DONE_TTL_MS R"lua()
+return v
+)lua";
+
+// How long a done key lives: a commit's outcome can be learnt (and is
+// learnt only) within half of it after the commit was sent.
+constexpr int64_t kDoneTtlMs = 600000;  // = EVDB_REDIS_DONE_TTL_MS
+#undef EVDB_REDIS_DONE_TTL_MS
 
 // KEYS[1] = log, KEYS[2] = projections, KEYS[3] = write lock; ARGV[1] =
 // token, ARGV[2] = expiry (ms). Returns {1, head, projections} (the
@@ -368,9 +393,12 @@ class RedisTx : public drv::Tx {
       texts.push_back(std::move(s));
       return texts.back();
     };
-    args.push_back(locked ? "4" : "2");
+    const std::string token = db_.lock_token();
+    const std::string done = db_.config().done_key(token);
+    args.push_back(locked ? "5" : "3");
     args.push_back(log);
     args.push_back(proj);
+    args.push_back(done);
     if (locked) {
       args.push_back(db_.lock_key());
       args.push_back(db_.wake_key());
@@ -399,26 +427,29 @@ class RedisTx : public drv::Tx {
     }
     if (locked) args.push_back(token_);
     // Once sent, wait for the outcome even if ctx ends meanwhile: the script
-    // runs or not, and the caller must learn which.
-    Reply r;
+    // runs or not, and the caller must learn which (RDS-4). With
+    // wait_replicas, WAIT rides in the same round trip.
+    const int64_t sent_ms = common::steady_now_ms();
+    std::vector<Reply> r;
     try {
-      r = run_script(*conn_, ctx, db_.commit_lua(), args, "committing",
-                     Connection::Watch::SocketOnly);
+      r = commit_exchange(ctx, args);
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION) throw;
-      drv::fail(EVDB_CONNECTION,
-                std::string(e.what()) + "; the commit may or may not have been applied");
+      // The connection was lost with the commit in flight (OP-15): find out.
+      resolve(ctx, done, sent_ms, e.what());
+      return;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
+    const redisReply* res = r[0].get();
+    if (res->type == REDIS_REPLY_ERROR) {
       finish();  // the script stopped before its release
-      server_error(r.get(), "the commit script");
+      server_error(res, "the commit script");
     }
     token_.clear();  // released by the script
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER)
-      drv::fail(EVDB_INTERNAL, "unexpected reply to the commit script: " + reply_text(r.get()));
-    long long outcome = r->element[0]->integer;
-    const redisReply* info = r->element[1];
+    if (res->type != REDIS_REPLY_ARRAY || res->elements != 2 ||
+        res->element[0]->type != REDIS_REPLY_INTEGER)
+      drv::fail(EVDB_INTERNAL, "unexpected reply to the commit script: " + reply_text(res));
+    long long outcome = res->element[0]->integer;
+    const redisReply* info = res->element[1];
     evdb_status lost = appends_.empty() ? EVDB_CONFLICT : EVDB_VERSION_MISMATCH;
     if (outcome == 0) {
       finish();
@@ -430,6 +461,13 @@ class RedisTx : public drv::Tx {
       drv::fail(lost, "another writer changed projection " + reply_text(info) +
                           " since this transaction read it");
     }
+    if (outcome != 2) {
+      finish();
+      drv::fail(EVDB_INTERNAL,
+                "the commit script found its own outcome already recorded: "
+                "nothing was applied");
+    }
+    if (r.size() > 1) check_replicated(r[1].get(), "applied on the master");
     finish();
   }
 
@@ -450,6 +488,110 @@ class RedisTx : public drv::Tx {
     enum Kind { Absent, Exists, Value } kind;
     int64_t value;
   };
+
+  // Sends the commit script (EVALSHA, then EVAL after NOSCRIPT) and, with
+  // wait_replicas, WAIT behind it; returns the script's reply and WAIT's.
+  // Throws what Connection::exchange throws (the socket only is watched).
+  std::vector<Reply> commit_exchange(const drv::Ctx& ctx,
+                                     const std::vector<std::string_view>& args) {
+    const Config& cfg = db_.config();
+    const std::string n = std::to_string(cfg.wait_replicas);
+    const std::string t = std::to_string(cfg.wait_timeout_ms);
+    for (By by : {By::Sha, By::Body}) {
+      queue_script(*conn_, db_.commit_lua(), args, by);
+      if (cfg.wait_replicas > 0) conn_->add({"WAIT", n, t});
+      auto r = conn_->exchange(ctx, "committing", Connection::Watch::SocketOnly,
+                               cfg.wait_replicas > 0 ? cfg.wait_timeout_ms : 0);
+      if (by == By::Sha && is_noscript(r[0].get())) continue;
+      return r;
+    }
+    drv::fail(EVDB_INTERNAL, "unreachable");
+  }
+
+  // A WAIT reply after an applied commit: fewer replicas than wait_replicas
+  // is COMMIT_IN_DOUBT (applied on the master, may be lost in a failover).
+  void check_replicated(const redisReply* w, std::string_view what) {
+    const Config& cfg = db_.config();
+    if (w->type != REDIS_REPLY_INTEGER) {
+      finish();
+      drv::fail(EVDB_COMMIT_IN_DOUBT,
+                "the commit was " + std::string(what) + " but WAIT failed: " + reply_text(w));
+    }
+    if (w->integer < cfg.wait_replicas) {
+      finish();
+      drv::fail(EVDB_COMMIT_IN_DOUBT,
+                "the commit was " + std::string(what) +
+                    " but under-replicated: " + std::to_string(w->integer) + " of wait_replicas=" +
+                    std::to_string(cfg.wait_replicas) + " replica(s) acknowledged it within " +
+                    "wait_timeout_ms=" + std::to_string(cfg.wait_timeout_ms) +
+                    "; a failover before it reaches a replica loses it (read the log before "
+                    "appending it again)");
+    }
+  }
+
+  // The connection was lost while the commit (done key `done`, sent at
+  // sent_ms) was in flight: reconnects (to the current master) and runs the
+  // resolve script until it answers, within ctx, commit_resolve_timeout_ms
+  // and half the done key's life. Returns when the commit was applied (and,
+  // with wait_replicas, replicated); throws CONNECTION when it was not (it
+  // never will be: the resolve script fenced it), COMMIT_IN_DOUBT when the
+  // outcome could not be learnt in time.
+  void resolve(const drv::Ctx& ctx, const std::string& done, int64_t sent_ms,
+               const std::string& lost) {
+    finish();         // the connection is broken: dropped; the lock is released or expires
+    db_.drop_idle();  // the others are likely dead too (a failover, a restart)
+    const Config& cfg = db_.config();
+    const int64_t limit = std::min<int64_t>(common::steady_now_ms() + cfg.commit_resolve_timeout_ms,
+                                            sent_ms + kDoneTtlMs / 2);
+    std::string why = lost;
+    int64_t pause_ms = 20;
+    while (ctx.status() == EVDB_OK) {
+      std::optional<bool> applied;
+      Reply waited;
+      try {
+        auto c = db_.connect(ctx);
+        c->add({"EVAL", kResolveLua, "1", done});
+        if (cfg.wait_replicas > 0)
+          c->add({"WAIT", std::to_string(cfg.wait_replicas), std::to_string(cfg.wait_timeout_ms)});
+        auto r = c->exchange(ctx, "learning the outcome of a commit", Connection::Watch::Context,
+                             cfg.wait_replicas > 0 ? cfg.wait_timeout_ms : 0);
+        if (r[0]->type == REDIS_REPLY_STRING) {
+          applied = std::string_view(r[0]->str, r[0]->len) == "1";
+          if (r.size() > 1) waited = std::move(r[1]);
+        } else {
+          why = "the resolve script answered " + reply_text(r[0].get());
+        }
+      } catch (const drv::Error& e) {
+        if (e.code() != EVDB_CONNECTION && e.code() != EVDB_CANCELED &&
+            e.code() != EVDB_DEADLINE_EXCEEDED)
+          throw;
+        why = e.what();
+      }
+      if (applied && !*applied)
+        drv::fail(EVDB_CONNECTION, lost + "; the commit was not applied (learnt from " +
+                                       db_.where() +
+                                       " after reconnecting; it never will be: "
+                                       "retry the transaction)");
+      if (applied) {
+        if (waited) check_replicated(waited.get(), "applied (learnt after reconnecting)");
+        return;
+      }
+      int64_t now = common::steady_now_ms();
+      if (now >= limit) break;
+      ctx.sleep_us(std::min<int64_t>(pause_ms, limit - now) * 1000);
+      pause_ms = std::min<int64_t>(pause_ms * 2, 500);
+    }
+    if (ctx.status() != EVDB_OK)
+      why = std::string(ctx.status() == EVDB_CANCELED ? "canceled" : "deadline exceeded") +
+            " after: " + why;
+    drv::fail(EVDB_COMMIT_IN_DOUBT,
+              "the connection was lost while committing and the outcome could not be learnt "
+              "within commit_resolve_timeout_ms=" +
+                  std::to_string(cfg.commit_resolve_timeout_ms) +
+                  " or the context: the events may or may not be in the log (read it before "
+                  "appending them again); last error: " +
+                  why);
+  }
 
   // The holder of the write lock is being used by this thread.
   void touch() { hold_.touch(std::this_thread::get_id()); }

@@ -67,6 +67,42 @@ TEST(RedisUri, BadValuesAreRefused) {
   EXPECT_EQ(m3.find(password()), std::string::npos) << m3;
 }
 
+// Sentinel and Cluster parameters (RDS-8): each mistake named.
+TEST(RedisUri, SentinelAndClusterParametersAreChecked) {
+  struct Case {
+    std::string extra, path, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"&hosts=127.0.0.1:1", "", "sentinel=GROUP"},
+           {"&sentinel=", "", "sentinel"},
+           {"&sentinel=g&cluster=1", "", "exclude"},
+           {"&cluster=2", "", "cluster"},
+           {"&cluster=1", "/3", "database"},
+           {"&sentinel=g&hosts=127.0.0.1", "", "host:port"},
+           {"&sentinel=g&hosts=127.0.0.1:99999", "", "host:port"},
+           {"&sentinel=g&hosts=:5", "", "host:port"},
+           {"&wait_replicas=-1", "", "wait_replicas"},
+           {"&wait_timeout_ms=0", "", "wait_timeout_ms"},
+           {"&commit_resolve_timeout_ms=x", "", "commit_resolve_timeout_ms"},
+       }) {
+    auto [s, msg] =
+        try_open("redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(test_port()) +
+                 c.path + "?prefix=x" + c.extra);
+    EXPECT_EQ(s, EVDB_INVALID_ARGUMENT) << c.extra << ": " << msg;
+    EXPECT_NE(msg.find(c.says), std::string::npos) << c.extra << ": " << msg;
+    EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
+  }
+}
+
+// A plain server is no sentinel: asking it for a master group fails at open,
+// naming the sentinel; no password in the message.
+TEST(RedisUri, ServerThatIsNoSentinelIsAConnectionError) {
+  auto [s, msg] = try_open(uri("x", "&sentinel=evdb&connect_timeout_ms=500"));
+  EXPECT_EQ(s, EVDB_CONNECTION) << msg;
+  EXPECT_NE(msg.find("sentinel"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
+}
+
 TEST(RedisUri, WrongPasswordIsAConnectionErrorWithoutThePassword) {
   auto [s, msg] = try_open(
       "redis://evdb:not-the-Secret-42@127.0.0.1:" + std::to_string(test_port()) + "?prefix=x");
@@ -129,12 +165,24 @@ TEST(RedisLayout, StreamIdsEncodeVersionsAndKeysShareOneHashTag) {
   EXPECT_EQ(std::string(f->element[7]->str), "rev-1");
   EXPECT_EQ(raw.str({"HGET", proj, "7"}), "2");
   // Every key of the store carries the hash tag {p}: the log, the
-  // projections and the wake list of the write lock (the lock itself is
-  // released).
+  // projections, the wake list of the write lock (the lock itself is
+  // released) and the commit's done key "1", which expires (RDS-4).
   auto keys = raw.cmd({"KEYS", "*{" + p + "}*"});
   std::set<std::string> names;
-  for (size_t i = 0; i < keys->elements; ++i) names.insert(keys->element[i]->str);
+  std::string done;
+  for (size_t i = 0; i < keys->elements; ++i) {
+    std::string k = keys->element[i]->str;
+    if (k.starts_with("{" + p + "}:done:"))
+      done = k;
+    else
+      names.insert(k);
+  }
   EXPECT_EQ(names, (std::set<std::string>{log, proj, "{" + p + "}:wake"}));
+  ASSERT_FALSE(done.empty()) << "no done key";
+  EXPECT_EQ(raw.str({"GET", done}), "1");
+  long long ttl = raw.integer({"PTTL", done});
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 600000);
 }
 
 // Found by fuzzing the replies (fuzz/corpus/redis_reply/regress-log-shorter-

@@ -95,6 +95,16 @@ class Raw {
     if (r->type == REDIS_REPLY_NIL) return "(nil)";
     return std::string(r->str, r->len);
   }
+  // Sends `request` (one command, already RESP-encoded) and returns the
+  // reply.
+  RawReply formatted(const std::string& request) {
+    if (redisAppendFormattedCommand(c_.get(), request.data(), request.size()) != REDIS_OK)
+      throw std::runtime_error("raw append failed");
+    void* r = nullptr;
+    if (redisGetReply(c_.get(), &r) != REDIS_OK || r == nullptr)
+      throw std::runtime_error("raw command failed");
+    return RawReply(static_cast<redisReply*>(r));
+  }
   // The next reply the server pushes without a command (after MONITOR),
   // waiting up to 10 s.
   std::string next_pushed() {
