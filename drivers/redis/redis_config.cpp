@@ -5,7 +5,8 @@
 namespace evdb::redis {
 namespace {
 
-// "host:port" or "[v6]:port" (port required) from the hosts parameter.
+// "host:port" or "[v6]:port" (port required) from the hosts parameter or a
+// host list in the authority.
 Endpoint parse_host(std::string_view item, const Endpoint& base) {
   Endpoint e = base;
   size_t colon = item.rfind(':');
@@ -14,7 +15,7 @@ Endpoint parse_host(std::string_view item, const Endpoint& base) {
     host = host.substr(1, host.size() - 2);
   auto port = colon == std::string_view::npos ? std::nullopt : to_int(item.substr(colon + 1));
   if (host.empty() || !port || *port <= 0 || *port > 65535)
-    drv::fail(EVDB_INVALID_ARGUMENT, "parameter hosts: '" + std::string(item) +
+    drv::fail(EVDB_INVALID_ARGUMENT, "host '" + std::string(item) +
                                          "' is not host:port (e.g. 127.0.0.1:26380)");
   e.host = std::string(host);
   e.port = static_cast<int>(*port);
@@ -38,8 +39,20 @@ Config parse_uri(drv::Uri& uri) {
                                          "[/db]?prefix=NAME");
   Config c;
   Endpoint& ep = c.endpoint;
-  if (!uri.host().empty()) ep.host = std::string(uri.host());
-  if (uri.port() != 0) ep.port = uri.port();
+  // A host list in the authority (redis://s1:26379,s2:26379/?sentinel=G), as
+  // libevdb passes it: the first host is the authority's, the others are
+  // listed before those of the hosts parameter (one mechanism for both forms).
+  std::string listed;
+  std::string_view authority_host = uri.host();
+  if (size_t comma = authority_host.find(','); comma != std::string_view::npos) {
+    Endpoint first = parse_host(authority_host.substr(0, comma), ep);
+    ep.host = first.host;
+    ep.port = first.port;
+    listed = std::string(authority_host.substr(comma + 1));
+  } else {
+    if (!authority_host.empty()) ep.host = std::string(authority_host);
+    if (uri.port() != 0) ep.port = uri.port();
+  }
   ep.user = std::string(uri.user());
   ep.password = std::string(uri.password());
   if (!ep.user.empty() && ep.password.empty())
@@ -80,6 +93,7 @@ Config parse_uri(drv::Uri& uri) {
   auto group = uri.take("sentinel");
   auto cluster = uri.take_int("cluster", 0, 1);
   auto hosts = uri.take("hosts");
+  if (!listed.empty()) hosts = hosts ? listed + "," + *hosts : listed;
   if (group && cluster.value_or(0) == 1)
     drv::fail(EVDB_INVALID_ARGUMENT, "parameters sentinel and cluster=1 exclude each other");
   if (group && group->empty())
@@ -111,8 +125,9 @@ Config parse_uri(drv::Uri& uri) {
     }
   } else if (hosts) {
     drv::fail(EVDB_INVALID_ARGUMENT,
-              "parameter hosts needs sentinel=GROUP (the other sentinels) or cluster=1 (the "
-              "other seed nodes); a single server is named in the authority");
+              "several hosts (a host list or the parameter hosts) need sentinel=GROUP (the "
+              "sentinels) or cluster=1 (the seed nodes); a single server is named alone in "
+              "the authority");
   }
   uri.reject_unknown(
       "prefix, connect_timeout_ms, io_timeout_ms, pool_size, listen_block_ms, "

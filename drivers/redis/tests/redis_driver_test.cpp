@@ -94,6 +94,32 @@ TEST(RedisUri, SentinelAndClusterParametersAreChecked) {
   }
 }
 
+// Several hosts in the authority, as libpq-style URIs write them: the same as
+// the first host in the authority and the others in `hosts` (RDS-8).
+TEST(RedisUri, HostListInTheAuthorityIsTheOtherFormOfHosts) {
+  const std::string at = "redis://evdb:" + password() + "@";
+  const std::string server = "127.0.0.1:" + std::to_string(test_port());
+  struct Case {
+    std::string authority, extra, says;
+    evdb_status code;
+  };
+  for (const Case& c : std::vector<Case>{
+           // A list without sentinel or cluster names what is missing.
+           {server + ",127.0.0.1:1", "", "sentinel=GROUP", EVDB_INVALID_ARGUMENT},
+           // Every host of a list carries its port.
+           {"127.0.0.1," + server, "&sentinel=evdb", "host:port", EVDB_INVALID_ARGUMENT},
+           // A well-formed list is used: the plain server is asked as a
+           // sentinel (and is none), the listed host is never reached.
+           {server + ",127.0.0.1:1", "&sentinel=evdb&connect_timeout_ms=500", "sentinel",
+            EVDB_CONNECTION},
+       }) {
+    auto [s, msg] = try_open(at + c.authority + "?prefix=x" + c.extra);
+    EXPECT_EQ(s, c.code) << c.authority << c.extra << ": " << msg;
+    EXPECT_NE(msg.find(c.says), std::string::npos) << c.authority << c.extra << ": " << msg;
+    EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
+  }
+}
+
 // A plain server is no sentinel: asking it for a master group fails at open,
 // naming the sentinel; no password in the message.
 TEST(RedisUri, ServerThatIsNoSentinelIsAConnectionError) {

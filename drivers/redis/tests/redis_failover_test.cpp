@@ -135,11 +135,13 @@ std::string sentinel_uri(const std::string& prefix, const std::string& extra) {
          ",127.0.0.1:" + std::to_string(base + 2) + "&prefix=" + prefix + extra;
 }
 
+// The cluster's seed nodes as a host list in the authority (the other form
+// of `hosts`, RDS-8), so that both forms run against a real deployment.
 std::string cluster_uri(const std::string& prefix, const std::string& extra) {
   const int base = EVDB_REDIS_CLUSTER_TEST_PORT;
-  return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(base) +
-         "?cluster=1&hosts=127.0.0.1:" + std::to_string(base + 1) +
-         ",127.0.0.1:" + std::to_string(base + 2) + "&prefix=" + prefix + extra;
+  return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(base) + ",127.0.0.1:" +
+         std::to_string(base + 1) + ",127.0.0.1:" + std::to_string(base + 2) +
+         "?cluster=1&prefix=" + prefix + extra;
 }
 
 // Runs a deployment script (scripts/redis-sentinel, scripts/redis-cluster)
