@@ -56,11 +56,7 @@ bool whole_replies(std::string_view bytes) {
     freeReplyObject(reply);
     ++replies;
   }
-  // Every byte consumed and no reply begun: an incomplete aggregate
-  // ("*2\r\n" alone) is consumed too, but leaves its read task open
-  // (ridx >= 0). Taken for whole, it kept the connection open and the driver
-  // waited its whole io_timeout_ms for the rest of the array.
-  ok = ok && replies > 0 && r->pos == r->len && r->ridx == -1;
+  ok = ok && replies > 0 && r->pos == r->len;
   redisReaderFree(r);
   return ok;
 }
