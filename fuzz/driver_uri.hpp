@@ -21,16 +21,26 @@
 
 namespace evdb::fuzz {
 
-inline bool is_secret_key(std::string_view key) {
+EVDB_FUZZ_ORACLE inline bool is_secret_key(std::string_view key) {
   std::string k(key);
   for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return k.find("password") != std::string::npos || k == "pass" || k == "passwd";
 }
 
-inline size_t count(std::string_view text, std::string_view part) {
+EVDB_FUZZ_ORACLE inline size_t count(std::string_view text, std::string_view part) {
   size_t n = 0;
   for (size_t at = text.find(part); at != std::string_view::npos; at = text.find(part, at + 1)) ++n;
   return n;
+}
+
+// `s` with every occurrence of `secret` replaced by `other` (same length).
+EVDB_FUZZ_ORACLE inline std::string replace_all(const char* s, const std::string& secret,
+                                                const std::string& other) {
+  std::string out(s);
+  for (size_t at = out.find(secret); at != std::string::npos;
+       at = out.find(secret, at + other.size()))
+    out.replace(at, secret.size(), other);
+  return out;
 }
 
 // One run of a driver's parser: what it shows (an error message, or the texts
@@ -88,13 +98,7 @@ void run_driver_uri(const uint8_t* data, size_t size,
     std::string other(secret.size(), '#');
     for (size_t i = 0; i < secret.size(); ++i)
       if (secret[i] == '#') other[i] = '%';
-    auto replaced = [&](const char* s) {
-      std::string out(s);
-      for (size_t at = out.find(secret); at != std::string::npos;
-           at = out.find(secret, at + other.size()))
-        out.replace(at, secret.size(), other);
-      return out;
-    };
+    auto replaced = [&](const char* s) { return replace_all(s, secret, other); };
     std::string text2 = replaced(c.text), password2 = replaced(c.password);
     std::vector<std::string> values2;
     for (size_t i = 0; i < c.param_count; ++i)

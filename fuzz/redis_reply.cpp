@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -85,6 +87,21 @@ class FakeServer {
     replies_.assign(replies.begin(), replies.end());
   }
 
+  // Ends a session once the driver has closed every connection: waits until
+  // the server has seen each one close and freed what it kept for it, then
+  // drops the replies left over. So everything a session allocates is freed
+  // within it, and libFuzzer's leak check (run whenever an input makes more
+  // allocations than it frees) stays for real leaks instead of running after
+  // every input. A connection the driver never closes is a leak of its own.
+  void end_session() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!idle_.wait_for(lock, std::chrono::seconds(10), [this] { return open_clients_ == 0; }))
+      evdb::fuzz::oracle_failed("the driver kept a connection open after the store was closed",
+                                std::to_string(open_clients_) + " connection(s)");
+    replies_.clear();
+    replies_.shrink_to_fit();
+  }
+
  private:
   struct Client {
     int fd;
@@ -105,6 +122,8 @@ class FakeServer {
           int one = 1;
           ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
           clients.push_back(Client{fd, redisReaderCreate()});
+          std::lock_guard<std::mutex> lock(mu_);
+          ++open_clients_;
         }
       }
       for (size_t i = 1; i < fds.size(); ++i) {
@@ -133,7 +152,12 @@ class FakeServer {
           c.fd = -1;
         }
       }
-      std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+      size_t closed = std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+      if (closed != 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        open_clients_ -= closed;
+        if (open_clients_ == 0) idle_.notify_all();
+      }
     }
   }
 
@@ -154,6 +178,8 @@ class FakeServer {
   int listen_fd_ = -1;
   int port_ = 0;
   std::mutex mu_;
+  std::condition_variable idle_;
+  size_t open_clients_ = 0;  // accepted and not yet closed
   std::deque<std::string> replies_;
 };
 
@@ -192,7 +218,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   std::unique_ptr<drv::Db> db;
   step([&] { db = evdb::redis::Traits::open(uri, ctx); });
-  if (!db) return 0;
+  if (!db) {
+    server.end_session();
+    return 0;
+  }
   step([&] {
     auto tx = db->begin(ctx, false);
     evdb_event ev{};
@@ -219,5 +248,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     drv::ListenSink sink(nullptr, on_inserted, nullptr, nullptr);
     db->listen(ctx, sink);
   });
+  db.reset();
+  server.end_session();
   return 0;
 }

@@ -19,13 +19,13 @@ namespace {
 
 using evdb::fuzz::oracle_failed;
 
-bool secret_key(std::string_view key) {
+EVDB_FUZZ_ORACLE bool secret_key(std::string_view key) {
   std::string k(key);
   for (char& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return k.find("password") != std::string::npos || k == "pass" || k == "passwd";
 }
 
-bool shows_secret(const evdb_uri& u) {
+EVDB_FUZZ_ORACLE bool shows_secret(const evdb_uri& u) {
   if (u.password[0] != '\0' && std::string_view(u.password) != "***") return true;
   for (size_t i = 0; i < u.param_count; ++i)
     if (secret_key(u.params[i].key) && u.params[i].value[0] != '\0' &&

@@ -53,7 +53,7 @@ constexpr int kLogSize = 2000;
 
 std::string base_uri() {
   const char* u = std::getenv("EVDB_PG_URI");
-  return u ? u : "postgres://evdb:evdb-test-pw@127.0.0.1:55432/evdb";
+  return u ? u : "postgres://evdb:evdb-test-pw@127.0.0.1:15432/evdb";
 }
 
 std::string fresh_schema(const char* kind) {

@@ -14,7 +14,7 @@
 //   ListenLatency: commit one event, wait until the listener has it;
 //                 counters p50_us / p99_us.
 // The server: $EVDB_REDIS_URI without "?prefix" (default: the one
-// scripts/redis-local starts, redis://evdb:evdb-test-pw@127.0.0.1:56379).
+// scripts/redis-local starts, redis://evdb:evdb-test-pw@127.0.0.1:16379).
 #include <benchmark/benchmark.h>
 #include <evdb/driver.h>
 #include <hiredis/hiredis.h>
@@ -42,9 +42,9 @@ using namespace evdb::bench;  // NOLINT: the shared sample event and helpers
 
 using Clock = std::chrono::steady_clock;
 
-std::string g_base = "redis://evdb:evdb-test-pw@127.0.0.1:56379";
+std::string g_base = "redis://evdb:evdb-test-pw@127.0.0.1:16379";
 std::string g_host = "127.0.0.1";
-int g_port = 56379;
+int g_port = 16379;
 std::string g_user = "evdb";
 std::string g_password = "evdb-test-pw";
 

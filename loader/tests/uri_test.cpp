@@ -41,12 +41,12 @@ TEST(Uri, SchemesAndPaths) {
 }
 
 TEST(Uri, AuthorityAndParams) {
-  auto p = parse_ok("postgres://evdb:p%40ss@127.0.0.1:55432/db?schema=t_1&sslmode=disable&flag");
+  auto p = parse_ok("postgres://evdb:p%40ss@127.0.0.1:15432/db?schema=t_1&sslmode=disable&flag");
   const evdb_uri& c = p.as_c();
   EXPECT_STREQ(c.user, "evdb");
   EXPECT_STREQ(c.password, "p@ss");
   EXPECT_STREQ(c.host, "127.0.0.1");
-  EXPECT_EQ(c.port, 55432);
+  EXPECT_EQ(c.port, 15432);
   EXPECT_STREQ(c.path, "/db");
   ASSERT_EQ(c.param_count, 3u);
   EXPECT_STREQ(c.params[1].key, "sslmode");

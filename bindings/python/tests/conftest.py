@@ -4,8 +4,8 @@ Drivers: memory and sqlite always; postgres and redis when their URIs are in
 the environment (ctest passes them, with the servers the project's fixtures
 start). A URI template holds `{unique}`, replaced by a fresh id per store:
 
-    EVDB_TEST_POSTGRES_URI='postgres://evdb@127.0.0.1:55432/evdb?passfile=...&schema=py_{unique}'
-    EVDB_TEST_REDIS_URI='redis://evdb:pw@127.0.0.1:56379?prefix=py{unique}'
+    EVDB_TEST_POSTGRES_URI='postgres://evdb@127.0.0.1:15432/evdb?passfile=...&schema=py_{unique}'
+    EVDB_TEST_REDIS_URI='redis://evdb:pw@127.0.0.1:16379?prefix=py{unique}'
 
 `--driver NAME` (repeatable) picks drivers explicitly; a driver asked for
 without its URI is an error, never a silent skip.
