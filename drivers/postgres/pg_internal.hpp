@@ -2,6 +2,8 @@
 // (pg_driver.cpp: store, pool, transactions; pg_listener.cpp: listen).
 #pragma once
 
+#include <libpq-fe.h>
+
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -30,8 +32,37 @@ class CtxConnect final : public pqxx::connectionpolicy {
   handle do_startconnect(handle orig) override;
 };
 
-// Every connection the driver opens (pool, listener, open).
-using Connection = pqxx::basic_connection_base<CtxConnect>;
+// Every connection the driver opens (pool, listener, open): a libpqxx
+// connection that also gives its libpq handle, for what libpqxx 6 cannot do
+// (pipeline mode: PgTx's commit; a reply read later: the read-only commit).
+// Constructed by connect_raw() only. Not thread-safe (one user at a time, as
+// every libpqxx connection; the Canceller only calls cancel_query()).
+class Connection final : public pqxx::basic_connection_base<CtxConnect> {
+ public:
+  // Connects (CtxConnect); throws what libpqxx throws.
+  explicit Connection(const std::string& opts);
+
+  // libpq's handle (owned by libpqxx; valid while this object lives; the
+  // driver inhibits reactivation, so it never changes).
+  PGconn* raw() const noexcept { return raw_; }
+
+  // The answer of one query was sent for and not read (a read-only
+  // transaction's COMMIT, see PgTx::commit): the next user reads it first
+  // (drain_unread()).
+  void expect_unread_reply() noexcept { unread_ = true; }
+  // Reads and drops every answer not read yet. Throws
+  // pqxx::broken_connection when the connection is lost.
+  void drain_unread();
+
+  // Whether Statements::insert is prepared on this connection (PgTx does).
+  bool insert_prepared() const noexcept { return insert_prepared_; }
+  void set_insert_prepared() noexcept { insert_prepared_ = true; }
+
+ private:
+  PGconn* raw_ = nullptr;
+  bool unread_ = false;
+  bool insert_prepared_ = false;
+};
 
 // Names of the prepared statements every connection of a store has.
 namespace stmt {
@@ -41,6 +72,9 @@ inline constexpr const char* kAfter = "evdb_after";
 inline constexpr const char* kAsc = "evdb_asc";
 inline constexpr const char* kDesc = "evdb_desc";
 inline constexpr const char* kAppend = "evdb_append";
+// evdb layout only: the INSERT of a buffered append (Statements::insert),
+// prepared by PgTx::pipeline, not by libpqxx.
+inline constexpr const char* kInsert = "evdb_insert";
 inline constexpr const char* kProjGet = "evdb_proj_get";
 inline constexpr const char* kProjInit = "evdb_proj_init";
 inline constexpr const char* kProjSet = "evdb_proj_set";
@@ -50,13 +84,20 @@ inline constexpr const char* kVersionsAfter = "evdb_versions_after";
 // The SQL of each prepared statement for a layout and a quoted schema.
 struct Statements {
   std::vector<std::pair<std::string, std::string>> all;  // name, SQL
-  // What begins a read-write transaction (BEGIN …; one round trip): taking
-  // the write lock (the events table in EXCLUSIVE mode) before the snapshot,
+  // What begins a transaction (BEGIN …; one round trip, answering the head
+  // of the new snapshot, one row, one bigint column): a read-only one,
+  std::string ro_begin;
+  // a read-write one, taking the write lock (the events table in EXCLUSIVE
+  // mode) before the snapshot,
   std::string rw_begin;
   // or without it, when another transaction of this thread holds it …
   std::string rw_begin_unlocked;
   // … which then takes it at its first write, without waiting.
   std::string lock_nowait;
+  // evdb layout: the INSERT of a buffered append, with the version the
+  // client decided ($1 version, $2 type, $3 payload, $4 time_us or 0 for
+  // now, $5 revision); empty in the Conductor layout.
+  std::string insert;
 };
 Statements make_statements(Layout layout, const std::string& quoted_schema);
 
@@ -141,6 +182,8 @@ class PgDb final : public drv::Db {
   std::unique_ptr<Connection> connect(const drv::Ctx& ctx) const;
   // Prepares the store's statements on conn and puts it in the pool.
   void adopt(std::unique_ptr<Connection> conn);
+  // Prepares the store's statements on conn (throws libpqxx's errors).
+  void prepare(Connection& conn) const;
   // A connection from the pool (waits while pool_max are in use).
   std::unique_ptr<Connection> acquire(drv::Ctx& ctx);
   // Gives a connection back; a closed one (or one whose user found it
