@@ -59,8 +59,8 @@ Statements make_statements(Layout layout, const std::string& s) {
              "WHERE (SELECT coalesce(max(version), 0) FROM " +
              ev + ") = $1::bigint RETURNING version";
   }
-  // Writers queue on the table lock, then take their snapshot ("SELECT 1";
-  // LOCK takes none): each sees every earlier writer's commit, so appending
+  // Writers queue on the table lock, then take their snapshot (reading the
+  // head; LOCK takes none): each sees every earlier writer's commit, so appending
   // at the head it read never loses a race. EXCLUSIVE conflicts with every
   // writer's ROW EXCLUSIVE (ours and, in the conductor layout, dbpgx's
   // INSERTs) but not with ACCESS SHARE: readers never wait. SERIALIZABLE
@@ -68,19 +68,20 @@ Statements make_statements(Layout layout, const std::string& s) {
   // lock. Waiting is a running statement: the Canceller interrupts it when
   // the context ends. See docs/postgres-driver.md.
   //
-  // Every BEGIN ends with the head of the new snapshot (the statement that
-  // takes the snapshot): the transaction knows its head from then on, so
+  // Every begin ends with the head of the new snapshot (the statement that
+  // takes the snapshot; PgTx::start): the transaction knows its head from then on, so
   // read_system_version() and the check of an append's assumed version need
   // no round trip (PgTx).
   const std::string lock = "LOCK TABLE " + ev + " IN EXCLUSIVE MODE";
   const std::string head = "SELECT coalesce(max(version), 0) FROM " + ev;
-  st.ro_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + head;
-  st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; " + lock + "; " + head;
+  st.ro_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+  st.lock = lock;
+  st.head = head;
   // A writer begun while a transaction of its own thread holds the lock
   // (PgTx::start) takes it at its first write with NOWAIT: refused at once
   // (SQLSTATE 55P03) when held, and only that statement; a lock_timeout
   // would have to be set and reset around it, and 0 means "wait forever".
-  st.rw_begin_unlocked = "BEGIN ISOLATION LEVEL SERIALIZABLE; " + head;
   st.lock_nowait = lock + " NOWAIT";
   const std::string sel = "SELECT " + cols + " FROM " + ev;
   st.all = {
@@ -326,7 +327,7 @@ std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx) {
 }
 
 void PgDb::release(std::unique_ptr<Connection> conn, common::Health health) noexcept {
-  if (!conn || !conn->is_open()) health = common::Health::Broken;
+  if (!conn || !conn->is_open() || conn->broken()) health = common::Health::Broken;
   pool_.release(std::move(conn), health);
 }
 
@@ -335,6 +336,128 @@ void PgDb::release(std::unique_ptr<Connection> conn, common::Health health) noex
 // ---------------------------------------------------------------------------
 
 namespace {
+
+// One round trip in libpq's pipeline mode (libpqxx 6 has no pipeline of
+// prepared statements): statements are queued, sent together with one Sync,
+// and their answers read in order. The server runs them in order and, at the
+// first error, skips the rest (answered "aborted"). Until finish() returned,
+// the connection is in pipeline mode and libpqxx must not use it; an
+// Exchange destroyed unfinished (an exception while queueing) marks its
+// connection broken. Not thread-safe.
+class Exchange {
+ public:
+  explicit Exchange(Connection& conn) : conn_(conn), c_(conn.raw()) {
+    if (PQenterPipelineMode(c_) != 1) throw pqxx::broken_connection(PQerrorMessage(c_));
+  }
+  ~Exchange() {
+    PQclear(kept_);
+    if (!finished_) conn_.set_broken();
+  }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Queues the preparation of `sql` as `name`, unless the connection has it
+  // (`which`); recorded as prepared when the server accepts it (a named
+  // statement outlives the transaction).
+  void prepare_once(Connection::Prepared which, const char* name, const std::string& sql) {
+    if (conn_.has_prepared(which) || !sent_) return;
+    sent_ = PQsendPrepare(c_, name, sql.c_str(), 0, nullptr) == 1;
+    if (sent_) prepares_.emplace_back(queued_++, which);
+  }
+  // Queues a statement without parameters; returns its index.
+  size_t query(const char* sql) {
+    if (sent_) sent_ = PQsendQueryParams(c_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    return queued_++;
+  }
+  // Queues an execution of the prepared statement `name` with text values;
+  // returns its index.
+  size_t execute(const char* name, int n, const char* const* values) {
+    if (sent_) sent_ = PQsendQueryPrepared(c_, name, n, values, nullptr, nullptr, 0) == 1;
+    return queued_++;
+  }
+  // Statement `index` is COMMIT (see finish()).
+  void mark_commit(size_t index) { commit_ = index; }
+  // Keep statement `index`'s answer (kept()).
+  void keep(size_t index) { keep_ = index; }
+
+  // Sends the Sync and reads every answer. Throws: pqxx::sql_error (with
+  // its SQLSTATE) for the first statement the server refused, nothing after
+  // it having run; pqxx::in_doubt_error when the connection was lost once
+  // COMMIT was queued, with no statement refused before it (the outcome is
+  // unknown, OP-15); pqxx::broken_connection when lost otherwise.
+  void finish() {
+    finished_ = true;
+    if (sent_) sent_ = PQpipelineSync(c_) == 1;
+    std::string state, message;
+    bool refused = false, lost = !sent_;
+    for (size_t i = 0; i < queued_ && !lost; ++i) {
+      PGresult* r = PQgetResult(c_);
+      if (r == nullptr) {
+        lost = true;
+        break;
+      }
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_FATAL_ERROR && !refused) {
+        const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (s == nullptr || PQstatus(c_) == CONNECTION_BAD) {
+          lost = true;
+        } else {
+          refused = true;
+          state = s;
+          message = PQresultErrorMessage(r);
+        }
+      }
+      for (const auto& [index, which] : prepares_)
+        if (index == i && status == PGRES_COMMAND_OK) conn_.set_prepared(which);
+      if (i == commit_ && status != PGRES_PIPELINE_ABORTED) commit_answered_ = true;
+      if (i == keep_ && status == PGRES_TUPLES_OK)
+        kept_ = r;
+      else
+        PQclear(r);
+      if (!lost) {
+        PGresult* end = PQgetResult(c_);  // each statement's answers end with a null
+        if (end != nullptr) {
+          PQclear(end);
+          lost = true;
+        }
+      }
+    }
+    if (!lost) {
+      PGresult* sync = PQgetResult(c_);
+      lost = sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
+      PQclear(sync);
+    }
+    if (!lost) lost = PQexitPipelineMode(c_) != 1;
+    if (refused) {
+      if (lost) conn_.set_broken();
+      throw pqxx::sql_error(message, "", state.c_str());
+    }
+    if (lost) {
+      conn_.set_broken();
+      const std::string why = PQerrorMessage(c_);
+      if (commit_ != kNone) throw pqxx::in_doubt_error(why);
+      throw pqxx::broken_connection(why);
+    }
+  }
+
+  // Whether COMMIT ran (committed or refused): the transaction has ended.
+  bool commit_answered() const { return commit_answered_; }
+  // The kept answer (nullptr unless it had rows); owned by the Exchange.
+  const PGresult* kept() const { return kept_; }
+
+ private:
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+  Connection& conn_;
+  PGconn* c_;
+  size_t queued_ = 0;
+  bool sent_ = true;
+  bool finished_ = false;
+  bool commit_answered_ = false;
+  size_t commit_ = kNone;
+  size_t keep_ = kNone;
+  PGresult* kept_ = nullptr;
+  std::vector<std::pair<size_t, Connection::Prepared>> prepares_;
+};
 
 // What a read-write transaction keeps before sending it (PgTx::pipeline):
 // at most this many appends, or about this many bytes of them. The bound
@@ -353,9 +476,9 @@ constexpr size_t kMaxBufferedBytes = size_t{4} << 20;
 //   (pipeline()). A read of events that may include a buffered append sends
 //   the buffer first. Conductor layout: each append is sent at once (the
 //   sequence, not the client, gives its version);
-// - a read-only transaction's COMMIT, and every ROLLBACK, is sent without
-//   waiting for the answer (nothing depends on it), which the connection's
-//   next user reads first (Connection::drain_unread).
+// - a read-only transaction's COMMIT or ROLLBACK is sent without waiting
+//   for the answer (nothing depends on it), which the connection's next user
+//   reads first (Connection::drain_unread).
 class PgTx final : public drv::Tx {
  public:
   PgTx(PgDb& db, std::unique_ptr<Connection> conn, bool read_only)
@@ -372,7 +495,6 @@ class PgTx final : public drv::Tx {
     const std::thread::id me = std::this_thread::get_id();
     const bool queue = !read_only_ && !db_.write_lock().held_by(me);
     const Statements& st = db_.statements();
-    const std::string& sql = read_only_ ? st.ro_begin : queue ? st.rw_begin : st.rw_begin_unlocked;
     run(ctx, "beginning the transaction", [&] {
       conn_->drain_unread();  // the previous user's COMMIT/ROLLBACK
       // libpqxx's own transaction classes send BEGIN alone and let the
@@ -380,8 +502,20 @@ class PgTx final : public drv::Tx {
       // ourselves over a nontransaction.
       tx_ = std::make_unique<pqxx::nontransaction>(*conn_);
       in_tx_ = true;
-      pqxx::result r = tx_->exec(sql);  // the last statement's result: the head
-      head_ = to_int64(r.at(0).at(0));
+      // BEGIN, the lock, and the head (which takes the snapshot), in one
+      // round trip; the head's statement is prepared (it would be planned
+      // at every begin otherwise), after BEGIN and the lock: preparing a
+      // SELECT takes a snapshot, which must come after both.
+      Exchange x(*conn_);
+      x.query(read_only_ ? st.ro_begin.c_str() : st.rw_begin.c_str());
+      if (queue) x.query(st.lock.c_str());
+      x.prepare_once(Connection::Prepared::Head, stmt::kBeginHead, st.head);
+      x.keep(x.execute(stmt::kBeginHead, 0, nullptr));
+      x.finish();
+      const PGresult* r = x.kept();
+      if (r == nullptr || PQntuples(r) != 1)
+        drv::fail(EVDB_INTERNAL, "the server did not answer the head at begin");
+      head_ = parse_int64(PQgetvalue(r, 0, 0), static_cast<size_t>(PQgetlength(r, 0, 0)));
     });
     if (queue) hold_ = db_.write_lock().acquired(me);
   }
@@ -573,97 +707,34 @@ class PgTx final : public drv::Tx {
 
   // The commit path (Then::Commit), and the sending of the buffer before a
   // read or when full (Then::Nothing): every buffered INSERT, then COMMIT,
-  // go out together in libpq's pipeline mode — one round trip — and every
-  // answer is read. The server runs them in order and, at the first error,
-  // skips the rest, COMMIT included: nothing is applied, and that error is
-  // thrown (pqxx::sql_error with its SQLSTATE, mapped by run() as any
-  // statement's: docs/contract.md PG-5). A context that ends meanwhile
-  // cancels the running statement like any other (57014; PG-6, OP-27). A
-  // connection lost once COMMIT was handed to libpq, with no earlier
-  // statement refused, leaves the outcome unknown: pqxx::in_doubt_error
-  // (CONNECTION, OP-15); lost before, pqxx::broken_connection (nothing
-  // applied). Call inside run().
+  // in one round trip (an Exchange). The server runs them in order and, at
+  // the first error, skips the rest, COMMIT included: nothing is applied,
+  // and that error is thrown (mapped by run() as any statement's:
+  // docs/contract.md PG-5). A context that ends meanwhile cancels the
+  // running statement like any other (57014; PG-6, OP-27). A connection lost
+  // once COMMIT was queued, with no earlier statement refused, leaves the
+  // outcome unknown (CONNECTION, OP-15). Call inside run().
   void pipeline(Then then) {
-    PGconn* c = conn_->raw();
     std::vector<Buffered> batch = std::move(buffer_);
     buffer_.clear();
     buffered_bytes_ = 0;
-    if (PQenterPipelineMode(c) != 1) throw pqxx::broken_connection(PQerrorMessage(c));
-    size_t queued = 0;
-    bool sent = true;
-    // The INSERT is prepared on its connection's first use, in the same
-    // pipeline (a named statement outlives the transaction).
-    const bool preparing = !batch.empty() && !conn_->insert_prepared();
-    if (preparing) {
-      sent = PQsendPrepare(c, stmt::kInsert, db_.statements().insert.c_str(), 0, nullptr) == 1;
-      if (sent) ++queued;
-    }
+    Exchange x(*conn_);
+    if (!batch.empty())
+      x.prepare_once(Connection::Prepared::Insert, stmt::kInsert, db_.statements().insert);
     for (const Buffered& b : batch) {
-      if (!sent) break;
       const std::string version = std::to_string(b.version), time = std::to_string(b.time_us);
       const char* values[5] = {version.c_str(), b.type.c_str(), b.payload.c_str(), time.c_str(),
                                b.rev.c_str()};
-      if (PQsendQueryPrepared(c, stmt::kInsert, 5, values, nullptr, nullptr, 0) != 1) {
-        sent = false;
-        break;
-      }
-      ++queued;
+      x.execute(stmt::kInsert, 5, values);
     }
-    bool commit_queued = false;
-    if (sent && then == Then::Commit) {
-      sent = PQsendQueryParams(c, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
-      commit_queued = sent;
-      if (sent) ++queued;
+    if (then == Then::Commit) x.mark_commit(x.query("COMMIT"));
+    try {
+      x.finish();
+    } catch (...) {
+      if (x.commit_answered()) in_tx_ = false;  // COMMIT ended the transaction, either way
+      throw;
     }
-    if (sent) sent = PQpipelineSync(c) == 1;
-    // The answers, one per statement, in order; a refused statement's error
-    // is the first one's; those after it come back "aborted".
-    std::string state, message;
-    bool refused = false, lost = !sent, commit_answered = false;
-    for (size_t i = 0; i < queued && !lost; ++i) {
-      PGresult* r = PQgetResult(c);
-      if (r == nullptr) {
-        lost = true;
-        break;
-      }
-      const ExecStatusType status = PQresultStatus(r);
-      if (status == PGRES_FATAL_ERROR && !refused) {
-        const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        if (s == nullptr || PQstatus(c) == CONNECTION_BAD) {
-          lost = true;
-        } else {
-          refused = true;
-          state = s;
-          message = PQresultErrorMessage(r);
-        }
-      }
-      if (preparing && i == 0 && status == PGRES_COMMAND_OK) conn_->set_insert_prepared();
-      if (commit_queued && i + 1 == queued && status != PGRES_PIPELINE_ABORTED)
-        commit_answered = true;
-      PQclear(r);
-      if (!lost) {
-        // Each statement's answers end with a null result.
-        PGresult* end = PQgetResult(c);
-        if (end != nullptr) {
-          PQclear(end);
-          lost = true;
-        }
-      }
-    }
-    if (!lost) {
-      PGresult* sync = PQgetResult(c);
-      lost = sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
-      PQclear(sync);
-    }
-    if (!lost) lost = PQexitPipelineMode(c) != 1;
-    if (commit_answered) in_tx_ = false;  // COMMIT ended the transaction, either way
-    if (refused) throw pqxx::sql_error(message, "", state.c_str());
-    if (lost) {
-      healthy_ = false;
-      const std::string why = PQerrorMessage(c);
-      if (commit_queued) throw pqxx::in_doubt_error(why);
-      throw pqxx::broken_connection(why);
-    }
+    if (x.commit_answered()) in_tx_ = false;
   }
 
   // Sends sql (COMMIT or ROLLBACK) without waiting for its answer, which the
@@ -716,13 +787,14 @@ class PgTx final : public drv::Tx {
     out.revision_vcs_len = rev.size();
   }
 
-  static int64_t to_int64(const pqxx::field& f) {
-    const char* p = f.c_str();
+  static int64_t to_int64(const pqxx::field& f) { return parse_int64(f.c_str(), f.size()); }
+
+  static int64_t parse_int64(const char* p, size_t n) {
     int64_t v = 0;
-    auto [end, ec] = std::from_chars(p, p + f.size(), v);
-    if (ec != std::errc() || end != p + f.size())
-      drv::fail(EVDB_INTERNAL, "the server sent a non-integer where a bigint was expected: " +
-                                   std::string(p, f.size()));
+    auto [end, ec] = std::from_chars(p, p + n, v);
+    if (ec != std::errc() || end != p + n)
+      drv::fail(EVDB_INTERNAL,
+                "the server sent a non-integer where a bigint was expected: " + std::string(p, n));
     return v;
   }
 
@@ -731,20 +803,26 @@ class PgTx final : public drv::Tx {
   enum class Ending { Commit, Rollback };
   void finish(Ending ending) noexcept {
     if (!conn_) return;
+    if (in_tx_ && ending == Ending::Rollback && healthy_) {
+      try {
+        if (read_only_) {
+          // Not waited for: a read-only transaction holds nothing anyone
+          // waits for, and its ROLLBACK cannot fail in a way that matters.
+          tx_.reset();
+          send_unread("ROLLBACK");
+        } else {
+          // Waited for: once rollback returns, the write lock is free (a
+          // writer of this thread may take it with NOWAIT next, PG-8).
+          tx_->exec("ROLLBACK");
+        }
+      } catch (...) {
+        healthy_ = false;
+      }
+    }
     try {
       tx_.reset();
     } catch (...) {
       healthy_ = false;
-    }
-    if (in_tx_ && ending == Ending::Rollback && healthy_) {
-      // Not waited for: a ROLLBACK cannot fail in a way that matters (a
-      // lost connection ends the transaction too), and the server releases
-      // the lock as it runs it (OP-16).
-      try {
-        send_unread("ROLLBACK");
-      } catch (...) {
-        healthy_ = false;
-      }
     }
     last_.clear();
     db_.release(std::move(conn_), healthy_ ? common::Health::Reusable : common::Health::Broken);

@@ -54,14 +54,21 @@ class Connection final : public pqxx::basic_connection_base<CtxConnect> {
   // pqxx::broken_connection when the connection is lost.
   void drain_unread();
 
-  // Whether Statements::insert is prepared on this connection (PgTx does).
-  bool insert_prepared() const noexcept { return insert_prepared_; }
-  void set_insert_prepared() noexcept { insert_prepared_ = true; }
+  // The statements PgTx prepares itself (in its pipelines, not through
+  // libpqxx), and whether this connection has them.
+  enum class Prepared : unsigned { Head = 1, Insert = 2 };
+  bool has_prepared(Prepared p) const noexcept { return (prepared_ & unsigned(p)) != 0; }
+  void set_prepared(Prepared p) noexcept { prepared_ |= unsigned(p); }
+
+  // Left in an unknown state (a pipeline cut short): never reused.
+  bool broken() const noexcept { return broken_; }
+  void set_broken() noexcept { broken_ = true; }
 
  private:
   PGconn* raw_ = nullptr;
   bool unread_ = false;
-  bool insert_prepared_ = false;
+  bool broken_ = false;
+  unsigned prepared_ = 0;
 };
 
 // Names of the prepared statements every connection of a store has.
@@ -72,8 +79,10 @@ inline constexpr const char* kAfter = "evdb_after";
 inline constexpr const char* kAsc = "evdb_asc";
 inline constexpr const char* kDesc = "evdb_desc";
 inline constexpr const char* kAppend = "evdb_append";
-// evdb layout only: the INSERT of a buffered append (Statements::insert),
-// prepared by PgTx::pipeline, not by libpqxx.
+// Prepared by PgTx in its pipelines, not by libpqxx: the head at begin
+// (Statements::head), and (evdb layout) the INSERT of a buffered append
+// (Statements::insert).
+inline constexpr const char* kBeginHead = "evdb_begin_head";
 inline constexpr const char* kInsert = "evdb_insert";
 inline constexpr const char* kProjGet = "evdb_proj_get";
 inline constexpr const char* kProjInit = "evdb_proj_init";
@@ -84,16 +93,18 @@ inline constexpr const char* kVersionsAfter = "evdb_versions_after";
 // The SQL of each prepared statement for a layout and a quoted schema.
 struct Statements {
   std::vector<std::pair<std::string, std::string>> all;  // name, SQL
-  // What begins a transaction (BEGIN …; one round trip, answering the head
-  // of the new snapshot, one row, one bigint column): a read-only one,
+  // What begins a transaction (PgTx::start sends them, then `head`, in one
+  // round trip): a read-only one,
   std::string ro_begin;
-  // a read-write one, taking the write lock (the events table in EXCLUSIVE
-  // mode) before the snapshot,
+  // a read-write one, which then takes the write lock (the events table in
+  // EXCLUSIVE mode) before the snapshot …
   std::string rw_begin;
-  // or without it, when another transaction of this thread holds it …
-  std::string rw_begin_unlocked;
-  // … which then takes it at its first write, without waiting.
+  std::string lock;
+  // … unless another transaction of this thread holds it: it takes it at
+  // its first write, without waiting.
   std::string lock_nowait;
+  // The head (one row, one bigint): the statement that takes the snapshot.
+  std::string head;
   // evdb layout: the INSERT of a buffered append, with the version the
   // client decided ($1 version, $2 type, $3 payload, $4 time_us or 0 for
   // now, $5 revision); empty in the Conductor layout.
