@@ -9,6 +9,9 @@
 //                  RawUnqueued: raw with the BEGIN that does not take the
 //                  write lock (the driver's before writers queued);
 //   AppendBatch:   one transaction: read the head, append 100 events, commit;
+//   (AppendOne with 1 thread and AppendBatch also run with the argument
+//   1000: through a TcpProxy adding 1 ms to every round trip; the raw client
+//   sends one statement per round trip, as the driver did before PG-9)
 //   ReadEvents:    one read-only transaction reading 1000 events (fields
 //                  copied out) from a log of 2000;
 //   ListenLatency: time from the start of evdb_commit (or raw COMMIT) of a
