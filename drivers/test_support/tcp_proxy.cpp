@@ -103,6 +103,11 @@ void TcpProxy::sync() {
   passed_.wait(lock, [&] { return done_ >= want || stop_; });
 }
 
+void TcpProxy::cut() {
+  cut_ = true;
+  sync();
+}
+
 void TcpProxy::hold_replies(bool hold) {
   held_ = hold;
   wake();
@@ -119,6 +124,8 @@ void TcpProxy::loop() {
       std::lock_guard lock(mu_);
       want = requested_;
     }
+    if (cut_.exchange(false))
+      for (Link& l : links) l.closed = true;
     const auto now = Clock::now();
     std::chrono::nanoseconds timeout(-1);  // until the next chunk is due
     fds.clear();

@@ -49,6 +49,9 @@ class TcpProxy {
   // While held, what the server sends is kept instead of passed on; release
   // passes it on (thread-safe).
   void hold_replies(bool hold);
+  // Closes every relayed connection now (both ends), as a network failure
+  // would; new connections are relayed as before (thread-safe).
+  void cut();
   // Connections accepted so far (thread-safe).
   uint64_t accepted() const { return accepted_.load(); }
 
@@ -65,6 +68,7 @@ class TcpProxy {
   std::atomic<uint64_t> bursts_{0};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<bool> held_{false};
+  std::atomic<bool> cut_{false};
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable passed_;

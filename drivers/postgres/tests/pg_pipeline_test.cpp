@@ -279,5 +279,35 @@ TEST(PgBuffered, CancelDuringAPipelinedCommitAppliesNothing) {
   s.db().tx_rw([](TxRW& tx) { EXPECT_EQ(tx.append_event(0, event("A")), 1); });
 }
 
+// The connection lost once the pipelined COMMIT was sent (here: after the
+// server ran it, before its answer arrived) is CONNECTION with "outcome
+// unknown" (OP-15, PG-5); the caller reads the head to find out.
+TEST(PgBuffered, ConnectionLostDuringAPipelinedCommitIsOutcomeUnknown) {
+  ProxiedStore s;
+  warm_up(s.db());
+  RawTx tx(s.db(), EVDB_TX_READ_WRITE);
+  ASSERT_EQ(tx.append(1, "X"), EVDB_OK);
+  s.proxy().hold_replies(true);
+  std::string msg;
+  auto committed = std::async(std::launch::async, [&] { return tx.commit(&msg); });
+  {
+    // Ordering, not timing: the server has committed.
+    pqxx::connection c(raw_conninfo());
+    const std::string q = "SELECT count(*) FROM " + c.quote_name(s.schema()) + ".events";
+    for (;;) {
+      pqxx::nontransaction t(c);
+      if (t.exec(q)[0][0].as<int64_t>() == 2) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  s.proxy().cut();
+  s.proxy().hold_replies(false);
+  ASSERT_EQ(committed.wait_for(kLiveness), std::future_status::ready);
+  EXPECT_EQ(committed.get(), EVDB_CONNECTION) << msg;
+  EXPECT_NE(msg.find("outcome unknown"), std::string::npos) << msg;
+  // A new connection replaces the lost one; the head says what happened.
+  s.db().tx_read_only([](TxRO& t) { EXPECT_EQ(t.read_system_version(), 2); });
+}
+
 }  // namespace
 }  // namespace evdb::postgres::test
