@@ -536,10 +536,12 @@ class PgTx final : public drv::Tx {
 
   size_t read_events(drv::Ctx& ctx, int64_t at, bool reverse, evdb_event* buf, size_t n) override {
     if (n == 0) return 0;
-    // Ascending, the versions at … at+n-1; descending, those up to at.
+    // Ascending, the versions from max(at, 1) … (+n-1: versions are
+    // gapless where appends are buffered); descending, those up to at.
     const int64_t sent = sent_head();
-    send_before_read(ctx,
-                     reverse ? at > sent : at > sent || static_cast<uint64_t>(sent - at) < n - 1);
+    const int64_t from = std::max<int64_t>(at, 1);
+    send_before_read(
+        ctx, reverse ? at > sent : from > sent || static_cast<uint64_t>(sent - from) < n - 1);
     int64_t limit = n > static_cast<size_t>(std::numeric_limits<int64_t>::max())
                         ? std::numeric_limits<int64_t>::max()
                         : static_cast<int64_t>(n);

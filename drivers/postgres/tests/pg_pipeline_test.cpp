@@ -157,7 +157,13 @@ TEST(PgRoundTrips, ConductorLayoutSendsEachAppend) {
 
 TEST(PgBuffered, ReadsSeeOwnAppendsInOrder) {
   Store s;
-  s.db().tx_rw([](TxRW& tx) { tx.append_event(0, event("Old")); });
+  s.db().tx_rw([](TxRW& tx) {
+    tx.append_event(0, event("Old"));
+    // From version 0: the first event is 1, buffered.
+    auto first = tx.read_events(0, 1);
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(first[0].type_name, "Old");
+  });
   s.db().tx_rw([](TxRW& tx) {
     EXPECT_EQ(tx.append_event(1, event("A")), 2);
     EXPECT_EQ(tx.append_event(2, event("B")), 3);
