@@ -10,6 +10,9 @@
 //                  RawUnqueued: raw with the BEGIN that does not take the
 //                  write lock (the driver's before writers queued);
 //   AppendBatch:   one transaction: read the head, append 100 events, commit;
+//   (AppendOne with 1 thread and AppendBatch also run with the argument
+//   1000: through a TcpProxy adding 1 ms to every round trip; the raw client
+//   sends one statement per round trip, as the driver did before PG-9)
 //   ReadEvents:    one read-only transaction reading 1000 events (fields
 //                  copied out) from a log of 2000;
 //   ListenLatency: time from the start of evdb_commit (or raw COMMIT) of a
@@ -38,6 +41,7 @@
 #include <vector>
 
 #include "pg_internal.hpp"
+#include "test_support/tcp_proxy.hpp"
 
 #include "../bench_common.hpp"
 
@@ -62,21 +66,51 @@ std::string fresh_schema(const char* kind) {
          std::to_string(n++);
 }
 
+// `uri` with its port replaced by `port` (the first ":digits/" after the
+// authority's '@', or after "//").
+std::string with_port(const std::string& uri, int port) {
+  size_t at = uri.find('@');
+  size_t colon = uri.find(':', at == std::string::npos ? uri.find("//") + 2 : at);
+  size_t slash = uri.find('/', colon);
+  if (colon == std::string::npos || slash == std::string::npos)
+    throw std::runtime_error("cannot find the port in EVDB_PG_URI");
+  return uri.substr(0, colon + 1) + std::to_string(port) + uri.substr(slash);
+}
+
+int port_of(const std::string& uri) {
+  size_t at = uri.find('@');
+  size_t colon = uri.find(':', at == std::string::npos ? uri.find("//") + 2 : at);
+  return std::stoi(uri.substr(colon + 1));
+}
+
 // A fresh schema in the evdb layout (created by opening it through evdb),
-// with an evdb handle on it and raw statements for the same schema.
+// with an evdb handle on it and raw statements for the same schema. With
+// delay_us > 0, both reach the server through a TcpProxy that passes on
+// what the client sends delay_us later: every round trip costs delay_us
+// more, as on a network with that round-trip time (the URI must then carry
+// the password: a passfile entry names the server's port).
 class Schema {
  public:
-  explicit Schema(const char* kind) : name_(fresh_schema(kind)) {
+  explicit Schema(const char* kind, int64_t delay_us = 0) : name_(fresh_schema(kind)) {
     static const bool reg = [] {
       check(evdb_register_driver(evdb_driver_entry_postgres, nullptr), "register");
       return true;
     }();
     (void)reg;
-    std::string b = base_uri();
+    conn_uri_ = base_uri();
+    if (delay_us > 0) {
+      proxy_ = std::make_unique<evdb::test_support::TcpProxy>("127.0.0.1", port_of(conn_uri_),
+                                                              std::chrono::microseconds(delay_us));
+      conn_uri_ = with_port(conn_uri_, proxy_->port());
+    }
+    const std::string& b = conn_uri_;
     uri_ = b + (b.find('?') == std::string::npos ? "?" : "&") + "schema=" + name_ + "&pool_max=16";
     check(evdb_open(uri_.c_str(), nullptr, &db_, nullptr), "open");
     pqxx::connection c(base_uri());
     stmts_ = pg::make_statements(pg::Layout::Evdb, c.quote_name(name_));
+    // The raw client begins as the driver did before PG-9: BEGIN, the lock
+    // and a snapshot, then reads the head by itself.
+    raw_begin_ = stmts_.rw_begin + "; " + stmts_.lock + "; SELECT 1";
   }
   ~Schema() {
     evdb_close(db_);
@@ -90,16 +124,20 @@ class Schema {
   evdb_db* db() const { return db_; }
   // A raw libpqxx connection with the driver's statements prepared.
   std::unique_ptr<pqxx::connection> raw() const {
-    auto c = std::make_unique<pqxx::connection>(base_uri());
+    auto c = std::make_unique<pqxx::connection>(conn_uri_);
     for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
     return c;
   }
   const pg::Statements& stmts() const { return stmts_; }
+  const std::string& raw_begin() const { return raw_begin_; }
   const std::string& name() const { return name_; }
 
  private:
   std::string name_;
+  std::unique_ptr<evdb::test_support::TcpProxy> proxy_;
+  std::string conn_uri_;
   std::string uri_;
+  std::string raw_begin_;
   evdb_db* db_ = nullptr;
   pg::Statements stmts_;
 };
@@ -108,10 +146,12 @@ class Schema {
 
 // ---- raw side: the same statements over libpqxx ------------------------------
 
-bool raw_append(pqxx::connection& c, const pg::Statements& st, int n) {
+// One transaction of n appends, one statement per round trip: BEGIN (with
+// the lock and a snapshot), the head, each INSERT (checking the head), COMMIT.
+bool raw_append(pqxx::connection& c, const std::string& begin, int n) {
   pqxx::nontransaction t(c);
   try {
-    t.exec(st.rw_begin);
+    t.exec(begin);
     int64_t head = t.exec_prepared(pg::stmt::kHead)[0][0].as<int64_t>();
     for (int i = 0; i < n; ++i) {
       pqxx::result r = t.exec_prepared(pg::stmt::kAppend, head, kType, kPayload, kTime, kRev);
@@ -135,7 +175,7 @@ bool raw_append(pqxx::connection& c, const pg::Statements& st, int n) {
 std::atomic<Schema*> g_schema{nullptr};
 
 Schema& shared_schema(benchmark::State& state, const char* kind) {
-  if (state.thread_index() == 0) g_schema.store(new Schema(kind));
+  if (state.thread_index() == 0) g_schema.store(new Schema(kind, state.range(0)));
   Schema* s = nullptr;
   while ((s = g_schema.load()) == nullptr) std::this_thread::yield();
   return *s;
@@ -160,12 +200,11 @@ void BM_AppendOne_Evdb(benchmark::State& state) {
 // read-write BEGIN when not empty.
 void raw_append_one(benchmark::State& state, const char* kind, const std::string& begin) {
   Schema& s = shared_schema(state, kind);
-  pg::Statements st = s.stmts();
-  if (!begin.empty()) st.rw_begin = begin;
+  const std::string b = begin.empty() ? s.raw_begin() : begin;
   auto c = s.raw();
   writers_loop(state, 1, [&] {
     int64_t lost = 0;
-    while (!raw_append(*c, st, 1)) ++lost;
+    while (!raw_append(*c, b, 1)) ++lost;
     return lost;
   });
   c.reset();
@@ -185,17 +224,17 @@ void BM_AppendOne_RawUnqueued(benchmark::State& state) {
 // ---- AppendBatch ----------------------------------------------------------------
 
 void BM_AppendBatch_Evdb(benchmark::State& state) {
-  Schema s("abe");
+  Schema s("abe", state.range(0));
   for (auto _ : state)
     if (!driver_append(s.db(), kBatch)) throw std::runtime_error("unexpected conflict");
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
 void BM_AppendBatch_Raw(benchmark::State& state) {
-  Schema s("abr");
+  Schema s("abr", state.range(0));
   auto c = s.raw();
   for (auto _ : state)
-    if (!raw_append(*c, s.stmts(), kBatch)) throw std::runtime_error("unexpected conflict");
+    if (!raw_append(*c, s.raw_begin(), kBatch)) throw std::runtime_error("unexpected conflict");
   state.SetItemsProcessed(state.iterations() * kBatch);
 }
 
@@ -340,7 +379,7 @@ void BM_ListenLatency_Raw(benchmark::State& state) {
   int64_t head = 0;
   for (auto _ : state) {
     pqxx::nontransaction t(*w);
-    t.exec(s.stmts().rw_begin);
+    t.exec(s.raw_begin());
     head =
         t.exec_prepared(pg::stmt::kAppend, head, kType, kPayload, kTime, kRev)[0][0].as<int64_t>();
     auto t0 = Clock::now();
@@ -362,14 +401,16 @@ void BM_ListenLatency_Raw(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_AppendOne_Evdb)->Threads(1)->UseRealTime();
-BENCHMARK(BM_AppendOne_Raw)->Threads(1)->UseRealTime();
-BENCHMARK(BM_AppendOne_Evdb)->Threads(8)->UseRealTime();
-BENCHMARK(BM_AppendOne_Raw)->Threads(8)->UseRealTime();
-BENCHMARK(BM_AppendOne_RawUnqueued)->Threads(1)->UseRealTime();
-BENCHMARK(BM_AppendOne_RawUnqueued)->Threads(8)->UseRealTime();
-BENCHMARK(BM_AppendBatch_Evdb)->UseRealTime();
-BENCHMARK(BM_AppendBatch_Raw)->UseRealTime();
+// The argument: the added round-trip time in microseconds (0: straight to
+// the server over loopback; else through the delaying TcpProxy).
+BENCHMARK(BM_AppendOne_Evdb)->Arg(0)->Arg(1000)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_Raw)->Arg(0)->Arg(1000)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_Evdb)->Arg(0)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendOne_Raw)->Arg(0)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendOne_RawUnqueued)->Arg(0)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_RawUnqueued)->Arg(0)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendBatch_Evdb)->Arg(0)->Arg(1000)->UseRealTime();
+BENCHMARK(BM_AppendBatch_Raw)->Arg(0)->Arg(1000)->UseRealTime();
 BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime();
 BENCHMARK(BM_ReadEvents_Raw)->UseRealTime();
 BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "pg_internal.hpp"
@@ -32,12 +33,15 @@ std::string new_commit_token() {
   return buf;
 }
 
-std::string commit_with_token_sql(const Statements& st, const std::string& token, bool prune) {
+std::vector<std::string> commit_token_statements(const Statements& st, const std::string& token,
+                                                 bool prune) {
   // The token is our own hex text: nothing to escape.
-  std::string sql = "INSERT INTO " + st.tokens_table + " (token) VALUES ('" + token + "'); ";
+  std::vector<std::string> sql{"INSERT INTO " + st.tokens_table + " (token) VALUES ('" + token +
+                               "')"};
   if (prune)
-    sql += "DELETE FROM " + st.tokens_table + " WHERE committed_at < now() - interval '1 day'; ";
-  return sql + "COMMIT";
+    sql.push_back("DELETE FROM " + st.tokens_table +
+                  " WHERE committed_at < now() - interval '1 day'");
+  return sql;
 }
 
 namespace {

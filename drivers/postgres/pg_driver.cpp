@@ -59,27 +59,35 @@ Statements make_statements(Layout layout, const std::string& s) {
              "WHERE (SELECT coalesce(max(version), 0) FROM " +
              ev + ") = $1::bigint RETURNING version";
   }
-  // Writers queue on the table lock, then take their snapshot ("SELECT 1";
-  // LOCK takes none): each sees every earlier writer's commit, so appending
+  // Writers queue on the table lock, then take their snapshot (reading the
+  // head; LOCK takes none): each sees every earlier writer's commit, so appending
   // at the head it read never loses a race. EXCLUSIVE conflicts with every
   // writer's ROW EXCLUSIVE (ours and, in the conductor layout, dbpgx's
   // INSERTs) but not with ACCESS SHARE: readers never wait. SERIALIZABLE
   // stays as the check that does not depend on every writer taking the
   // lock. Waiting is a running statement: the Canceller interrupts it when
   // the context ends. See docs/postgres-driver.md.
+  //
+  // Every begin ends with the head of the new snapshot (the statement that
+  // takes the snapshot; PgTx::start): the transaction knows its head from then on, so
+  // read_system_version() and the check of an append's assumed version need
+  // no round trip (PgTx).
   const std::string lock = "LOCK TABLE " + ev + " IN EXCLUSIVE MODE";
-  st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE; " + lock + "; SELECT 1";
+  const std::string head = "SELECT coalesce(max(version), 0) FROM " + ev;
+  st.ro_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+  st.rw_begin = "BEGIN ISOLATION LEVEL SERIALIZABLE";
+  st.lock = lock;
+  st.head = head;
   // A writer begun while a transaction of its own thread holds the lock
   // (PgTx::start) takes it at its first write with NOWAIT: refused at once
   // (SQLSTATE 55P03) when held, and only that statement; a lock_timeout
   // would have to be set and reset around it, and 0 means "wait forever".
-  st.rw_begin_unlocked = "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT 1";
   st.lock_nowait = lock + " NOWAIT";
   st.events_table = ev;
   st.tokens_table = s + ".commit_tokens";
   const std::string sel = "SELECT " + cols + " FROM " + ev;
   st.all = {
-      {stmt::kHead, "SELECT coalesce(max(version), 0) FROM " + ev},
+      {stmt::kHead, head},
       {stmt::kAt, sel + " WHERE version = $1"},
       {stmt::kAfter, sel + " WHERE version > $1 ORDER BY version LIMIT 1"},
       {stmt::kAsc, sel + " WHERE version >= $1 ORDER BY version LIMIT $2"},
@@ -94,6 +102,16 @@ Statements make_statements(Layout layout, const std::string& s) {
       {stmt::kProjSet, "UPDATE " + pv + " SET version = $2 WHERE id = $1"},
       {stmt::kVersionsAfter, "SELECT version FROM " + ev + " WHERE version > $1 ORDER BY version"},
   };
+  if (layout == Layout::Evdb) {
+    // A buffered append (PgTx): its version was decided by the client
+    // against the head it knows; the primary key still refuses a version
+    // another writer took (one that began without the lock, PG-8).
+    st.insert = "INSERT INTO " + ev +
+                " (version, type, payload, time_us, vcs_revision) "
+                "VALUES ($1::bigint, $2, $3::json, "
+                "CASE WHEN $4::bigint = 0 THEN (extract(epoch FROM now()) * 1000000)::bigint "
+                "ELSE $4::bigint END, $5)";
+  }
   return st;
 }
 
@@ -161,6 +179,9 @@ namespace {
 // The context of the connect_raw() running on this thread, for CtxConnect
 // (libpqxx constructs the policy from the conninfo alone).
 thread_local const drv::Ctx* t_connect_ctx = nullptr;
+// The handle CtxConnect connected last on this thread, for the Connection
+// being constructed (libpqxx 6 keeps its handle private).
+thread_local PGconn* t_connected = nullptr;
 
 // connect_timeout of a conninfo (else of $PGCONNECT_TIMEOUT, as libpq) in
 // milliseconds, -1 when absent or <= 0 (libpq: "zero, negative, or not
@@ -201,7 +222,10 @@ CtxConnect::handle CtxConnect::do_startconnect(handle orig) {
   if (PQstatus(c) == CONNECTION_BAD) connect_failed(c, "");
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   for (;;) {
-    if (st == PGRES_POLLING_OK) return c;
+    if (st == PGRES_POLLING_OK) {
+      t_connected = c;
+      return c;
+    }
     if (st == PGRES_POLLING_FAILED) connect_failed(c, "");
     if (ctx.status() != EVDB_OK) {
       PQfinish(c);
@@ -224,6 +248,20 @@ CtxConnect::handle CtxConnect::do_startconnect(handle orig) {
     }
     if (revents != 0) st = PQconnectPoll(c);
   }
+}
+
+Connection::Connection(const std::string& opts) : pqxx::basic_connection_base<CtxConnect>(opts) {
+  raw_ = t_connected;
+  t_connected = nullptr;
+  if (raw_ == nullptr || PQsocket(raw_) != sock())
+    throw pqxx::internal_error("the connection's libpq handle was not recorded");
+}
+
+void Connection::drain_unread() {
+  if (!unread_) return;
+  unread_ = false;
+  while (PGresult* r = PQgetResult(raw_)) PQclear(r);
+  if (PQstatus(raw_) == CONNECTION_BAD) throw pqxx::broken_connection(PQerrorMessage(raw_));
 }
 
 std::unique_ptr<Connection> connect_raw(const Config& cfg, const drv::Ctx& ctx) {
@@ -281,12 +319,19 @@ uint64_t PgDb::capabilities() const {
 
 std::unique_ptr<Connection> PgDb::connect(const drv::Ctx& ctx, bool read_only) const {
   auto c = connect_raw(read_only && ro_pool_ ? ro_cfg_ : cfg_, ctx);
-  for (const auto& [name, sql] : stmts_.all) c->prepare(name, sql);
+  prepare(*c);
   return c;
 }
 
+void PgDb::prepare(Connection& conn) const {
+  // libpqxx prepares each on its first use, inside a transaction (preparing
+  // an INSERT takes the table's ROW EXCLUSIVE lock, which must wait for the
+  // write lock's holder). The pipelined INSERT is prepared by PgTx::pipeline.
+  for (const auto& [name, sql] : stmts_.all) conn.prepare(name, sql);
+}
+
 void PgDb::adopt(std::unique_ptr<Connection> conn) {
-  for (const auto& [name, sql] : stmts_.all) conn->prepare(name, sql);
+  prepare(*conn);
   pool_.adopt(std::move(conn));
 }
 
@@ -296,7 +341,7 @@ std::unique_ptr<Connection> PgDb::acquire(drv::Ctx& ctx, bool read_only) {
 
 void PgDb::release(std::unique_ptr<Connection> conn, bool read_only,
                    common::Health health) noexcept {
-  if (!conn || !conn->is_open()) health = common::Health::Broken;
+  if (!conn || !conn->is_open() || conn->broken()) health = common::Health::Broken;
   (read_only && ro_pool_ ? *ro_pool_ : pool_).release(std::move(conn), health);
 }
 
@@ -306,15 +351,155 @@ void PgDb::release(std::unique_ptr<Connection> conn, bool read_only,
 
 namespace {
 
-// BEGIN and the first snapshot in one round trip ("SELECT 1" takes the
-// snapshot: a read-only transaction sees the store as of its begin, not as of
-// its first read).
-constexpr const char* kRoBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1";
+// One round trip in libpq's pipeline mode (libpqxx 6 has no pipeline of
+// prepared statements): statements are queued, sent together with one Sync,
+// and their answers read in order. The server runs them in order and, at the
+// first error, skips the rest (answered "aborted"). Until finish() returned,
+// the connection is in pipeline mode and libpqxx must not use it; an
+// Exchange destroyed unfinished (an exception while queueing) marks its
+// connection broken. Not thread-safe.
+class Exchange {
+ public:
+  explicit Exchange(Connection& conn) : conn_(conn), c_(conn.raw()) {
+    if (PQenterPipelineMode(c_) != 1) throw pqxx::broken_connection(PQerrorMessage(c_));
+  }
+  ~Exchange() {
+    PQclear(kept_);
+    if (!finished_) conn_.set_broken();
+  }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
 
+  // Queues the preparation of `sql` as `name`, unless the connection has it
+  // (`which`); recorded as prepared when the server accepts it (a named
+  // statement outlives the transaction).
+  void prepare_once(Connection::Prepared which, const char* name, const std::string& sql) {
+    if (conn_.has_prepared(which) || !sent_) return;
+    sent_ = PQsendPrepare(c_, name, sql.c_str(), 0, nullptr) == 1;
+    if (sent_) prepares_.emplace_back(queued_++, which);
+  }
+  // Queues a statement without parameters; returns its index.
+  size_t query(const char* sql) {
+    if (sent_) sent_ = PQsendQueryParams(c_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    return queued_++;
+  }
+  // Queues an execution of the prepared statement `name` with text values;
+  // returns its index.
+  size_t execute(const char* name, int n, const char* const* values) {
+    if (sent_) sent_ = PQsendQueryPrepared(c_, name, n, values, nullptr, nullptr, 0) == 1;
+    return queued_++;
+  }
+  // Statement `index` is COMMIT (see finish()).
+  void mark_commit(size_t index) { commit_ = index; }
+  // Keep statement `index`'s answer (kept()).
+  void keep(size_t index) { keep_ = index; }
+
+  // Sends the Sync and reads every answer. Throws: pqxx::sql_error (with
+  // its SQLSTATE) for the first statement the server refused, nothing after
+  // it having run; pqxx::in_doubt_error when the connection was lost once
+  // COMMIT was queued, with no statement refused before it (the outcome is
+  // unknown, OP-15); pqxx::broken_connection when lost otherwise.
+  void finish() {
+    finished_ = true;
+    if (sent_) sent_ = PQpipelineSync(c_) == 1;
+    std::string state, message;
+    bool refused = false, lost = !sent_;
+    for (size_t i = 0; i < queued_ && !lost; ++i) {
+      PGresult* r = PQgetResult(c_);
+      if (r == nullptr) {
+        lost = true;
+        break;
+      }
+      const ExecStatusType status = PQresultStatus(r);
+      if (status == PGRES_FATAL_ERROR && !refused) {
+        const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (s == nullptr || PQstatus(c_) == CONNECTION_BAD) {
+          lost = true;
+        } else {
+          refused = true;
+          state = s;
+          message = PQresultErrorMessage(r);
+        }
+      }
+      for (const auto& [index, which] : prepares_)
+        if (index == i && status == PGRES_COMMAND_OK) conn_.set_prepared(which);
+      if (i == commit_ && status != PGRES_PIPELINE_ABORTED) commit_answered_ = true;
+      if (i == keep_ && status == PGRES_TUPLES_OK)
+        kept_ = r;
+      else
+        PQclear(r);
+      if (!lost) {
+        PGresult* end = PQgetResult(c_);  // each statement's answers end with a null
+        if (end != nullptr) {
+          PQclear(end);
+          lost = true;
+        }
+      }
+    }
+    if (!lost) {
+      PGresult* sync = PQgetResult(c_);
+      lost = sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
+      PQclear(sync);
+    }
+    if (!lost) lost = PQexitPipelineMode(c_) != 1;
+    if (refused) {
+      if (lost) conn_.set_broken();
+      throw pqxx::sql_error(message, "", state.c_str());
+    }
+    if (lost) {
+      conn_.set_broken();
+      const std::string why = PQerrorMessage(c_);
+      if (commit_ != kNone) throw pqxx::in_doubt_error(why);
+      throw pqxx::broken_connection(why);
+    }
+  }
+
+  // Whether COMMIT ran (committed or refused): the transaction has ended.
+  bool commit_answered() const { return commit_answered_; }
+  // The kept answer (nullptr unless it had rows); owned by the Exchange.
+  const PGresult* kept() const { return kept_; }
+
+ private:
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+  Connection& conn_;
+  PGconn* c_;
+  size_t queued_ = 0;
+  bool sent_ = true;
+  bool finished_ = false;
+  bool commit_answered_ = false;
+  size_t commit_ = kNone;
+  size_t keep_ = kNone;
+  PGresult* kept_ = nullptr;
+  std::vector<std::pair<size_t, Connection::Prepared>> prepares_;
+};
+
+// What a read-write transaction keeps before sending it (PgTx::pipeline):
+// at most this many appends, or about this many bytes of them. The bound
+// keeps the client's memory and one pipeline's size in check; past it the
+// buffer is sent (one round trip) and buffering goes on.
+constexpr size_t kMaxBuffered = 1000;
+constexpr size_t kMaxBufferedBytes = size_t{4} << 20;
+
+// A transaction on one pooled connection (docs/postgres-driver.md,
+// "Transactions"). Round trips (docs/contract.md PG-4, PG-9):
+// - begin: one (BEGIN, the write lock for a writer, the head of the
+//   snapshot), so the head is known from then on: read_system_version() is
+//   answered locally;
+// - evdb layout: an append is checked against that head locally and
+//   buffered; commit sends every buffered INSERT and COMMIT in one round trip
+//   (pipeline()). A read of events that may include a buffered append sends
+//   the buffer first. Conductor layout: each append is sent at once (the
+//   sequence, not the client, gives its version);
+// - a read-only transaction's COMMIT or ROLLBACK is sent without waiting
+//   for the answer (nothing depends on it), which the connection's next user
+//   reads first (Connection::drain_unread).
 class PgTx final : public drv::Tx {
  public:
   PgTx(PgDb& db, std::unique_ptr<Connection> conn, bool read_only)
-      : db_(db), conn_(std::move(conn)), read_only_(read_only) {}
+      : db_(db),
+        conn_(std::move(conn)),
+        read_only_(read_only),
+        buffered_(!read_only && db.config().layout == Layout::Evdb) {}
   ~PgTx() override { finish(Ending::Rollback); }
 
   void start(drv::Ctx& ctx) {
@@ -324,35 +509,53 @@ class PgTx final : public drv::Tx {
     const std::thread::id me = std::this_thread::get_id();
     const bool queue = !read_only_ && !db_.write_lock().held_by(me);
     const Statements& st = db_.statements();
-    const char* sql = read_only_ ? kRoBegin
-                      : queue    ? st.rw_begin.c_str()
-                                 : st.rw_begin_unlocked.c_str();
     run(ctx, "beginning the transaction", [&] {
+      conn_->drain_unread();  // the previous user's COMMIT/ROLLBACK
       // libpqxx's own transaction classes send BEGIN alone and let the
       // snapshot wait for the first statement; we drive BEGIN/COMMIT
       // ourselves over a nontransaction.
       tx_ = std::make_unique<pqxx::nontransaction>(*conn_);
       in_tx_ = true;
-      tx_->exec(sql);
+      // BEGIN, the lock, and the head (which takes the snapshot), in one
+      // round trip; the head's statement is prepared (it would be planned
+      // at every begin otherwise), after BEGIN and the lock: preparing a
+      // SELECT takes a snapshot, which must come after both.
+      Exchange x(*conn_);
+      x.query(read_only_ ? st.ro_begin.c_str() : st.rw_begin.c_str());
+      if (queue) x.query(st.lock.c_str());
+      x.prepare_once(Connection::Prepared::Head, stmt::kBeginHead, st.head);
+      x.keep(x.execute(stmt::kBeginHead, 0, nullptr));
+      x.finish();
+      const PGresult* r = x.kept();
+      if (r == nullptr || PQntuples(r) != 1)
+        drv::fail(EVDB_INTERNAL, "the server did not answer the head at begin");
+      head_ = parse_int64(PQgetvalue(r, 0, 0), static_cast<size_t>(PQgetlength(r, 0, 0)));
     });
     if (queue) hold_ = db_.write_lock().acquired(me);
   }
 
   int64_t read_system_version(drv::Ctx& ctx) override {
-    int64_t v = 0;
-    run(ctx, "reading the head", [&] { v = tx_->exec_prepared1(stmt::kHead)[0].as<int64_t>(); });
-    return v;
+    usable(ctx, "reading the head");
+    return head_;
   }
 
   bool read_event_at(drv::Ctx& ctx, int64_t version, evdb_event& out) override {
+    send_before_read(ctx, version > sent_head());
     return read_one(ctx, stmt::kAt, version, out);
   }
   bool read_event_after(drv::Ctx& ctx, int64_t version, evdb_event& out) override {
+    send_before_read(ctx, version >= sent_head());
     return read_one(ctx, stmt::kAfter, version, out);
   }
 
   size_t read_events(drv::Ctx& ctx, int64_t at, bool reverse, evdb_event* buf, size_t n) override {
     if (n == 0) return 0;
+    // Ascending, the versions from max(at, 1) … (+n-1: versions are
+    // gapless where appends are buffered); descending, those up to at.
+    const int64_t sent = sent_head();
+    const int64_t from = std::max<int64_t>(at, 1);
+    send_before_read(
+        ctx, reverse ? at > sent : from > sent || static_cast<uint64_t>(sent - from) < n - 1);
     int64_t limit = n > static_cast<size_t>(std::numeric_limits<int64_t>::max())
                         ? std::numeric_limits<int64_t>::max()
                         : static_cast<int64_t>(n);
@@ -374,32 +577,50 @@ class PgTx final : public drv::Tx {
 
   int64_t append_event(drv::Ctx& ctx, int64_t assumed, const evdb_event& e) override {
     require_rw();
-    int64_t v = 0;
-    bool mismatch = false;
+    // A statement that fails on the key has tried to append: map its
+    // conflict to VERSION_MISMATCH.
+    const bool before = appended_;
+    appended_ = true;
+    wrote_ = true;
+    if (!hold_)
+      run(ctx, "appending an event", [&] { lock_for_write(EVDB_VERSION_MISMATCH); });
+    else
+      usable(ctx, "appending an event");
+    // The head is this transaction's (its snapshot, taken under the write
+    // lock, and its own appends): decided here, without a round trip.
+    if (assumed != head_) {
+      appended_ = before;
+      drv::fail(EVDB_VERSION_MISMATCH, "the head is " + std::to_string(head_) +
+                                           ", not the assumed version " + std::to_string(assumed));
+    }
     std::string type(e.type_name, e.type_name_len);
     std::string payload(e.payload, e.payload_len);
     std::string rev(e.revision_vcs ? e.revision_vcs : "", e.revision_vcs_len);
-    // A statement that fails on the key has tried to append: map its
-    // conflict to VERSION_MISMATCH.
-    bool before = appended_;
-    appended_ = true;
-    wrote_ = true;
-    run(ctx, "appending an event", [&] {
-      lock_for_write(EVDB_VERSION_MISMATCH);
-      pqxx::result r = tx_->exec_prepared(stmt::kAppend, assumed, type, payload, e.time_us, rev);
-      if (r.empty()) {
-        mismatch = true;
-      } else {
-        v = r[0][0].as<int64_t>();
+    if (!buffered_) {
+      // Conductor layout: the sequence gives the version; the statement
+      // still checks the head (it answers no row when it is not assumed).
+      bool mismatch = false;
+      run(ctx, "appending an event", [&] {
+        pqxx::result r = tx_->exec_prepared(stmt::kAppend, assumed, type, payload, e.time_us, rev);
+        if (r.empty())
+          mismatch = true;
+        else
+          head_ = to_int64(r[0][0]);
+      });
+      if (mismatch) {
+        appended_ = before;
+        drv::fail(EVDB_VERSION_MISMATCH,
+                  "the head is not the assumed version " + std::to_string(assumed));
       }
-    });
-    if (mismatch) {
-      appended_ = before;
-      drv::fail(EVDB_VERSION_MISMATCH,
-                "the head is not the assumed version " + std::to_string(assumed));
+      proof_.versions.push_back(head_);
+      return head_;
     }
-    proof_.versions.push_back(v);
-    return v;
+    buffered_bytes_ += type.size() + payload.size() + rev.size();
+    buffer_.push_back({++head_, std::move(type), std::move(payload), e.time_us, std::move(rev)});
+    proof_.versions.push_back(head_);
+    if (buffer_.size() >= kMaxBuffered || buffered_bytes_ >= kMaxBufferedBytes)
+      run(ctx, "appending events", [&] { pipeline(Then::Nothing); });
+    return head_;
   }
 
   int64_t init_projection_version(drv::Ctx& ctx, int32_t id) override {
@@ -434,23 +655,26 @@ class PgTx final : public drv::Tx {
   }
 
   void commit(drv::Ctx& ctx) override {
+    if (read_only_) {
+      // Nothing to apply: the answer changes nothing, so it is not waited
+      // for (the connection's next user reads it).
+      run(ctx, "committing", [&] {
+        tx_.reset();
+        in_tx_ = false;
+        send_unread("COMMIT");
+      });
+      finish(Ending::Commit);
+      return;
+    }
     // A transaction that wrote, in the evdb layout, commits with a token
-    // (PG-5): found after a lost COMMIT, it proves the commit applied.
-    const bool tokened = wrote_ && db_.config().layout == Layout::Evdb && !failed_;
-    if (tokened) proof_.token = new_commit_token();
+    // (PG-5), sent in the commit's pipeline: found after a lost COMMIT, it
+    // proves the commit applied.
+    if (wrote_ && db_.config().layout == Layout::Evdb && !failed_)
+      proof_.token = new_commit_token();
     const bool sent = !failed_ && ctx.status() == EVDB_OK;
     try {
-      run(ctx, "committing", [&] {
-        in_tx_ = false;  // COMMIT ends the transaction (else healthy_ = false below)
-        if (tokened)
-          tx_->exec(commit_with_token_sql(db_.statements(), proof_.token, db_.token_prune_due()));
-        else
-          tx_->exec("COMMIT");
-      });
+      run(ctx, "committing", [&] { pipeline(Then::Commit); });
     } catch (const drv::Error& e) {
-      // A token INSERT that failed left the transaction open: drop the
-      // connection rather than pool it mid-transaction.
-      if (tokened && sent) healthy_ = false;
       // The connection was lost with COMMIT in flight: learn the outcome.
       if (e.code() != EVDB_CONNECTION || !sent || !wrote_) throw;
       finish(Ending::Commit);
@@ -463,8 +687,38 @@ class PgTx final : public drv::Tx {
   void rollback() noexcept override { finish(Ending::Rollback); }
 
  private:
+  // A buffered append (evdb layout): the INSERT pipeline() sends.
+  struct Buffered {
+    int64_t version;
+    std::string type, payload;
+    int64_t time_us;
+    std::string rev;
+  };
+  enum class Then { Nothing, Commit };
+
   void require_rw() const {
     if (read_only_) drv::fail(EVDB_READ_ONLY, "the transaction is read-only");
+  }
+
+  // What every call checks first: a transaction that failed fails again
+  // with the same code (PG-5); an ended context ends the call (OP-25).
+  void usable(drv::Ctx& ctx, const char* doing) {
+    if (failed_) throw *failed_;
+    ctx.check(doing);
+    hold_.touch(std::this_thread::get_id());
+  }
+
+  // The head the server's view of this transaction has: its snapshot's and
+  // the appends sent so far (the buffered ones are the versions after it;
+  // evdb layout, gapless).
+  int64_t sent_head() const { return head_ - static_cast<int64_t>(buffer_.size()); }
+
+  // Before a read of events: when it may reach a buffered append
+  // (`reaches_buffer`), the buffer is sent first (one round trip), so the
+  // read sees this transaction's appends, in order (OP-14).
+  void send_before_read(drv::Ctx& ctx, bool reaches_buffer) {
+    if (buffer_.empty() || !reaches_buffer) return;
+    run(ctx, "appending events (before a read that sees them)", [&] { pipeline(Then::Nothing); });
   }
 
   // Runs body, turning every failure into a drv::Error. After a database
@@ -472,9 +726,7 @@ class PgTx final : public drv::Tx {
   // the same code.
   template <class F>
   void run(drv::Ctx& ctx, const char* doing, F&& body) {
-    if (failed_) throw *failed_;
-    ctx.check(doing);
-    hold_.touch(std::this_thread::get_id());
+    usable(ctx, doing);
     Canceller::Watch watch = db_.canceller().watch(*conn_, ctx);
     try {
       body();
@@ -487,6 +739,53 @@ class PgTx final : public drv::Tx {
       if (e.code() == EVDB_CONNECTION) healthy_ = false;
       throw e;
     }
+  }
+
+  // The commit path (Then::Commit), and the sending of the buffer before a
+  // read or when full (Then::Nothing): every buffered INSERT, then COMMIT,
+  // in one round trip (an Exchange). The server runs them in order and, at
+  // the first error, skips the rest, COMMIT included: nothing is applied,
+  // and that error is thrown (mapped by run() as any statement's:
+  // docs/contract.md PG-5). A context that ends meanwhile cancels the
+  // running statement like any other (57014; PG-6, OP-27). A connection lost
+  // once COMMIT was queued, with no earlier statement refused, leaves the
+  // outcome unknown (CONNECTION, OP-15). Call inside run().
+  void pipeline(Then then) {
+    std::vector<Buffered> batch = std::move(buffer_);
+    buffer_.clear();
+    buffered_bytes_ = 0;
+    Exchange x(*conn_);
+    if (!batch.empty())
+      x.prepare_once(Connection::Prepared::Insert, stmt::kInsert, db_.statements().insert);
+    for (const Buffered& b : batch) {
+      const std::string version = std::to_string(b.version), time = std::to_string(b.time_us);
+      const char* values[5] = {version.c_str(), b.type.c_str(), b.payload.c_str(), time.c_str(),
+                               b.rev.c_str()};
+      x.execute(stmt::kInsert, 5, values);
+    }
+    if (then == Then::Commit) {
+      // The commit token (PG-5) goes with the commit, in the same round trip.
+      if (!proof_.token.empty())
+        for (const std::string& sql :
+             commit_token_statements(db_.statements(), proof_.token, db_.token_prune_due()))
+          x.query(sql.c_str());
+      x.mark_commit(x.query("COMMIT"));
+    }
+    try {
+      x.finish();
+    } catch (...) {
+      if (x.commit_answered()) in_tx_ = false;  // COMMIT ended the transaction, either way
+      throw;
+    }
+    if (x.commit_answered()) in_tx_ = false;
+  }
+
+  // Sends sql (COMMIT or ROLLBACK) without waiting for its answer, which the
+  // connection's next user reads (Connection::drain_unread).
+  void send_unread(const char* sql) {
+    if (PQsendQuery(conn_->raw(), sql) != 1)
+      throw pqxx::broken_connection(PQerrorMessage(conn_->raw()));
+    conn_->expect_unread_reply();
   }
 
   // Inside run(), before a read-write transaction's first write: one begun
@@ -531,13 +830,14 @@ class PgTx final : public drv::Tx {
     out.revision_vcs_len = rev.size();
   }
 
-  static int64_t to_int64(const pqxx::field& f) {
-    const char* p = f.c_str();
+  static int64_t to_int64(const pqxx::field& f) { return parse_int64(f.c_str(), f.size()); }
+
+  static int64_t parse_int64(const char* p, size_t n) {
     int64_t v = 0;
-    auto [end, ec] = std::from_chars(p, p + f.size(), v);
-    if (ec != std::errc() || end != p + f.size())
-      drv::fail(EVDB_INTERNAL, "the server sent a non-integer where a bigint was expected: " +
-                                   std::string(p, f.size()));
+    auto [end, ec] = std::from_chars(p, p + n, v);
+    if (ec != std::errc() || end != p + n)
+      drv::fail(EVDB_INTERNAL,
+                "the server sent a non-integer where a bigint was expected: " + std::string(p, n));
     return v;
   }
 
@@ -546,9 +846,18 @@ class PgTx final : public drv::Tx {
   enum class Ending { Commit, Rollback };
   void finish(Ending ending) noexcept {
     if (!conn_) return;
-    if (tx_ && in_tx_ && ending == Ending::Rollback && healthy_) {
+    if (in_tx_ && ending == Ending::Rollback && healthy_) {
       try {
-        tx_->exec("ROLLBACK");
+        if (read_only_) {
+          // Not waited for: a read-only transaction holds nothing anyone
+          // waits for, and its ROLLBACK cannot fail in a way that matters.
+          tx_.reset();
+          send_unread("ROLLBACK");
+        } else {
+          // Waited for: once rollback returns, the write lock is free (a
+          // writer of this thread may take it with NOWAIT next, PG-8).
+          tx_->exec("ROLLBACK");
+        }
       } catch (...) {
         healthy_ = false;
       }
@@ -570,6 +879,10 @@ class PgTx final : public drv::Tx {
   common::WriteLockTracker::Hold hold_;  // set while it holds the write lock
   bool in_tx_ = false;                   // BEGIN sent, no COMMIT/ROLLBACK yet
   bool read_only_;
+  bool buffered_;                 // appends are buffered (read-write, evdb layout)
+  int64_t head_ = 0;              // the head of this transaction's view (snapshot + own appends)
+  std::vector<Buffered> buffer_;  // appends not sent yet, in order
+  size_t buffered_bytes_ = 0;
   bool appended_ = false;
   bool wrote_ = false;  // appended or wrote a projection version
   CommitProof proof_;

@@ -2,6 +2,8 @@
 // (pg_driver.cpp: store, pool, transactions; pg_listener.cpp: listen).
 #pragma once
 
+#include <libpq-fe.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -31,8 +33,44 @@ class CtxConnect final : public pqxx::connectionpolicy {
   handle do_startconnect(handle orig) override;
 };
 
-// Every connection the driver opens (pool, listener, open).
-using Connection = pqxx::basic_connection_base<CtxConnect>;
+// Every connection the driver opens (pool, listener, open): a libpqxx
+// connection that also gives its libpq handle, for what libpqxx 6 cannot do
+// (pipeline mode: PgTx's commit; a reply read later: the read-only commit).
+// Constructed by connect_raw() only. Not thread-safe (one user at a time, as
+// every libpqxx connection; the Canceller only calls cancel_query()).
+class Connection final : public pqxx::basic_connection_base<CtxConnect> {
+ public:
+  // Connects (CtxConnect); throws what libpqxx throws.
+  explicit Connection(const std::string& opts);
+
+  // libpq's handle (owned by libpqxx; valid while this object lives; the
+  // driver inhibits reactivation, so it never changes).
+  PGconn* raw() const noexcept { return raw_; }
+
+  // The answer of one query was sent for and not read (a read-only
+  // transaction's COMMIT, see PgTx::commit): the next user reads it first
+  // (drain_unread()).
+  void expect_unread_reply() noexcept { unread_ = true; }
+  // Reads and drops every answer not read yet. Throws
+  // pqxx::broken_connection when the connection is lost.
+  void drain_unread();
+
+  // The statements PgTx prepares itself (in its pipelines, not through
+  // libpqxx), and whether this connection has them.
+  enum class Prepared : unsigned { Head = 1, Insert = 2 };
+  bool has_prepared(Prepared p) const noexcept { return (prepared_ & unsigned(p)) != 0; }
+  void set_prepared(Prepared p) noexcept { prepared_ |= unsigned(p); }
+
+  // Left in an unknown state (a pipeline cut short): never reused.
+  bool broken() const noexcept { return broken_; }
+  void set_broken() noexcept { broken_ = true; }
+
+ private:
+  PGconn* raw_ = nullptr;
+  bool unread_ = false;
+  bool broken_ = false;
+  unsigned prepared_ = 0;
+};
 
 // Names of the prepared statements every connection of a store has.
 namespace stmt {
@@ -42,6 +80,11 @@ inline constexpr const char* kAfter = "evdb_after";
 inline constexpr const char* kAsc = "evdb_asc";
 inline constexpr const char* kDesc = "evdb_desc";
 inline constexpr const char* kAppend = "evdb_append";
+// Prepared by PgTx in its pipelines, not by libpqxx: the head at begin
+// (Statements::head), and (evdb layout) the INSERT of a buffered append
+// (Statements::insert).
+inline constexpr const char* kBeginHead = "evdb_begin_head";
+inline constexpr const char* kInsert = "evdb_insert";
 inline constexpr const char* kProjGet = "evdb_proj_get";
 inline constexpr const char* kProjInit = "evdb_proj_init";
 inline constexpr const char* kProjSet = "evdb_proj_set";
@@ -51,16 +94,25 @@ inline constexpr const char* kVersionsAfter = "evdb_versions_after";
 // The SQL of each prepared statement for a layout and a quoted schema.
 struct Statements {
   std::vector<std::pair<std::string, std::string>> all;  // name, SQL
-  // What begins a read-write transaction (BEGIN …; one round trip): taking
-  // the write lock (the events table in EXCLUSIVE mode) before the snapshot,
+  // What begins a transaction (PgTx::start sends them, then `head`, in one
+  // round trip): a read-only one,
+  std::string ro_begin;
+  // a read-write one, which then takes the write lock (the events table in
+  // EXCLUSIVE mode) before the snapshot …
   std::string rw_begin;
-  // or without it, when another transaction of this thread holds it …
-  std::string rw_begin_unlocked;
-  // … which then takes it at its first write, without waiting.
+  std::string lock;
+  // … unless another transaction of this thread holds it: it takes it at
+  // its first write, without waiting.
   std::string lock_nowait;
   // Quoted names of the events table and (evdb layout) the commit tokens.
   std::string events_table;
   std::string tokens_table;
+  // The head (one row, one bigint): the statement that takes the snapshot.
+  std::string head;
+  // evdb layout: the INSERT of a buffered append, with the version the
+  // client decided ($1 version, $2 type, $3 payload, $4 time_us or 0 for
+  // now, $5 revision); empty in the Conductor layout.
+  std::string insert;
 };
 Statements make_statements(Layout layout, const std::string& quoted_schema);
 
@@ -147,6 +199,8 @@ class PgDb final : public drv::Db {
   // Prepares the store's statements on conn and puts it in the (read-write)
   // pool.
   void adopt(std::unique_ptr<Connection> conn);
+  // Prepares the store's statements on conn (throws libpqxx's errors).
+  void prepare(Connection& conn) const;
   // A connection from the pool of read-write or read-only transactions (the
   // same one unless read_only_on is set; waits while pool_max are in use).
   std::unique_ptr<Connection> acquire(drv::Ctx& ctx, bool read_only);
@@ -202,11 +256,12 @@ struct CommitProof {
 // A fresh random token (UUID version 4, as text). Thread-safe.
 std::string new_commit_token();
 
-// What a transaction that wrote sends in place of "COMMIT" in the evdb layout:
-// the token's INSERT and COMMIT in one round trip; with `prune`, also the
-// deletion of tokens older than a day (a lost commit is resolved within
-// commit_resolve_timeout_ms, at most an hour).
-std::string commit_with_token_sql(const Statements& st, const std::string& token, bool prune);
+// What a transaction that wrote sends before COMMIT in the evdb layout, in
+// the commit's pipeline (one round trip): the token's INSERT; with `prune`,
+// also the deletion of tokens older than a day (a lost commit is resolved
+// within commit_resolve_timeout_ms, at most an hour). One statement each.
+std::vector<std::string> commit_token_statements(const Statements& st, const std::string& token,
+                                                 bool prune);
 
 // Called by PgTx::commit, and only there, once the connection was lost while
 // its COMMIT was in flight (`lost` is that error): reconnects (libpq tries

@@ -10,6 +10,7 @@
 #include <evdb/evdb.hpp>
 
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <stdexcept>
@@ -87,6 +88,72 @@ class Store {
   std::string schema_;
   std::string uri_;
   std::optional<DB> db_;
+};
+
+// A raw evdb transaction handle (C API), for interleavings. Begun with
+// `ctx` when given.
+struct RawTx {
+  RawTx(DB& db, evdb_tx_kind kind, Context* ctx = nullptr) {
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_begin(db.raw(), ctx ? ctx->raw() : nullptr, kind, &tx, &err);
+    detail::check(s, err);
+  }
+  ~RawTx() { evdb_rollback(tx); }
+  void rollback() {
+    evdb_rollback(tx);
+    tx = nullptr;
+  }
+  evdb_status append(int64_t assumed, const char* type = "T", std::string* msg = nullptr) {
+    evdb_event e = EVDB_EVENT_INIT;
+    e.type_name = type;
+    e.type_name_len = std::strlen(type);
+    e.payload = "{}";
+    e.payload_len = 2;
+    e.revision_vcs = "";
+    int64_t nv = 0;
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_append_event(tx, nullptr, assumed, &e, &nv, &err);
+    if (msg) *msg = err.message ? err.message : "";
+    evdb_error_release(&err);
+    return s;
+  }
+  int64_t head() {
+    int64_t v = -1;
+    evdb_error err = EVDB_ERROR_INIT;
+    detail::check(evdb_read_system_version(tx, nullptr, &v, &err), err);
+    return v;
+  }
+  // The status of a C call on the transaction (its error released).
+  template <class F>
+  static evdb_status status_of(F&& call) {
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = call(&err);
+    evdb_error_release(&err);
+    return s;
+  }
+  evdb_status read_proj(int32_t id) {
+    int64_t v = 0;
+    return status_of(
+        [&](evdb_error* e) { return evdb_read_projection_version(tx, nullptr, id, &v, e); });
+  }
+  evdb_status init_proj(int32_t id) {
+    int64_t v = 0;
+    return status_of(
+        [&](evdb_error* e) { return evdb_init_projection_version(tx, nullptr, id, &v, e); });
+  }
+  evdb_status set_proj(int32_t id, int64_t v) {
+    return status_of(
+        [&](evdb_error* e) { return evdb_set_projection_version(tx, nullptr, id, v, e); });
+  }
+  evdb_status commit(std::string* msg = nullptr, Context* ctx = nullptr) {
+    evdb_error err = EVDB_ERROR_INIT;
+    evdb_status s = evdb_commit(tx, ctx ? ctx->raw() : nullptr, &err);
+    tx = nullptr;
+    if (msg) *msg = err.message ? err.message : "";
+    evdb_error_release(&err);
+    return s;
+  }
+  evdb_tx* tx = nullptr;
 };
 
 using evdb::test_support::event;
