@@ -81,7 +81,6 @@ class Hub {
   void join() {
     if (thread_.joinable()) thread_.join();
   }
-  bool finished() const { return finished_.load(std::memory_order_acquire); }
   bool ended() const { return state_.load(std::memory_order_acquire) == kEnded; }
   bool ready() const { return state_.load(std::memory_order_acquire) != kStarting; }
   // Why the listener ended (valid once ended()).
@@ -179,7 +178,6 @@ class Hub {
     end_status_ = s;
     state_.store(kEnded, std::memory_order_release);
     wake();
-    finished_.store(true, std::memory_order_release);
   }
 
   // Wakes every subscriber (state or ring changed).
@@ -195,7 +193,6 @@ class Hub {
   evdb_ctx* ctx_;  // owned; cancelled by stop()
   std::thread thread_;
   std::atomic<int> state_{kStarting};
-  std::atomic<bool> finished_{false};
   evdb_status end_status_ = EVDB_OK;  // written before state_ = kEnded
   std::string end_message_;
 
@@ -330,35 +327,24 @@ class Subscriber {
 }  // namespace
 
 ListenHubs::~ListenHubs() {
-  std::vector<std::shared_ptr<Hub>> hubs;
+  // Every listen has ended (OP-2), and the last one joined its hub; a hub
+  // still here belongs to a listen that outlived evdb_close.
+  std::shared_ptr<Hub> hub;
   {
     std::lock_guard lock(mu_);
-    hubs.swap(done_);
-    if (live_ != nullptr) {
-      live_->stop();  // only when a listen outlived evdb_close (OP-2)
-      hubs.push_back(std::move(live_));
-    }
+    hub = std::move(live_);
   }
-  for (auto& h : hubs) h->join();
+  if (hub != nullptr) {
+    hub->stop();
+    hub->join();
+  }
 }
 
 std::shared_ptr<Hub> ListenHubs::join(evdb_db* db, evdb_error* err, evdb_status& status) {
   std::lock_guard lock(mu_);
-  // Join the threads of hubs that have finished (this never waits).
-  for (size_t i = 0; i < done_.size();) {
-    if (done_[i]->finished()) {
-      done_[i]->join();
-      done_[i] = std::move(done_.back());
-      done_.pop_back();
-    } else {
-      ++i;
-    }
-  }
-  if (live_ != nullptr && live_->ended()) {
-    // Its listener failed; its subscribers are leaving. Later listens start
-    // afresh (LSN-4).
-    done_.push_back(std::move(live_));
-  }
+  // A hub whose listener failed keeps its members until they have returned
+  // its error (the last one joins it); later listens start afresh (LSN-4).
+  if (live_ != nullptr && live_->ended()) live_.reset();
   if (live_ == nullptr) {
     auto hub = std::make_shared<Hub>(db);
     if (!hub->start(err)) {
@@ -372,10 +358,16 @@ std::shared_ptr<Hub> ListenHubs::join(evdb_db* db, evdb_error* err, evdb_status&
 }
 
 void ListenHubs::leave(const std::shared_ptr<Hub>& hub) {
-  std::lock_guard lock(mu_);
-  if (--hub->members > 0) return;
+  {
+    std::lock_guard lock(mu_);
+    if (--hub->members > 0) return;
+    if (hub == live_) live_.reset();
+  }
+  // The last listen stops the listener and waits for its thread, so no
+  // thread of the handle outlives its last listen (evdb_close finds none),
+  // and the driver's cancel bound (DRV-38) stays the bound of this listen.
   hub->stop();
-  if (hub == live_) done_.push_back(std::move(live_));
+  hub->join();
 }
 
 evdb_status ListenHubs::listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,

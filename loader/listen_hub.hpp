@@ -5,10 +5,10 @@
 // A handle's ListenHubs runs at most one live Hub: the store's listener (the
 // driver's, or the host's polling one) on a thread of libevdb's own, with a
 // context of its own. The first evdb_listen on the handle starts it, the last
-// one to leave stops it (cancels its context; the thread is joined by the
-// next start or by evdb_close). Each evdb_listen is a subscriber: it waits on
-// its own thread, with its own context, for the versions the hub pushes into
-// one bounded ring shared by every subscriber, and runs its own callbacks.
+// one to leave stops it (cancels its context) and joins its thread. Each
+// evdb_listen is a subscriber: it waits on its own thread, with its own
+// context, for the versions the hub pushes into one bounded ring shared by
+// every subscriber, and runs its own callbacks.
 // A subscriber that falls more than kListenBuffer versions behind the hub
 // reads what it missed from the log (read-only transactions) and rejoins.
 #pragma once
@@ -18,7 +18,6 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
-#include <vector>
 
 namespace evdb::loader {
 
@@ -35,8 +34,8 @@ class ListenHubs {
   ListenHubs() = default;
   ListenHubs(const ListenHubs&) = delete;
   ListenHubs& operator=(const ListenHubs&) = delete;
-  // Joins every hub thread. evdb_close destroys it once every listen ended
-  // (OP-2), so each hub has already been told to stop.
+  // evdb_close destroys it once every listen ended (OP-2); by then the last
+  // listen of each hub has stopped it and joined its thread.
   ~ListenHubs();
 
   // evdb_listen on `db`: joins (or starts) the live hub and delivers its
@@ -50,12 +49,11 @@ class ListenHubs {
   // one ended); nullptr with err and status filled when its thread cannot
   // start.
   std::shared_ptr<Hub> join(evdb_db* db, evdb_error* err, evdb_status& status);
-  // One member fewer; the last one stops the hub.
+  // One member fewer; the last one stops the hub and joins its thread.
   void leave(const std::shared_ptr<Hub>& hub);
 
   std::mutex mu_;
-  std::shared_ptr<Hub> live_;
-  std::vector<std::shared_ptr<Hub>> done_;  // stopped or ended; threads to join
+  std::shared_ptr<Hub> live_;  // the hub new listens join
 };
 
 }  // namespace evdb::loader

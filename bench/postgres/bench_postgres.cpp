@@ -358,6 +358,14 @@ void BM_ListenLatency_Raw(benchmark::State& state) {
   report_latency(state, after, "ret_");
 }
 
+// Commit → callback latency across range(0) listens on one handle (one
+// subscription fanned out, docs/contract.md LSN-1); range(1): one context for
+// all listens instead of one each.
+void BM_ListenFanOut_Evdb(benchmark::State& state) {
+  Schema s("lfo");
+  fan_out_latency(state, s.db(), static_cast<int>(state.range(0)), state.range(1) != 0);
+}
+
 }  // namespace
 
 BENCHMARK(BM_AppendOne_Evdb)->Threads(1)->UseRealTime()->MinTime(2.0);
@@ -372,5 +380,6 @@ BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_ReadEvents_Raw)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
 BENCHMARK(BM_ListenLatency_Raw)->UseRealTime()->Iterations(1000);
+BENCHMARK(BM_ListenFanOut_Evdb)->Args({1000, 0})->Args({1000, 1})->UseRealTime()->Iterations(300);
 
 BENCHMARK_MAIN();
