@@ -30,23 +30,23 @@ constexpr size_t kStep = 256;
 // good (its listener's reconnect limit, OP-23).
 constexpr int64_t kCatchUpRetryUs = 50 * 1000;
 
-// Waits on `ctx` (which the hub wakes through its condition variable) until
-// `ready()` holds or the context ends; returns EVDB_OK or its status. ready()
-// reads only atomics that the hub sets before it takes ctx->mu to notify, so
-// no wake-up is lost.
+// Waits on `w` (which the hub notifies after every change, and `ctx` on
+// cancel and on a deadline change) until `ready()` holds or ctx ends; returns
+// EVDB_OK or ctx's status. ready() reads only atomics that the hub sets before
+// it takes w->mu to notify, so no wake-up is lost.
 template <class Ready>
-evdb_status wait_on(evdb_ctx* ctx, Ready ready) {
-  std::unique_lock lock(ctx->mu);
+evdb_status wait_on(CtxWaiter& w, const evdb_ctx* ctx, Ready ready) {
+  std::unique_lock lock(w.mu);
   while (true) {
-    if (ctx->canceled.load(std::memory_order_acquire)) return EVDB_CANCELED;
+    if (ctx != nullptr && ctx->canceled.load(std::memory_order_acquire)) return EVDB_CANCELED;
     if (ready()) return EVDB_OK;
-    int64_t d = ctx->deadline_ns.load(std::memory_order_acquire);
+    int64_t d = ctx != nullptr ? ctx->deadline_ns.load(std::memory_order_acquire) : 0;
     if (d == 0) {
-      ctx->cv.wait(lock);
+      w.cv.wait(lock);
       continue;
     }
     if (steady_now_ns() >= d) return EVDB_DEADLINE_EXCEEDED;
-    ctx->cv.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d)));
+    w.cv.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d)));
   }
 }
 
@@ -89,26 +89,15 @@ class Hub {
   uint64_t pushed() const { return pushed_.load(std::memory_order_acquire); }
   const char* driver_name() const { return db_->driver->table.name; }
 
-  // Subscribers' contexts, woken at every change; one entry per distinct
-  // context, counted.
-  void add(evdb_ctx* c) {
+  // The subscribers' waiters, each notified at every change. After remove()
+  // returns, the hub no longer touches `w`.
+  void add(CtxWaiter* w) {
     std::lock_guard lock(subs_mu_);
-    for (auto& [ctx, n] : subs_)
-      if (ctx == c) {
-        ++n;
-        return;
-      }
-    subs_.emplace_back(c, 1);
+    subs_.push_back(w);
   }
-  // After remove() returns, the hub no longer touches `c`.
-  void remove(evdb_ctx* c) {
+  void remove(CtxWaiter* w) {
     std::lock_guard lock(subs_mu_);
-    for (size_t i = 0; i < subs_.size(); ++i)
-      if (subs_[i].first == c && --subs_[i].second == 0) {
-        subs_[i] = subs_.back();
-        subs_.pop_back();
-        return;
-      }
+    std::erase(subs_, w);
   }
 
   // Where a new subscriber starts: the next position, and the first version
@@ -183,9 +172,9 @@ class Hub {
   // Wakes every subscriber (state or ring changed).
   void wake() {
     std::lock_guard lock(subs_mu_);
-    for (auto& sub : subs_) {
-      std::lock_guard l(sub.first->mu);
-      sub.first->cv.notify_all();
+    for (CtxWaiter* w : subs_) {
+      std::lock_guard l(w->mu);
+      w->cv.notify_all();
     }
   }
 
@@ -202,7 +191,7 @@ class Hub {
   int64_t first_ = 0;                // the version at position 0
 
   std::mutex subs_mu_;
-  std::vector<std::pair<evdb_ctx*, size_t>> subs_;
+  std::vector<CtxWaiter*> subs_;
 
  public:
   size_t members = 0;  // evdb_listen calls on this hub; guarded by ListenHubs::mu_
@@ -216,23 +205,21 @@ class Subscriber {
  public:
   Subscriber(evdb_db* db, Hub& hub, evdb_ctx* ctx, evdb_on_inserted_fn on_inserted, void* user,
              evdb_error* err)
-      : db_(db),
-        hub_(hub),
-        ctx_(ctx),
-        wait_ctx_(ctx != nullptr ? ctx : &own_ctx_),
-        on_inserted_(on_inserted),
-        user_(user),
-        err_(err) {
-    hub_.add(wait_ctx_);
+      : db_(db), hub_(hub), ctx_(ctx), on_inserted_(on_inserted), user_(user), err_(err) {
+    hub_.add(&waiter_);
+    ctx_add_waiter(ctx_, &waiter_);
   }
-  ~Subscriber() { hub_.remove(wait_ctx_); }
+  ~Subscriber() {
+    ctx_remove_waiter(ctx_, &waiter_);
+    hub_.remove(&waiter_);
+  }
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
 
   // Waits until the hub's subscription is active; then takes its place in
   // the stream (every version the hub sees from now on is ours).
   evdb_status wait_ready() {
-    evdb_status s = wait_on(wait_ctx_, [&] { return hub_.ready(); });
+    evdb_status s = wait_on(waiter_, ctx_, [&] { return hub_.ready(); });
     if (s != EVDB_OK) return ended(s);
     if (hub_.ended()) return hub_failed();
     std::tie(next_, need_) = hub_.position();
@@ -244,7 +231,7 @@ class Subscriber {
     std::vector<int64_t> batch;
     batch.reserve(kStep);
     while (true) {
-      evdb_status s = wait_on(wait_ctx_, [&] { return hub_.pushed() > next_ || hub_.ended(); });
+      evdb_status s = wait_on(waiter_, ctx_, [&] { return hub_.pushed() > next_ || hub_.ended(); });
       if (s != EVDB_OK) return ended(s);
       while (true) {
         if (s = evdb_ctx_status(ctx_); s != EVDB_OK) return ended(s);
@@ -314,9 +301,8 @@ class Subscriber {
 
   evdb_db* db_;
   Hub& hub_;
-  evdb_ctx* ctx_;       // the caller's (may be NULL), given to reads
-  evdb_ctx own_ctx_;    // waited on when the caller gave none; never cancelled
-  evdb_ctx* wait_ctx_;  // ctx_ or &own_ctx_
+  evdb_ctx* ctx_;     // the caller's (may be NULL)
+  CtxWaiter waiter_;  // woken by the hub and by ctx_
   evdb_on_inserted_fn on_inserted_;
   void* user_;
   evdb_error* err_;
