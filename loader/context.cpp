@@ -91,10 +91,7 @@ namespace {
 
 // Wakes every registered waiter; ctx->mu is held.
 void wake_waiters(evdb_ctx* ctx) {
-  for (CtxWaiter* w : ctx->waiters) {
-    std::lock_guard lock(w->mu);
-    w->cv.notify_all();
-  }
+  for (CtxWaiter* w : ctx->waiters) w->wake(w);
 }
 
 }  // namespace

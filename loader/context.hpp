@@ -12,12 +12,12 @@
 
 namespace evdb::loader {
 
-// Something that waits on its own condition variable and must also wake when
-// a context is cancelled or its deadline changes (a listen waiting for its
-// hub, listen_hub.cpp). Registered with ctx_add_waiter.
+// Something waiting outside the context's own condition variable that must
+// also wake when the context is cancelled or its deadline changes (a listen
+// waiting for its hub, listen_hub.cpp). Registered with ctx_add_waiter;
+// `wake` is called with the context's mutex held and must not block.
 struct CtxWaiter {
-  std::mutex mu;
-  std::condition_variable cv;
+  void (*wake)(CtxWaiter* self);
 };
 
 }  // namespace evdb::loader
@@ -45,8 +45,8 @@ const evdb_host_api* host_api();
 int64_t steady_now_ns();
 
 // Adds / removes `w` to the waiters that evdb_ctx_cancel and
-// evdb_ctx_set_timeout_ms notify (lock order: ctx->mu, then w->mu). The
-// caller keeps `w` alive until it removed it. Both are no-ops for NULL ctx.
+// evdb_ctx_set_timeout_ms wake. The caller keeps `w` alive until it removed
+// it. Both are no-ops for NULL ctx.
 void ctx_add_waiter(evdb_ctx* ctx, CtxWaiter* w);
 void ctx_remove_waiter(evdb_ctx* ctx, CtxWaiter* w);
 

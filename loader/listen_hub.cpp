@@ -4,9 +4,15 @@
 
 #include <evdb/driver.h>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
+#include <ctime>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -30,25 +36,62 @@ constexpr size_t kStep = 256;
 // good (its listener's reconnect limit, OP-23).
 constexpr int64_t kCatchUpRetryUs = 50 * 1000;
 
-// Waits on `w` (which the hub notifies after every change, and `ctx` on
-// cancel and on a deadline change) until `ready()` holds or ctx ends; returns
-// EVDB_OK or ctx's status. ready() reads only atomics that the hub sets before
-// it takes w->mu to notify, so no wake-up is lost.
-template <class Ready>
-evdb_status wait_on(CtxWaiter& w, const evdb_ctx* ctx, Ready ready) {
-  std::unique_lock lock(w.mu);
-  while (true) {
-    if (ctx != nullptr && ctx->canceled.load(std::memory_order_acquire)) return EVDB_CANCELED;
-    if (ready()) return EVDB_OK;
-    int64_t d = ctx != nullptr ? ctx->deadline_ns.load(std::memory_order_acquire) : 0;
-    if (d == 0) {
-      w.cv.wait(lock);
-      continue;
-    }
-    if (steady_now_ns() >= d) return EVDB_DEADLINE_EXCEEDED;
-    w.cv.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(d)));
+// Sleeps while *word == seen, until woken (futex_wake_all), or until
+// `deadline_ns` on the steady clock (0: none). May return early: callers
+// loop.
+void futex_wait(std::atomic<uint32_t>* word, uint32_t seen, int64_t deadline_ns) {
+  timespec ts{};
+  timespec* until = nullptr;
+  if (deadline_ns != 0) {
+    ts.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(deadline_ns % 1'000'000'000);
+    until = &ts;
   }
+  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, the clock of
+  // std::chrono::steady_clock (steady_now_ns).
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
+          seen, until, nullptr, FUTEX_BITSET_MATCH_ANY);
 }
+
+// Wakes every thread sleeping in futex_wait on `word`: one system call for
+// all of them, and none of them has a mutex to take when it wakes.
+void futex_wake_all(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX,
+          nullptr, nullptr, 0);
+}
+
+// A word that subscribers sleep on and that changes at every event they may
+// be waiting for (the hub's state, a new version, a context's cancel or
+// deadline). Sleeping subscribers are counted, so that a change nobody waits
+// for costs no system call.
+class Signal {
+ public:
+  // Tells every sleeper something changed (after the change was stored).
+  void raise() {
+    word_.fetch_add(1);
+    if (sleepers_.load() > 0) futex_wake_all(&word_);
+  }
+  // Returns when `ready()` holds (EVDB_OK) or ctx ends (its status).
+  // ready() must read state stored before the raise() that announces it.
+  template <class Ready>
+  evdb_status wait(const evdb_ctx* ctx, Ready ready) {
+    while (true) {
+      uint32_t seen = word_.load();
+      if (ctx != nullptr && ctx->canceled.load(std::memory_order_acquire)) return EVDB_CANCELED;
+      if (ready()) return EVDB_OK;
+      int64_t d = ctx != nullptr ? ctx->deadline_ns.load(std::memory_order_acquire) : 0;
+      if (d != 0 && steady_now_ns() >= d) return EVDB_DEADLINE_EXCEEDED;
+      sleepers_.fetch_add(1);
+      futex_wait(&word_, seen, d);  // returns at once if a raise() came after `seen`
+      sleepers_.fetch_sub(1);
+    }
+  }
+
+ private:
+  std::atomic<uint32_t> word_{0};
+  std::atomic<int> sleepers_{0};
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+};
 
 }  // namespace
 
@@ -89,16 +132,8 @@ class Hub {
   uint64_t pushed() const { return pushed_.load(std::memory_order_acquire); }
   const char* driver_name() const { return db_->driver->table.name; }
 
-  // The subscribers' waiters, each notified at every change. After remove()
-  // returns, the hub no longer touches `w`.
-  void add(CtxWaiter* w) {
-    std::lock_guard lock(subs_mu_);
-    subs_.push_back(w);
-  }
-  void remove(CtxWaiter* w) {
-    std::lock_guard lock(subs_mu_);
-    std::erase(subs_, w);
-  }
+  // What every subscriber of this hub sleeps on.
+  Signal& signal() { return signal_; }
 
   // Where a new subscriber starts: the next position, and the first version
   // it would have to read from the log if it fell behind (-1: the version
@@ -170,13 +205,7 @@ class Hub {
   }
 
   // Wakes every subscriber (state or ring changed).
-  void wake() {
-    std::lock_guard lock(subs_mu_);
-    for (CtxWaiter* w : subs_) {
-      std::lock_guard l(w->mu);
-      w->cv.notify_all();
-    }
-  }
+  void wake() { signal_.raise(); }
 
   evdb_db* db_;
   evdb_ctx* ctx_;  // owned; cancelled by stop()
@@ -190,8 +219,7 @@ class Hub {
   std::atomic<uint64_t> pushed_{0};  // versions ever pushed (written under ring_mu_)
   int64_t first_ = 0;                // the version at position 0
 
-  std::mutex subs_mu_;
-  std::vector<CtxWaiter*> subs_;
+  Signal signal_;
 
  public:
   size_t members = 0;  // evdb_listen calls on this hub; guarded by ListenHubs::mu_
@@ -206,20 +234,16 @@ class Subscriber {
   Subscriber(evdb_db* db, Hub& hub, evdb_ctx* ctx, evdb_on_inserted_fn on_inserted, void* user,
              evdb_error* err)
       : db_(db), hub_(hub), ctx_(ctx), on_inserted_(on_inserted), user_(user), err_(err) {
-    hub_.add(&waiter_);
     ctx_add_waiter(ctx_, &waiter_);
   }
-  ~Subscriber() {
-    ctx_remove_waiter(ctx_, &waiter_);
-    hub_.remove(&waiter_);
-  }
+  ~Subscriber() { ctx_remove_waiter(ctx_, &waiter_); }
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
 
   // Waits until the hub's subscription is active; then takes its place in
   // the stream (every version the hub sees from now on is ours).
   evdb_status wait_ready() {
-    evdb_status s = wait_on(waiter_, ctx_, [&] { return hub_.ready(); });
+    evdb_status s = hub_.signal().wait(ctx_, [&] { return hub_.ready(); });
     if (s != EVDB_OK) return ended(s);
     if (hub_.ended()) return hub_failed();
     std::tie(next_, need_) = hub_.position();
@@ -231,7 +255,8 @@ class Subscriber {
     std::vector<int64_t> batch;
     batch.reserve(kStep);
     while (true) {
-      evdb_status s = wait_on(waiter_, ctx_, [&] { return hub_.pushed() > next_ || hub_.ended(); });
+      evdb_status s =
+          hub_.signal().wait(ctx_, [&] { return hub_.pushed() > next_ || hub_.ended(); });
       if (s != EVDB_OK) return ended(s);
       while (true) {
         if (s = evdb_ctx_status(ctx_); s != EVDB_OK) return ended(s);
@@ -301,8 +326,12 @@ class Subscriber {
 
   evdb_db* db_;
   Hub& hub_;
-  evdb_ctx* ctx_;     // the caller's (may be NULL)
-  CtxWaiter waiter_;  // woken by the hub and by ctx_
+  evdb_ctx* ctx_;  // the caller's (may be NULL)
+  // Woken by ctx_ on cancel and on a deadline change: raises the hub's
+  // signal (every subscriber of the hub then looks; cancels are rare).
+  struct Waiter : CtxWaiter {
+    Hub* hub;
+  } waiter_{{[](CtxWaiter* w) { static_cast<Waiter*>(w)->hub->signal().raise(); }}, &hub_};
   evdb_on_inserted_fn on_inserted_;
   void* user_;
   evdb_error* err_;
