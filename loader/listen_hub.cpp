@@ -135,30 +135,23 @@ class Hub {
   // What every subscriber of this hub sleeps on.
   Signal& signal() { return signal_; }
 
-  // Where a new subscriber starts: the next position, and the first version
-  // it would have to read from the log if it fell behind (-1: the version
-  // at position 0, not pushed yet).
-  std::pair<uint64_t, int64_t> position() {
-    std::lock_guard lock(ring_mu_);
-    uint64_t p = pushed_.load(std::memory_order_relaxed);
-    return {p, p == 0 ? -1 : ring_[(p - 1) % kListenBuffer] + 1};
-  }
+  // Where a new subscriber starts: the next position.
+  uint64_t position() const { return pushed(); }
 
   // What a subscriber at position `next` gets: the versions from there, up
   // to kStep, appended to `out`; or, when the ring has moved on past `next`
-  // (overflow), nothing, with `behind` set: the position to rejoin at, the
-  // newest version, and the version at position 0.
+  // (overflow), nothing, with `behind` set: the position to rejoin at and the
+  // newest version.
   struct Behind {
     bool overflow = false;
     uint64_t rejoin = 0;
     int64_t newest = 0;
-    int64_t first = 0;
   };
   void take(uint64_t next, std::vector<int64_t>& out, Behind& behind) {
     std::lock_guard lock(ring_mu_);
     uint64_t p = pushed_.load(std::memory_order_relaxed);
     if (p - next > kListenBuffer) {
-      behind = {true, p, ring_[(p - 1) % kListenBuffer], first_};
+      behind = {true, p, ring_[(p - 1) % kListenBuffer]};
       return;
     }
     uint64_t end = std::min<uint64_t>(p, next + kStep);
@@ -181,7 +174,6 @@ class Hub {
     {
       std::lock_guard lock(h->ring_mu_);
       uint64_t p = h->pushed_.load(std::memory_order_relaxed);
-      if (p == 0) h->first_ = version;
       h->ring_[p % kListenBuffer] = version;
       h->pushed_.store(p + 1, std::memory_order_release);
     }
@@ -217,7 +209,6 @@ class Hub {
   std::mutex ring_mu_;
   std::vector<int64_t> ring_ = std::vector<int64_t>(kListenBuffer);
   std::atomic<uint64_t> pushed_{0};  // versions ever pushed (written under ring_mu_)
-  int64_t first_ = 0;                // the version at position 0
 
   Signal signal_;
 
@@ -246,7 +237,22 @@ class Subscriber {
     evdb_status s = hub_.signal().wait(ctx_, [&] { return hub_.ready(); });
     if (s != EVDB_OK) return ended(s);
     if (hub_.ended()) return hub_failed();
-    std::tie(next_, need_) = hub_.position();
+    // Our place in the stream, then the head: every version the hub pushes
+    // from here on is either at most the head (committed before this listen
+    // started: skipped, OP-20) or after it (delivered); none after the head
+    // was pushed before our place.
+    next_ = hub_.position();
+    int64_t head = 0;
+    evdb_tx* tx = nullptr;
+    s = evdb_begin(db_, ctx_, EVDB_TX_READ_ONLY, &tx, err_);
+    if (s == EVDB_OK) {
+      s = evdb_read_system_version(tx, ctx_, &head, err_);
+      evdb_rollback(tx);
+    }
+    if (s == EVDB_CANCELED || s == EVDB_DEADLINE_EXCEEDED) return ended(s);
+    if (s != EVDB_OK) return s;
+    head_ = head;
+    need_ = head + 1;
     return EVDB_OK;
   }
 
@@ -264,16 +270,16 @@ class Subscriber {
         Hub::Behind behind;
         hub_.take(next_, batch, behind);
         if (behind.overflow) {
-          if (s = catch_up(need_ >= 0 ? need_ : behind.first, behind.newest); s != EVDB_OK)
-            return s;
+          if (s = catch_up(need_, behind.newest); s != EVDB_OK) return s;
           next_ = behind.rejoin;
-          need_ = behind.newest + 1;
+          need_ = std::max(need_, behind.newest + 1);
           continue;
         }
         if (batch.empty()) break;
         for (int64_t v : batch) {
-          if (s = on_inserted_(user_, v, err_); s != EVDB_OK) return s;
           ++next_;
+          if (v <= head_) continue;  // committed before this listen started (OP-20)
+          if (s = on_inserted_(user_, v, err_); s != EVDB_OK) return s;
           need_ = v + 1;
         }
       }
@@ -336,7 +342,8 @@ class Subscriber {
   void* user_;
   evdb_error* err_;
   uint64_t next_ = 0;  // the hub position of the next version to deliver
-  int64_t need_ = -1;  // the first version not delivered (-1: position 0's)
+  int64_t head_ = 0;   // the head when this listen started
+  int64_t need_ = 0;   // the first version not delivered yet
 };
 
 }  // namespace
