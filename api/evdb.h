@@ -439,7 +439,12 @@ typedef evdb_status (*evdb_on_inserted_fn)(void* user, int64_t version, evdb_err
  *  the driver's reconnect limit (EVDB_CONNECTION). on_ready may be NULL.
  *  Uses the driver's listener when it has EVDB_CAP_LISTENER; otherwise polls
  *  read_system_version every 50 ms. Thread-safe: many listens may run at once
- *  on one db, each on its own thread. */
+ *  on one db, each on its own thread; they share one subscription (one server
+ *  connection), run by the library on a thread of its own from the first
+ *  listen on db to the last, and each keeps its own on_ready, context and
+ *  callback errors. A listen whose callbacks fall more than 4096 versions
+ *  behind the others reads the missed ones from the log and catches up
+ *  (docs/contract.md LSN-1 … LSN-4). */
 EVDB_API evdb_status evdb_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn on_ready,
                                  evdb_on_inserted_fn on_inserted, void* user, evdb_error* err);
 

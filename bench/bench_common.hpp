@@ -1,23 +1,28 @@
 // bench_common.hpp — what the driver-vs-raw-client benchmarks share: the
 // sample event, status checks, one read-write transaction appending n events
-// through libevdb, and the loop of the writer cases (1 and 8 threads: lost
-// races per commit, committed events per wall-clock second). Each
-// bench/<driver>/ keeps only its backend's raw side and its own sizes.
-// scripts/bench runs them all and bench/bench_table.py makes the tables of
-// docs/benchmarks.md.
+// through libevdb, the loop of the writer cases (1 and 8 threads: lost races
+// per commit, committed events per wall-clock second) and the commit →
+// callback latency of many listens on one handle. Each bench/<driver>/ keeps
+// only its backend's raw side and its own sizes. scripts/bench runs them all
+// and bench/bench_table.py makes the tables of docs/benchmarks.md.
 #pragma once
 
 #include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
 
+#include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace evdb::bench {
 
@@ -129,6 +134,98 @@ inline void open_connections(benchmark::State& state, evdb_db* db) {
   check(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), "begin (warm-up)");
   all->arrive_and_wait();
   check(evdb_commit(tx, nullptr, nullptr), "commit (warm-up)");
+}
+
+// Commit → callback latency of `n` listens on one handle, each on its own
+// thread (they share one subscription, docs/contract.md LSN-1). Each
+// iteration commits one event (the clock starts at evdb_commit) and waits
+// until every listener has it. Counters: p50_us / p99_us over every
+// (listener, commit) delivery, last_p50_us / last_p99_us of the last listener
+// of each commit. `shared_ctx`: one context for all listens (one wake-up
+// target) instead of one each.
+inline void fan_out_latency(benchmark::State& state, evdb_db* db, int n, bool shared_ctx) {
+  using Clock = std::chrono::steady_clock;
+  struct Shared {
+    std::atomic<int64_t> arrivals{0};
+    int ready = 0;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Clock::time_point> at;  // per listener: when it got the latest version
+  } sh;
+  struct One {
+    Shared* sh;
+    size_t i;
+    int64_t n;
+  };
+  sh.at.resize(static_cast<size_t>(n));
+  std::vector<One> ones;
+  std::vector<evdb_ctx*> ctxs;
+  for (int i = 0; i < n; ++i) {
+    ones.push_back(One{&sh, static_cast<size_t>(i), n});
+    if (i == 0 || !shared_ctx) ctxs.push_back(evdb_ctx_new());
+  }
+  auto on_ready = [](void* u, evdb_error*) -> evdb_status {
+    Shared* s = static_cast<One*>(u)->sh;
+    std::lock_guard l(s->mu);
+    ++s->ready;
+    s->cv.notify_all();
+    return EVDB_OK;
+  };
+  auto on_inserted = [](void* u, int64_t, evdb_error*) -> evdb_status {
+    One* o = static_cast<One*>(u);
+    o->sh->at[o->i] = Clock::now();
+    if ((o->sh->arrivals.fetch_add(1) + 1) % o->n == 0) {
+      std::lock_guard l(o->sh->mu);
+      o->sh->cv.notify_all();
+    }
+    return EVDB_OK;
+  };
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      evdb_listen(db, ctxs[shared_ctx ? 0 : static_cast<size_t>(i)], on_ready, on_inserted,
+                  &ones[static_cast<size_t>(i)], nullptr);
+    });
+  {
+    std::unique_lock l(sh.mu);
+    sh.cv.wait(l, [&] { return sh.ready == n; });
+  }
+  std::vector<double> all, last;
+  evdb_event e = make_event();
+  int64_t commits = 0;
+  for (auto _ : state) {
+    evdb_tx* tx = nullptr;
+    int64_t head = 0;
+    check(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
+    check(evdb_read_system_version(tx, nullptr, &head, nullptr), "read_system_version");
+    check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
+    auto t0 = Clock::now();
+    check(evdb_commit(tx, nullptr, nullptr), "commit");
+    ++commits;
+    {
+      std::unique_lock l(sh.mu);
+      sh.cv.wait(l, [&] { return sh.arrivals.load() >= commits * n; });
+    }
+    double worst = 0;
+    for (const auto& at : sh.at) {
+      double us = std::chrono::duration<double, std::micro>(at - t0).count();
+      all.push_back(us);
+      worst = std::max(worst, us);
+    }
+    last.push_back(worst);
+  }
+  for (evdb_ctx* c : ctxs) evdb_ctx_cancel(c);
+  for (auto& t : threads) t.join();
+  for (evdb_ctx* c : ctxs) evdb_ctx_free(c);
+  auto pct = [](std::vector<double>& v, int p) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, v.size() * static_cast<size_t>(p) / 100)];
+  };
+  state.counters["p50_us"] = pct(all, 50);
+  state.counters["p99_us"] = pct(all, 99);
+  state.counters["last_p50_us"] = pct(last, 50);
+  state.counters["last_p99_us"] = pct(last, 99);
+  state.counters["listeners"] = n;
 }
 
 }  // namespace evdb::bench

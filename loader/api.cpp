@@ -148,11 +148,13 @@ evdb_status evdb_open(const char* uri, evdb_ctx* ctx, evdb_db** out, evdb_error*
   if (h == nullptr)
     return fail(err, EVDB_INTERNAL,
                 std::string("open: driver ") + d->table.name + " returned success but no handle");
-  auto* db = new (std::nothrow) evdb_db{d, h, 0, evdb::loader::poll_listen};
+  auto* db = new (std::nothrow) evdb_db;
   if (db == nullptr) {
     d->table.close(h);
     return fail(err, EVDB_INTERNAL, "open: out of memory");
   }
+  db->driver = d;
+  db->handle = h;
   db->capabilities = d->capabilities_of(*d, h);
   db->listen = (db->capabilities & EVDB_CAP_LISTENER) != 0 ? d->listen : evdb::loader::poll_listen;
   *out = db;
@@ -161,8 +163,10 @@ evdb_status evdb_open(const char* uri, evdb_ctx* ctx, evdb_db** out, evdb_error*
 
 void evdb_close(evdb_db* db) {
   if (db == nullptr) return;
-  db->driver->table.close(db->handle);
-  delete db;
+  const Driver* d = db->driver;
+  evdb_driver_db* h = db->handle;
+  delete db;  // joins the threads of its listeners first (listen_hub.hpp)
+  d->table.close(h);
 }
 
 uint64_t evdb_db_capabilities(const evdb_db* db) {

@@ -6,6 +6,7 @@
 
 #include <new>
 #include <thread>
+#include <vector>
 
 namespace evdb::loader {
 
@@ -74,6 +75,27 @@ const evdb_host_api* host_api() {
   return &kHost;
 }
 
+void ctx_add_waiter(evdb_ctx* ctx, CtxWaiter* w) {
+  if (ctx == nullptr) return;
+  std::lock_guard lock(ctx->mu);
+  ctx->waiters.push_back(w);
+}
+
+void ctx_remove_waiter(evdb_ctx* ctx, CtxWaiter* w) {
+  if (ctx == nullptr) return;
+  std::lock_guard lock(ctx->mu);
+  std::erase(ctx->waiters, w);
+}
+
+namespace {
+
+// Wakes every registered waiter; ctx->mu is held.
+void wake_waiters(evdb_ctx* ctx) {
+  for (CtxWaiter* w : ctx->waiters) w->wake(w);
+}
+
+}  // namespace
+
 }  // namespace evdb::loader
 
 using evdb::loader::steady_now_ns;
@@ -99,6 +121,7 @@ void evdb_ctx_cancel(evdb_ctx* ctx) {
       uint64_t one = 1;
       (void)!write(ctx->cancel_fd, &one, sizeof one);
     }
+    evdb::loader::wake_waiters(ctx);
   }
   ctx->cv.notify_all();
 }
@@ -110,6 +133,7 @@ void evdb_ctx_set_timeout_ms(evdb_ctx* ctx, int64_t timeout_ms) {
   {
     std::lock_guard lock(ctx->mu);
     ctx->deadline_ns.store(d, std::memory_order_release);
+    evdb::loader::wake_waiters(ctx);
   }
   ctx->cv.notify_all();
 }

@@ -8,6 +8,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <vector>
+
+namespace evdb::loader {
+
+// Something waiting outside the context's own condition variable that must
+// also wake when the context is cancelled or its deadline changes (a listen
+// waiting for its hub, listen_hub.cpp). Registered with ctx_add_waiter;
+// `wake` is called with the context's mutex held and must not block.
+struct CtxWaiter {
+  void (*wake)(CtxWaiter* self);
+};
+
+}  // namespace evdb::loader
 
 // Defined here, opaque in evdb.h.
 struct evdb_ctx {
@@ -18,6 +31,9 @@ struct evdb_ctx {
   std::condition_variable cv;
   // eventfd made on first request (ctx_cancel_fd); -1 until then.
   int cancel_fd = -1;
+  // Notified (under their own mutex) on cancel and on a deadline change;
+  // guarded by mu.
+  std::vector<evdb::loader::CtxWaiter*> waiters;
 };
 
 namespace evdb::loader {
@@ -27,5 +43,11 @@ const evdb_host_api* host_api();
 
 // Steady-clock now in nanoseconds.
 int64_t steady_now_ns();
+
+// Adds / removes `w` to the waiters that evdb_ctx_cancel and
+// evdb_ctx_set_timeout_ms wake. The caller keeps `w` alive until it removed
+// it. Both are no-ops for NULL ctx.
+void ctx_add_waiter(evdb_ctx* ctx, CtxWaiter* w);
+void ctx_remove_waiter(evdb_ctx* ctx, CtxWaiter* w);
 
 }  // namespace evdb::loader

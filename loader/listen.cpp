@@ -1,6 +1,7 @@
-// listen.cpp — evdb_listen: the driver's own listener when it has one, else
-// a polling listener built on read transactions (every store can be listened
-// to, as Conductor falls back to polling).
+// listen.cpp — evdb_listen, and the polling listener built on read
+// transactions for stores without their own (every store can be listened to,
+// as Conductor falls back to polling). Every evdb_listen on a handle shares
+// one run of the store's listener (listen_hub.hpp).
 #include <evdb/driver.h>
 
 #include <string>
@@ -85,5 +86,7 @@ extern "C" evdb_status evdb_listen(evdb_db* db, evdb_ctx* ctx, evdb_on_ready_fn 
   if (db == nullptr) return fail(err, EVDB_INVALID_ARGUMENT, "listen: db is NULL");
   if (on_inserted == nullptr)
     return fail(err, EVDB_INVALID_ARGUMENT, "listen: on_inserted is NULL");
-  return db->listen(db, ctx, on_ready, on_inserted, user, err);
+  // Every listen on the handle shares one run of db->listen (docs/contract.md
+  // LSN-1).
+  return db->hubs.listen(db, ctx, on_ready, on_inserted, user, err);
 }

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "../bench_common.hpp"
 #include "memory_driver.hpp"
 #include "validate.hpp"
 
@@ -254,6 +255,18 @@ BENCHMARK_TEMPLATE(EmptyReadOnlyTx, DirectPath);
 BENCHMARK(ValidateEventLikeTheLoader);
 BENCHMARK(Writers)->Threads(1)->UseRealTime()->MinTime(0.2);
 BENCHMARK(Writers)->Threads(8)->UseRealTime()->MinTime(0.2);
+
+// Commit → callback latency across range(0) listens on one handle (one
+// subscription fanned out, docs/contract.md LSN-1); range(1): one context for
+// all listens instead of one each.
+void ListenFanOut(benchmark::State& state) {
+  evdb_db* db = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+  if (evdb_status s = evdb_open("memory:", nullptr, &db, &err); s != EVDB_OK) die("open", s, err);
+  evdb::bench::fan_out_latency(state, db, static_cast<int>(state.range(0)), state.range(1) != 0);
+  evdb_close(db);
+}
+BENCHMARK(ListenFanOut)->Args({1000, 0})->Args({1000, 1})->Iterations(300)->UseRealTime();
 
 }  // namespace
 

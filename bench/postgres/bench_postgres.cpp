@@ -399,6 +399,14 @@ void BM_ListenLatency_Raw(benchmark::State& state) {
   report_latency(state, after, "ret_");
 }
 
+// Commit → callback latency across range(0) listens on one handle (one
+// subscription fanned out, docs/contract.md LSN-1); range(1): one context for
+// all listens instead of one each.
+void BM_ListenFanOut_Evdb(benchmark::State& state) {
+  Schema s("lfo");
+  fan_out_latency(state, s.db(), static_cast<int>(state.range(0)), state.range(1) != 0);
+}
+
 }  // namespace
 
 // The argument: the added round-trip time in microseconds (0: straight to
@@ -415,5 +423,6 @@ BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime();
 BENCHMARK(BM_ReadEvents_Raw)->UseRealTime();
 BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
 BENCHMARK(BM_ListenLatency_Raw)->UseRealTime()->Iterations(1000);
+BENCHMARK(BM_ListenFanOut_Evdb)->Args({1000, 0})->Args({1000, 1})->UseRealTime()->Iterations(300);
 
 BENCHMARK_MAIN();

@@ -384,6 +384,17 @@ void BM_Raw_ListenLatency(benchmark::State& state) {
   drop_store(p);
 }
 
+// Commit → callback latency across range(0) listens on one handle (one
+// subscription fanned out, docs/contract.md LSN-1); range(1): one context for
+// all listens instead of one each.
+void BM_Driver_ListenFanOut(benchmark::State& state) {
+  std::string p = fresh_prefix("listen-fan");
+  evdb_db* db = open_db(p);
+  fan_out_latency(state, db, static_cast<int>(state.range(0)), state.range(1) != 0);
+  evdb_close(db);
+  drop_store(p);
+}
+
 }  // namespace
 
 BENCHMARK(BM_Driver_AppendOne)->Unit(benchmark::kMicrosecond)->UseRealTime();
@@ -398,6 +409,12 @@ BENCHMARK(BM_Driver_ReadEvents)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Raw_ReadEvents)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Driver_ListenLatency)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Raw_ListenLatency)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_Driver_ListenFanOut)
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime()
+    ->Iterations(300);
 
 int main(int argc, char** argv) {
   if (const char* u = std::getenv("EVDB_REDIS_URI"); u != nullptr && *u != '\0') {

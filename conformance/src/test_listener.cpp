@@ -1,11 +1,13 @@
 // test_listener.cpp — Listener.* (docs/contract.md §2.5: ready before events,
 // each commit once in order, rollbacks silent, other handles' writes seen,
-// cancel within 100 ms, an error from on_ready or on_inserted ends listen).
+// cancel within 100 ms, an error from on_ready or on_inserted ends listen;
+// many listens on one handle, a cancelled one among them, a slow one).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -530,6 +532,137 @@ TEST_F(Listener, ListenAgainAfterCancel) {
   ASSERT_TRUE(l.wait_ready());
   int64_t v = append();
   ASSERT_TRUE(l.wait_version(v)) << "contract: a new listen on the same handle works";
+}
+
+// ---- Many listens on one handle share one subscription (docs/contract.md
+// LSN-1 … LSN-4); each keeps every guarantee of its own.
+
+// How many versions a listener may fall behind before it reads the missed
+// ones from the log (the contract's bound, LSN-3), and a few more.
+constexpr int kPastTheBuffer = 4096 + 300;
+
+// Appends n events, in transactions of up to 500; returns their versions.
+std::vector<int64_t> append_in_batches(evdb::DB& db, int n) {
+  std::vector<int64_t> out;
+  while (n > 0) {
+    int k = std::min(n, 500);
+    std::vector<int64_t> vs = db.tx_rw([k](evdb::TxRW& tx) {
+      std::vector<int64_t> v;
+      int64_t head = tx.read_system_version();
+      for (int i = 0; i < k; ++i) v.push_back(head = tx.append_event(head, make_event("Batch")));
+      return v;
+    });
+    out.insert(out.end(), vs.begin(), vs.end());
+    n -= k;
+  }
+  return out;
+}
+
+TEST_F(Listener, ManyListenersEachGetEveryVersionOnceInOrder) {
+  constexpr int kListeners = 40;
+  std::vector<std::unique_ptr<ListenThread>> ls;
+  for (int i = 0; i < kListeners; ++i) ls.push_back(std::make_unique<ListenThread>(db()));
+  for (auto& l : ls) ASSERT_TRUE(l->wait_ready()) << evdb_status_name(l->result().code());
+  std::vector<int64_t> want;
+  for (int i = 0; i < 3; ++i) want.push_back(append());
+  std::vector<int64_t> more = append_in_batches(db(), 20);
+  want.insert(want.end(), more.begin(), more.end());
+  for (int i = 0; i < kListeners; ++i) {
+    ASSERT_TRUE(ls[i]->wait_version(want.back()))
+        << "listener " << i << " of " << kListeners << " got " << listed(ls[i]->versions());
+    EXPECT_EQ(ls[i]->versions(), want)
+        << "contract: each of many listeners on one handle gets every version once, in order "
+           "(listener "
+        << i << ")";
+    EXPECT_EQ(ls[i]->ready_calls(), 1) << "contract: each listener's own on_ready, once";
+    EXPECT_TRUE(ls[i]->ready_before_first_event());
+  }
+}
+
+TEST_F(Listener, LaterListenerStartsAtItsOwnOnReady) {
+  ListenThread first(db());
+  ASSERT_TRUE(first.wait_ready());
+  std::vector<int64_t> before = append_n(3);
+  ASSERT_TRUE(first.wait_version(before.back()));
+  ListenThread later(db());
+  ASSERT_TRUE(later.wait_ready());
+  int64_t v = append();
+  ASSERT_TRUE(later.wait_version(v)) << "got " << listed(later.versions());
+  EXPECT_EQ(later.versions(), std::vector<int64_t>{v})
+      << "contract: a listen joining one already running on the handle starts at its own "
+         "on_ready, not at the other's";
+  ASSERT_TRUE(first.wait_version(v));
+  before.push_back(v);
+  EXPECT_EQ(first.versions(), before);
+}
+
+TEST_F(Listener, CancelOneAmongManyOthersKeepReceiving) {
+  constexpr int kListeners = 12;
+  std::vector<std::unique_ptr<ListenThread>> ls;
+  for (int i = 0; i < kListeners; ++i) ls.push_back(std::make_unique<ListenThread>(db()));
+  for (auto& l : ls) ASSERT_TRUE(l->wait_ready());
+  int64_t v1 = append();
+  for (auto& l : ls) ASSERT_TRUE(l->wait_version(v1));
+  auto elapsed = ls[5]->cancel_and_join();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count();
+  EXPECT_EQ(ls[5]->result().code(), EVDB_CANCELED) << ls[5]->result().message();
+  EXPECT_LT(elapsed, kCancelBound)
+      << "contract: a listen among many returns within " << kCancelContract.count()
+      << " ms of its own cancel (with " << (kCancelBound - kCancelContract).count()
+      << " ms slack); it took " << ms << " ms";
+  // The deadline of another ends that one only.
+  ListenThread timed(db());
+  ASSERT_TRUE(timed.wait_ready());
+  timed.ctx().set_timeout(std::chrono::milliseconds(50));
+  ASSERT_TRUE(timed.wait_done());
+  EXPECT_EQ(timed.result().code(), EVDB_DEADLINE_EXCEEDED) << timed.result().message();
+  std::vector<int64_t> later = append_n(3);
+  for (int i = 0; i < kListeners; ++i) {
+    if (i == 5) continue;
+    ASSERT_TRUE(ls[i]->wait_version(later.back()))
+        << "contract: the others keep receiving after one listener was cancelled; listener " << i
+        << " got " << listed(ls[i]->versions());
+    EXPECT_EQ(ls[i]->versions(), (std::vector<int64_t>{v1, later[0], later[1], later[2]}));
+  }
+  EXPECT_EQ(ls[5]->versions(), std::vector<int64_t>{v1})
+      << "contract: nothing is delivered after listen returned";
+}
+
+TEST_F(Listener, SlowListenerHoldsUpNobodyAndStillGetsEverything) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  // Blocks in its first callback until the gate opens.
+  ListenThread slow(db(), [&](int64_t) {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return open; });
+    return evdb::Status();
+  });
+  ListenThread fast(db());
+  ASSERT_TRUE(slow.wait_ready());
+  ASSERT_TRUE(fast.wait_ready());
+  std::vector<int64_t> want{append()};
+  ASSERT_TRUE(slow.wait_count(1));  // now blocked in its callback
+  std::vector<int64_t> more = append_in_batches(db(), kPastTheBuffer);
+  want.insert(want.end(), more.begin(), more.end());
+  bool fast_got_all = fast.wait_version(want.back());
+  {
+    std::lock_guard<std::mutex> l(mu);
+    open = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(fast_got_all) << "contract: a listener blocked in its callback does not hold up the "
+                               "others; the fast one got "
+                            << fast.versions().size() << " of " << want.size();
+  EXPECT_EQ(fast.versions(), want);
+  // The slow one fell more than the buffer behind: it reads what it missed
+  // from the log and then follows the live stream again.
+  int64_t after = append();
+  want.push_back(after);
+  ASSERT_TRUE(slow.wait_version(after))
+      << "the slow listener got " << slow.versions().size() << " of " << want.size() << " versions";
+  EXPECT_EQ(slow.versions(), want) << "contract: a listener that fell behind still gets every "
+                                      "version once, in order (LSN-3)";
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -664,6 +665,35 @@ TEST(PgListener, DeadlineEndsListen) {
   Status st = s.db().listen(
       ctx, [] {}, [](int64_t) {});
   EXPECT_EQ(st.code(), EVDB_DEADLINE_EXCEEDED);
+}
+
+// libevdb runs the listener once per handle for every listen on it (contract
+// LSN-1): 1000 listens on one handle are served by one listening connection
+// (with a pool of one, the handle holds at most two), and each gets every
+// commit. Before, each listen opened its own connection, and a default server
+// (max_connections=100) refused the 100th.
+TEST(PgListen, ThousandListenersShareOneConnection) {
+  constexpr int kListeners = 1000;
+  const std::string app = fresh_schema("evdb_hub");
+  Store s("pool_max=1&application_name=" + app);
+  std::vector<std::unique_ptr<Listening>> ls;
+  for (int i = 0; i < kListeners; ++i) {
+    ls.push_back(std::make_unique<Listening>(s.db()));
+    ASSERT_TRUE(ls.back()->ready()) << "listener " << i << ": " << ls.back()->wait_end().message();
+  }
+  int64_t v = s.db().tx_rw([](TxRW& tx) { return tx.append_event(0, event("A")); });
+  for (int i = 0; i < kListeners; ++i)
+    ASSERT_EQ(ls[i]->wait_for(1), std::vector<int64_t>{v}) << "listener " << i;
+  pqxx::connection c(raw_conninfo());
+  pqxx::nontransaction t(c);
+  int connections =
+      t.exec("SELECT count(*) FROM pg_stat_activity WHERE application_name = " + t.quote(app))[0][0]
+          .as<int>();
+  EXPECT_GE(connections, 1);
+  EXPECT_LE(connections, 2) << "contract LSN-1: " << kListeners
+                            << " listens on one handle (pool_max=1) hold one listening "
+                               "connection and at most one pooled one";
+  for (auto& l : ls) EXPECT_EQ(l->stop().code(), EVDB_CANCELED);
 }
 
 // ---------------------------------------------------------------------------

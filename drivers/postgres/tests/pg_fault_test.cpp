@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -69,24 +70,68 @@ int64_t append_retrying(DB& db, const std::string& type) {
   }
 }
 
+// Many listens on the handle share its one listener (contract LSN-1): each
+// gets what was committed during the outage, once, in order.
 TEST(PgFault, ServerRestartWhileListening) {
+  constexpr int kListeners = 8;
   server("start");
   Store s("listen_reconnect_backoff_max_ms=200");
-  Listening r(s.db());
-  ASSERT_TRUE(r.ready());
+  std::vector<std::unique_ptr<Listening>> rs;
+  for (int i = 0; i < kListeners; ++i) {
+    rs.push_back(std::make_unique<Listening>(s.db()));
+    ASSERT_TRUE(rs.back()->ready());
+  }
   append_retrying(s.db(), "before1");
   append_retrying(s.db(), "before2");
-  EXPECT_EQ(r.wait_for(2), (std::vector<int64_t>{1, 2}));
+  for (auto& r : rs) EXPECT_EQ(r->wait_for(2), (std::vector<int64_t>{1, 2}));
   server("restart");
   // Written while the listener is still reconnecting: it must catch up.
   append_retrying(s.db(), "after1");
   append_retrying(s.db(), "after2");
   append_retrying(s.db(), "after3");
-  EXPECT_EQ(r.wait_for(5), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  for (auto& r : rs) EXPECT_EQ(r->wait_for(5), (std::vector<int64_t>{1, 2, 3, 4, 5}));
   append_retrying(s.db(), "after4");
-  EXPECT_EQ(r.wait_for(6), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
-  EXPECT_EQ(r.stop().code(), EVDB_CANCELED);
-  EXPECT_EQ(r.wait_for(6).size(), 6u);  // nothing doubled at the end either
+  for (auto& r : rs) EXPECT_EQ(r->wait_for(6), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+  for (auto& r : rs) {
+    EXPECT_EQ(r->stop().code(), EVDB_CANCELED);
+    EXPECT_EQ(r->wait_for(6).size(), 6u);  // nothing doubled at the end either
+  }
+}
+
+// Killing the listening backend (the handle's one listening connection) with
+// many listens on it: the listener reconnects and each listen gets what was
+// committed meanwhile, once, in order.
+TEST(PgFault, ListeningBackendKilledWithManyListeners) {
+  constexpr int kListeners = 8;
+  server("start");
+  const std::string app = fresh_schema("evdb_kill");
+  Store s("listen_reconnect_backoff_max_ms=200&pool_max=1&application_name=" + app);
+  std::vector<std::unique_ptr<Listening>> rs;
+  for (int i = 0; i < kListeners; ++i) {
+    rs.push_back(std::make_unique<Listening>(s.db()));
+    ASSERT_TRUE(rs.back()->ready());
+  }
+  append_retrying(s.db(), "before");
+  for (auto& r : rs) EXPECT_EQ(r->wait_for(1), (std::vector<int64_t>{1}));
+  {
+    // The pooled connection is idle; the listening one waits for NOTIFY.
+    pqxx::connection c(raw_conninfo());
+    pqxx::nontransaction t(c);
+    auto killed = t.exec(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
+        "pg_stat_activity WHERE application_name = " +
+        t.quote(app));
+    EXPECT_GE(killed[0][0].as<int>(), 1);
+  }
+  append_retrying(s.db(), "after1");
+  append_retrying(s.db(), "after2");
+  for (auto& r : rs) EXPECT_EQ(r->wait_for(3), (std::vector<int64_t>{1, 2, 3}));
+  append_retrying(s.db(), "after3");
+  for (auto& r : rs) {
+    EXPECT_EQ(r->wait_for(4), (std::vector<int64_t>{1, 2, 3, 4}));
+    EXPECT_EQ(r->stop().code(), EVDB_CANCELED);
+    EXPECT_EQ(r->versions().size(), 4u);
+  }
 }
 
 TEST(PgFault, ListenerGivesUpAfterItsReconnectTimeout) {

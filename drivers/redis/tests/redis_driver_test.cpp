@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -724,6 +725,41 @@ TEST(RedisListener, DeadlineEndsListen) {
   evdb::Status st = db.listen(
       ctx, [] {}, [](int64_t) {});
   EXPECT_EQ(st.code(), EVDB_DEADLINE_EXCEEDED);
+}
+
+// libevdb runs the listener once per handle for every listen on it (contract
+// LSN-1): 1000 listens on one handle are served by one XREAD connection. The
+// store uses database 11, which no other test uses, so the server's CLIENT
+// LIST names exactly this handle's connections (a pool of one + the listener).
+TEST(RedisListen, ThousandListenersShareOneConnection) {
+  constexpr int kListeners = 1000;
+  const std::string u = "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(test_port()) +
+                        "/11?prefix=" + unique_name("hub") + "&pool_size=1";
+  evdb::DB db = evdb::DB::open(u);
+  std::vector<std::unique_ptr<Listening>> ls;
+  for (int i = 0; i < kListeners; ++i) {
+    ls.push_back(std::make_unique<Listening>(db));
+    ASSERT_TRUE(ls.back()->ready()) << "listener " << i << ": " << ls.back()->wait_end().message();
+  }
+  int64_t v = db.tx_rw([](evdb::TxRW& tx) { return tx.append_event(0, event("A", "1")); });
+  for (int i = 0; i < kListeners; ++i)
+    ASSERT_EQ(ls[i]->wait_for(1), std::vector<int64_t>{v}) << "listener " << i;
+  std::string clients = Raw().str({"CLIENT", "LIST"});
+  int on_db = 0, listening = 0;
+  for (size_t at = 0, end; at < clients.size(); at = end + 1) {
+    end = clients.find('\n', at);
+    if (end == std::string::npos) end = clients.size();
+    std::string line = clients.substr(at, end - at);
+    if (line.find(" db=11 ") == std::string::npos) continue;
+    ++on_db;
+    if (line.find(" cmd=xread") != std::string::npos) ++listening;
+  }
+  EXPECT_EQ(listening, 1) << clients;
+  EXPECT_LE(on_db, 2) << "contract LSN-1: " << kListeners
+                      << " listens on one handle (pool_size=1) hold one listening connection and "
+                         "at most one pooled one:\n"
+                      << clients;
+  for (auto& l : ls) EXPECT_EQ(l->stop().code(), EVDB_CANCELED);
 }
 
 }  // namespace

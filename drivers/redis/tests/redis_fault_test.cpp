@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -125,19 +126,25 @@ int64_t head_of(Raw& raw, const std::string& p) {
   return raw.integer({"XLEN", "{" + p + "}:log"});
 }
 
+// Many listens on the handle share its one listener (contract LSN-1): each
+// gets what was committed while the server was away, once, in order.
 TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
+  constexpr int kListeners = 8;
   OwnServer srv(test_port() + 1, Persistence::AppendOnlyFsync);
   std::string p = unique_name("restart");
   std::string u = uri_for(srv.port(), p, "&listen_block_ms=100&listen_reconnect_timeout_ms=20000");
   evdb::DB db = evdb::DB::open(u);
-  Listening l(db);
-  ASSERT_TRUE(l.ready());
+  std::vector<std::unique_ptr<Listening>> ls;
+  for (int i = 0; i < kListeners; ++i) {
+    ls.push_back(std::make_unique<Listening>(db));
+    ASSERT_TRUE(ls.back()->ready());
+  }
   auto append = [&](evdb::DB& d, int n) {
     for (int i = 0; i < n; ++i)
       d.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), event("E", "1")); });
   };
   append(db, 3);
-  l.wait_for(3, std::chrono::seconds(15));
+  for (auto& l : ls) l->wait_for(3, std::chrono::seconds(15));
   evdb::DB pinger = evdb::DB::open(u);  // its pooled connection dies with the server
   pinger.ping();
   srv.stop();
@@ -151,13 +158,58 @@ TEST(RedisFault, ListenerWaitingThroughAServerRestartDeliversWhatItMissed) {
   }
   append(db, 2);  // the pooled connections died: begin reconnects
   pinger.ping();  // and so does ping
-  l.wait_for(9, std::chrono::seconds(15));
+  for (auto& l : ls) l->wait_for(9, std::chrono::seconds(15));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // room for duplicates
-  evdb::Status st = l.stop();
-  EXPECT_EQ(st.code(), EVDB_CANCELED) << st.message();
   std::vector<int64_t> want;
   for (int64_t v = 1; v <= 9; ++v) want.push_back(v);
-  EXPECT_EQ(l.versions(), want);
+  for (auto& l : ls) {
+    evdb::Status st = l->stop();
+    EXPECT_EQ(st.code(), EVDB_CANCELED) << st.message();
+    EXPECT_EQ(l->versions(), want);
+  }
+}
+
+// The handle's one listening connection killed by the server (CLIENT KILL)
+// with many listens on it: each gets what was committed meanwhile, once, in
+// order.
+TEST(RedisFault, ListeningConnectionKilledWithManyListeners) {
+  constexpr int kListeners = 8;
+  OwnServer srv(test_port() + 5, Persistence::Default);
+  evdb::DB db = evdb::DB::open(uri_for(srv.port(), unique_name("killed"),
+                                       "&listen_block_ms=100&listen_reconnect_timeout_ms=20000"));
+  std::vector<std::unique_ptr<Listening>> ls;
+  for (int i = 0; i < kListeners; ++i) {
+    ls.push_back(std::make_unique<Listening>(db));
+    ASSERT_TRUE(ls.back()->ready());
+  }
+  auto append = [&] {
+    db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), event("E", "1")); });
+  };
+  append();
+  for (auto& l : ls) ASSERT_EQ(l->wait_for(1, std::chrono::seconds(15)).size(), 1u);
+  Raw raw(srv.port());
+  // Kill every client blocked in XREAD: the handle's one listener.
+  std::string clients = raw.str({"CLIENT", "LIST"});
+  int killed = 0;
+  for (size_t at = 0, end; at < clients.size(); at = end + 1) {
+    end = clients.find('\n', at);
+    if (end == std::string::npos) end = clients.size();
+    std::string line = clients.substr(at, end - at);
+    if (line.find(" cmd=xread") == std::string::npos) continue;
+    std::string id = line.substr(3, line.find(' ') - 3);  // "id=N ..."
+    killed += static_cast<int>(raw.integer({"CLIENT", "KILL", "ID", id}));
+  }
+  EXPECT_EQ(killed, 1) << "one listening connection for " << kListeners << " listens:\n" << clients;
+  append();
+  append();
+  for (auto& l : ls) l->wait_for(3, std::chrono::seconds(15));
+  append();
+  std::vector<int64_t> want{1, 2, 3, 4};
+  for (auto& l : ls) {
+    l->wait_for(4, std::chrono::seconds(15));
+    EXPECT_EQ(l->stop().code(), EVDB_CANCELED);
+    EXPECT_EQ(l->versions(), want);
+  }
 }
 
 TEST(RedisFault, ListenerGivesUpAfterItsReconnectLimit) {
