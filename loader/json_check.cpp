@@ -20,6 +20,29 @@ namespace {
 
 using Byte = unsigned char;
 
+// Byte classes, one table lookup each.
+enum : uint8_t {
+  kWs = 1,          // JSON's four whitespace bytes (RFC 8259 §2): space, tab, LF, CR
+  kDigit = 2,       // 0-9
+  kNumberByte = 4,  // may continue a number token: 0-9 + - . e E
+  kWordByte = 8,    // may continue a word such as true: letters, digits, _
+};
+
+constexpr std::array<uint8_t, 256> kClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c : {' ', '\t', '\n', '\r'}) t[c] |= kWs;
+  for (int c = '0'; c <= '9'; ++c) t[c] |= kDigit | kNumberByte | kWordByte;
+  for (int c : {'+', '-', '.', 'e', 'E'}) t[c] |= kNumberByte;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] |= kWordByte;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= kWordByte;
+  t['_'] |= kWordByte;
+  return t;
+}();
+
+constexpr bool is(Byte c, uint8_t cls) {
+  return (kClass[c] & cls) != 0;
+}
+
 // Hex digit values, 16 for "not a hex digit".
 constexpr std::array<uint8_t, 256> kHex = [] {
   std::array<uint8_t, 256> t{};
@@ -29,26 +52,6 @@ constexpr std::array<uint8_t, 256> kHex = [] {
   for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 10);
   return t;
 }();
-
-constexpr bool is_digit(Byte c) {
-  return c >= '0' && c <= '9';
-}
-
-// JSON's four whitespace bytes (RFC 8259 §2): space, tab, line feed, CR.
-constexpr bool is_ws(Byte c) {
-  return c <= ' ' && ((uint64_t{1} << c) & ((uint64_t{1} << ' ') | (uint64_t{1} << '\t') |
-                                            (uint64_t{1} << '\n') | (uint64_t{1} << '\r')));
-}
-
-// A byte that may continue a number token: a malformed number is reported as
-// such ("01", "1.", "1e+") rather than as whatever follows its valid prefix.
-constexpr bool is_number_byte(Byte c) {
-  return is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
-}
-
-constexpr bool is_word_byte(Byte c) {
-  return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
-}
 
 // The length of the UTF-8 sequence starting at p (1 to 4 bytes, n >= 1 of
 // them available), 0 when it is not valid UTF-8: Unicode's table 3-7 (no
@@ -83,48 +86,73 @@ inline uint64_t special_bytes(uint64_t w) {
   return quote | backslash | control | (w & kHigh);
 }
 
+// Hot helpers are inlined into the scanner's loop even where they are called
+// from two places (GCC and clang; other compilers may decide for themselves).
+#if defined(__GNUC__)
+#define EVDB_JSON_INLINE [[gnu::always_inline]] inline
+#define EVDB_JSON_COLD [[gnu::noinline, gnu::cold]]
+#else
+#define EVDB_JSON_INLINE inline
+#define EVDB_JSON_COLD
+#endif
+
+// The scanner. Positions are pointers into the text; a helper that finds a
+// problem records it (fail) and returns nullptr, and run() returns it.
 class Scanner {
  public:
-  Scanner(const char* data, size_t size) : p_(reinterpret_cast<const Byte*>(data)), n_(size) {}
+  Scanner(const char* data, size_t size)
+      : begin_(reinterpret_cast<const Byte*>(data)), end_(begin_ + size) {}
 
   JsonVerdict run() {
-    size_t i = skip_ws(0);
-    if (i == n_) return {JsonProblem::kEmpty, n_};
-    size_t depth = 0;  // open arrays and objects
-    JsonVerdict v;
+    const Byte* s = skip_ws(begin_);
+    if (s == end_) return verdict(JsonProblem::kEmpty, end_);
+    size_t depth = 0;        // open arrays and objects
+    bool in_object = false;  // the innermost open one is an object
+    // Whitespace is skipped where it is found, as one more case of each
+    // state: compact JSON, the common case, then costs no extra test.
 
-  value:  // a value is due at i (i < n_, p_[i] not whitespace)
-    if (depth >= kMaxJsonDepth) return {JsonProblem::kTooDeep, i};
-    switch (p_[i]) {
+  value:  // a value is due at s (s < end_)
+    switch (*s) {
+      case ' ':
+      case '\t':
+      case '\n':
+      case '\r':
+        s = skip_ws(s);
+        if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+        goto value;
       case '{':
-        i = skip_ws(i + 1);
-        if (i < n_ && p_[i] == '}') {
-          ++i;
+        s = skip_ws(s + 1);
+        if (s != end_ && *s == '}') {
+          ++s;
           goto after_value;
         }
-        push(depth++, true);
+        if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+        // Its members would be one level deeper than the object itself.
+        if (depth + 1 >= kMaxJsonDepth) return verdict(JsonProblem::kTooDeep, s);
+        push(depth++, in_object = true);
         goto member;
       case '[':
-        i = skip_ws(i + 1);
-        if (i < n_ && p_[i] == ']') {
-          ++i;
+        s = skip_ws(s + 1);
+        if (s != end_ && *s == ']') {
+          ++s;
           goto after_value;
         }
-        push(depth++, false);
-        if (i == n_) return {JsonProblem::kEndsEarly, n_};
+        if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+        if (depth + 1 >= kMaxJsonDepth) return verdict(JsonProblem::kTooDeep, s);
+        push(depth++, in_object = false);
         goto value;
       case '"':
-        if (v = string(i); !v.ok()) return v;
-        goto after_value;
+        s = string(s);
+        break;
       case 't':
-        if (v = literal(i, "true", 4); !v.ok()) return v;
-        goto after_value;
+        s = literal(s, "true", 4);
+        break;
       case 'f':
-        if (v = literal(i, "false", 5); !v.ok()) return v;
-        goto after_value;
+        s = literal(s, "false", 5);
+        break;
       case 'n':
-        if (v = literal(i, "null", 4); !v.ok()) return v;
-        goto after_value;
+        s = literal(s, "null", 4);
+        break;
       case '-':
       case '0':
       case '1':
@@ -136,50 +164,68 @@ class Scanner {
       case '7':
       case '8':
       case '9':
-        if (v = number(i); !v.ok()) return v;
-        goto after_value;
+        s = number(s);
+        break;
       default:
-        return {JsonProblem::kExpectedValue, i};
+        return verdict(JsonProblem::kExpectedValue, s);
     }
+    if (s == nullptr) return verdict(problem_, at_);
+    goto after_value;
 
-  member:  // an object member is due at i (after '{' or ',' and whitespace)
-    if (i == n_) return {JsonProblem::kEndsEarly, n_};
-    if (p_[i] != '"') return {JsonProblem::kExpectedKey, i};
-    if (v = string(i); !v.ok()) return v;
-    i = skip_ws(i);
-    if (i == n_) return {JsonProblem::kEndsEarly, n_};
-    if (p_[i] != ':') return {JsonProblem::kExpectedColon, i};
-    i = skip_ws(i + 1);
-    if (i == n_) return {JsonProblem::kEndsEarly, n_};
+  member:  // an object member is due at s (s < end_)
+    if (*s != '"') {
+      if (!is(*s, kWs)) return verdict(JsonProblem::kExpectedKey, s);
+      s = skip_ws(s);
+      if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+      goto member;
+    }
+    s = string(s);
+    if (s == nullptr) return verdict(problem_, at_);
+    if (s == end_ || *s != ':') {
+      s = skip_ws(s);
+      if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+      if (*s != ':') return verdict(JsonProblem::kExpectedColon, s);
+    }
+    if (++s == end_) return verdict(JsonProblem::kEndsEarly, end_);
     goto value;
 
-  after_value:  // a value ended just before i
-    i = skip_ws(i);
-    if (depth == 0) return i == n_ ? JsonVerdict{} : JsonVerdict{JsonProblem::kTrailing, i};
-    if (i == n_) return {JsonProblem::kEndsEarly, n_};
-    if (top(depth)) {
-      if (p_[i] == ',') {
-        i = skip_ws(i + 1);
-        goto member;
-      }
-      if (p_[i] != '}') return {JsonProblem::kExpectedCommaOrBrace, i};
-    } else {
-      if (p_[i] == ',') {
-        i = skip_ws(i + 1);
-        if (i == n_) return {JsonProblem::kEndsEarly, n_};
-        goto value;
-      }
-      if (p_[i] != ']') return {JsonProblem::kExpectedCommaOrBracket, i};
+  after_value:  // a value ended just before s
+    if (depth == 0) {
+      s = skip_ws(s);
+      return s == end_ ? JsonVerdict{} : verdict(JsonProblem::kTrailing, s);
     }
-    --depth;
-    ++i;
-    goto after_value;
+    if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+    if (*s == ',') {
+      if (++s == end_) return verdict(JsonProblem::kEndsEarly, end_);
+      if (in_object) goto member;
+      goto value;
+    }
+    if (*s == (in_object ? '}' : ']')) {
+      if (--depth != 0) in_object = top(depth);
+      ++s;
+      goto after_value;
+    }
+    if (is(*s, kWs)) {
+      s = skip_ws(s);
+      goto after_value;
+    }
+    return verdict(
+        in_object ? JsonProblem::kExpectedCommaOrBrace : JsonProblem::kExpectedCommaOrBracket, s);
   }
 
  private:
-  size_t skip_ws(size_t i) const {
-    while (i < n_ && is_ws(p_[i])) ++i;
-    return i;
+  JsonVerdict verdict(JsonProblem p, const Byte* at) const {
+    return {p, static_cast<size_t>(at - begin_)};
+  }
+  const Byte* fail(JsonProblem p, const Byte* at) {
+    problem_ = p;
+    at_ = at;
+    return nullptr;
+  }
+
+  EVDB_JSON_INLINE const Byte* skip_ws(const Byte* s) const {
+    while (s != end_ && is(*s, kWs)) ++s;
+    return s;
   }
 
   void push(size_t depth, bool object) {
@@ -191,116 +237,121 @@ class Scanner {
   }
   bool top(size_t depth) const { return (stack_[(depth - 1) >> 6] >> ((depth - 1) & 63)) & 1; }
 
-  // The four hex digits at `at` as a number, or -1.
-  long hex4(size_t at) const {
-    if (at > n_ || n_ - at < 4) return -1;
-    unsigned a = kHex[p_[at]], b = kHex[p_[at + 1]], c = kHex[p_[at + 2]], d = kHex[p_[at + 3]];
+  // The four hex digits at s as a number, or -1.
+  long hex4(const Byte* s) const {
+    if (end_ - s < 4) return -1;
+    unsigned a = kHex[s[0]], b = kHex[s[1]], c = kHex[s[2]], d = kHex[s[3]];
     if ((a | b | c | d) & 16) return -1;
     return static_cast<long>((a << 12) | (b << 8) | (c << 4) | d);
   }
 
-  // The string whose opening quote is at i; on success i is past its
+  // The string whose opening quote is at s; returns the byte after its
   // closing quote.
-  JsonVerdict string(size_t& i) const {
-    const size_t start = i++;
+  EVDB_JSON_INLINE const Byte* string(const Byte* s) {
+    const Byte* const start = s++;
     for (;;) {
       if constexpr (std::endian::native == std::endian::little) {
-        while (n_ - i >= 8) {
+        while (end_ - s >= 8) {
           uint64_t w;
-          std::memcpy(&w, p_ + i, 8);
+          std::memcpy(&w, s, 8);
           if (uint64_t m = special_bytes(w); m != 0) {
-            i += static_cast<size_t>(std::countr_zero(m)) >> 3;
+            s += std::countr_zero(m) >> 3;
             break;
           }
-          i += 8;
+          s += 8;
         }
       }
-      if (i == n_) return {JsonProblem::kUnterminatedString, start};
-      Byte c = p_[i];
-      if (c == '"') {
-        ++i;
-        return {};
-      }
+      if (s == end_) return fail(JsonProblem::kUnterminatedString, start);
+      Byte c = *s;
+      if (c == '"') return s + 1;
       if (c == '\\') {
-        if (n_ - i < 2) return {JsonProblem::kUnterminatedString, start};
-        switch (p_[i + 1]) {
-          case '"':
-          case '\\':
-          case '/':
-          case 'b':
-          case 'f':
-          case 'n':
-          case 'r':
-          case 't':
-            i += 2;
-            continue;
-          case 'u':
-            break;
-          default:
-            return {JsonProblem::kBadEscape, i};
-        }
-        long u = hex4(i + 2);
-        if (u < 0) return {JsonProblem::kBadEscape, i};
-        if (u >= 0xD800 && u <= 0xDBFF) {  // must be followed by a low surrogate
-          long low = n_ - i >= 12 && p_[i + 6] == '\\' && p_[i + 7] == 'u' ? hex4(i + 8) : -1;
-          if (low < 0xDC00 || low > 0xDFFF) return {JsonProblem::kLoneSurrogate, i};
-          i += 12;
-        } else if (u >= 0xDC00 && u <= 0xDFFF) {
-          return {JsonProblem::kLoneSurrogate, i};
-        } else {
-          i += 6;
-        }
+        s = escape(s, start);
+        if (s == nullptr) return nullptr;
       } else if (c < 0x20) {
-        return {JsonProblem::kControlInString, i};
+        return fail(JsonProblem::kControlInString, s);
       } else if (c >= 0x80) {
-        size_t len = utf8_sequence(p_ + i, n_ - i);
-        if (len == 0) return {JsonProblem::kBadUtf8, i};
-        i += len;
+        size_t len = utf8_sequence(s, static_cast<size_t>(end_ - s));
+        if (len == 0) return fail(JsonProblem::kBadUtf8, s);
+        s += len;
       } else {
-        ++i;  // an ordinary byte of the last few, which the 8-byte loop leaves
+        ++s;  // an ordinary byte of the last few, which the 8-byte loop leaves
       }
     }
+  }
+
+  // The escape at s (a backslash) in the string that starts at `start`;
+  // returns the byte after it.
+  EVDB_JSON_COLD const Byte* escape(const Byte* s, const Byte* start) {
+    if (end_ - s < 2) return fail(JsonProblem::kUnterminatedString, start);
+    switch (s[1]) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        return s + 2;
+      case 'u':
+        break;
+      default:
+        return fail(JsonProblem::kBadEscape, s);
+    }
+    long u = hex4(s + 2);
+    if (u < 0) return fail(JsonProblem::kBadEscape, s);
+    if (u >= 0xD800 && u <= 0xDBFF) {  // must be followed by a low surrogate
+      long low = end_ - s >= 12 && s[6] == '\\' && s[7] == 'u' ? hex4(s + 8) : -1;
+      if (low < 0xDC00 || low > 0xDFFF) return fail(JsonProblem::kLoneSurrogate, s);
+      return s + 12;
+    }
+    if (u >= 0xDC00 && u <= 0xDFFF) return fail(JsonProblem::kLoneSurrogate, s);
+    return s + 6;
   }
 
   // RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?,
-  // of any length. On success i is past the number.
-  JsonVerdict number(size_t& i) const {
-    const size_t start = i;
-    auto digits = [&] {
-      size_t from = i;
-      while (i < n_ && is_digit(p_[i])) ++i;
-      return i > from;
+  // of any length. Returns the byte after the number.
+  EVDB_JSON_INLINE const Byte* number(const Byte* s) {
+    const Byte* const start = s;
+    auto digits = [&] {  // one or more
+      if (s == end_ || !is(*s, kDigit)) return false;
+      do ++s;
+      while (s != end_ && is(*s, kDigit));
+      return true;
     };
-    if (p_[i] == '-') ++i;
-    if (i < n_ && p_[i] == '0') {
-      ++i;
+    if (*s == '-') ++s;
+    if (s != end_ && *s == '0') {
+      ++s;
     } else if (!digits()) {
-      return {JsonProblem::kBadNumber, start};
+      return fail(JsonProblem::kBadNumber, start);
     }
-    if (i < n_ && p_[i] == '.') {
-      ++i;
-      if (!digits()) return {JsonProblem::kBadNumber, start};
+    if (s == end_ || !is(*s, kNumberByte)) return s;  // an integer: the common case
+    if (*s == '.') {
+      ++s;
+      if (!digits()) return fail(JsonProblem::kBadNumber, start);
     }
-    if (i < n_ && (p_[i] | 0x20) == 'e') {
-      ++i;
-      if (i < n_ && (p_[i] == '+' || p_[i] == '-')) ++i;
-      if (!digits()) return {JsonProblem::kBadNumber, start};
+    if (s != end_ && (*s | 0x20) == 'e') {
+      ++s;
+      if (s != end_ && (*s == '+' || *s == '-')) ++s;
+      if (!digits()) return fail(JsonProblem::kBadNumber, start);
     }
-    if (i < n_ && is_number_byte(p_[i])) return {JsonProblem::kBadNumber, start};
-    return {};
+    // A number byte left over ("01", "1.2.3", "1-2") makes the token malformed.
+    if (s != end_ && is(*s, kNumberByte)) return fail(JsonProblem::kBadNumber, start);
+    return s;
   }
 
-  // true, false or null at i, not followed by a letter or digit.
-  JsonVerdict literal(size_t& i, const char* word, size_t len) const {
-    if (n_ - i < len || std::memcmp(p_ + i, word, len) != 0 ||
-        (n_ - i > len && is_word_byte(p_[i + len])))
-      return {JsonProblem::kBadLiteral, i};
-    i += len;
-    return {};
+  // true, false or null at s, not followed by a letter or digit.
+  const Byte* literal(const Byte* s, const char* word, size_t len) {
+    if (static_cast<size_t>(end_ - s) < len || std::memcmp(s, word, len) != 0 ||
+        (static_cast<size_t>(end_ - s) > len && is(s[len], kWordByte)))
+      return fail(JsonProblem::kBadLiteral, s);
+    return s + len;
   }
 
-  const Byte* p_;
-  size_t n_;
+  const Byte* const begin_;
+  const Byte* const end_;
+  JsonProblem problem_ = JsonProblem::kNone;
+  const Byte* at_ = nullptr;
   uint64_t stack_[kMaxJsonDepth / 64];
 };
 
@@ -356,11 +407,11 @@ std::string describe_json_problem(JsonVerdict v, std::string_view text) {
     case JsonProblem::kTrailing:
       return bad + "more text after the value" + at + found;
     case JsonProblem::kBadNumber:
-      return bad + "a number is malformed" + at + " (\"" + excerpt(text, v.at, 24, is_number_byte) +
-             "\")";
+      return bad + "a number is malformed" + at + " (\"" +
+             excerpt(text, v.at, 24, [](Byte c) { return is(c, kNumberByte); }) + "\")";
     case JsonProblem::kBadLiteral:
-      return bad + "\"" + excerpt(text, v.at, 16, is_word_byte) + "\"" + at +
-             " is not true, false or null";
+      return bad + "\"" + excerpt(text, v.at, 16, [](Byte c) { return is(c, kWordByte); }) + "\"" +
+             at + " is not true, false or null";
     case JsonProblem::kControlInString:
       return bad + "a string holds an unescaped control character" + at + found +
              " (write it as an escape, e.g. \\n or \\u001f)";
@@ -378,7 +429,7 @@ std::string describe_json_problem(JsonVerdict v, std::string_view text) {
     case JsonProblem::kUnterminatedString:
       return bad + "the string that starts" + at + " has no closing quote";
     case JsonProblem::kTooDeep:
-      return "nests arrays and objects too deeply: the value" + at + " is at level " +
+      return "nests arrays and objects too deeply: what starts" + at + " is at level " +
              std::to_string(kMaxJsonDepth + 1) + ", and evdb accepts at most " +
              std::to_string(kMaxJsonDepth) + " (docs/contract.md DATA-6)";
   }

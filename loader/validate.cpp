@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -15,27 +16,38 @@ namespace evdb::loader {
 namespace {
 
 // Checks one text field: UTF-8, no NUL byte. Returns "" or the problem.
+// One pass over 8-byte words (overlapping at the end) finds any NUL byte
+// and any byte above 0x7F;
+// only text that has the latter goes to simdjson's UTF-8 validator (type
+// names and revisions are nearly always short ASCII).
 std::string check_text(const char* p, size_t n, const char* what) {
   if (n == 0) return {};
   if (p == nullptr) return std::string(what) + " is NULL with a non-zero length";
-  // Short ASCII text (type names, commit ids) is checked here in one pass;
-  // simdjson's vectorised validator has a fixed cost that dominates on a few
-  // bytes, so it only sees longer or non-ASCII text.
-  constexpr size_t kShort = 64;
-  if (n <= kShort) {
-    unsigned char any_high = 0;
-    bool nul = false;
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
+  uint64_t high = 0, zero = 0;  // the high bit of some byte; some byte is 0
+  auto word = [&](uint64_t w) {
+    high |= w & kHigh;
+    zero |= (w - kOnes) & ~w & kHigh;  // non-zero iff a byte of w is 0
+  };
+  auto load = [](const char* at, auto word_type) {
+    decltype(word_type) w;
+    std::memcpy(&w, at, sizeof w);
+    return w;
+  };
+  if (n >= 8) {  // whole words, the last one overlapping the one before
+    for (size_t i = 0; i + 8 < n; i += 8) word(load(p + i, uint64_t{}));
+    word(load(p + n - 8, uint64_t{}));
+  } else if (n >= 4) {  // two overlapping halves
+    word(load(p, uint32_t{}) | uint64_t{load(p + n - 4, uint32_t{})} << 32);
+  } else {
     for (size_t i = 0; i < n; ++i) {
       auto c = static_cast<unsigned char>(p[i]);
-      any_high |= c;
-      nul |= c == 0;
+      high |= c & 0x80u;
+      zero |= c == 0;
     }
-    if (nul) return std::string(what) + " contains a NUL byte";
-    if ((any_high & 0x80) == 0) return {};
-  } else if (std::memchr(p, '\0', n) != nullptr) {
-    return std::string(what) + " contains a NUL byte";
   }
-  if (!simdjson::validate_utf8(p, n)) return std::string(what) + " is not valid UTF-8";
+  if (zero != 0) return std::string(what) + " contains a NUL byte";
+  if (high != 0 && !simdjson::validate_utf8(p, n)) return std::string(what) + " is not valid UTF-8";
   return {};
 }
 

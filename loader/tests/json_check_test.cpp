@@ -210,7 +210,7 @@ TEST(JsonCheck, MessagesSayWhatAndWhere) {
   EXPECT_EQ(message(R"("\u12x4")"),
             R"(is not valid JSON: a string holds the invalid escape \u12x4 at offset 1)");
   EXPECT_EQ(message(nested(kMaxJsonDepth + 1, "")),
-            "nests arrays and objects too deeply: the value at offset 1024 is at level 1025, and "
+            "nests arrays and objects too deeply: what starts at offset 1024 is at level 1025, and "
             "evdb accepts at most 1024 (docs/contract.md DATA-6)");
 }
 
