@@ -104,6 +104,10 @@ EVDB_COLD evdb_status unknown_kind(evdb_error* err, evdb_tx_kind kind) {
               "begin: unknown transaction kind " + std::to_string(kind));
 }
 
+EVDB_COLD evdb_status invalid_event(evdb_error* err, const std::string& why) {
+  return fail(err, EVDB_INVALID_ARGUMENT, "append_event: " + why);
+}
+
 EVDB_COLD evdb_status out_of_memory(evdb_error* err, const char* op) {
   return fail(err, EVDB_INTERNAL, std::string(op) + ": out of memory");
 }
@@ -348,17 +352,22 @@ evdb_status evdb_append_event(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed_versio
   if (assumed_version < 0) return negative(err, "append_event", "assumed_version", assumed_version);
   if (evdb_status s = check_event_size(event, err, "append_event", "event"); s != EVDB_OK) return s;
   // The driver gets the library's layout: fields the caller's struct lacks
-  // stay zero, fields past what the library knows are ignored.
-  evdb_event copy = EVDB_EVENT_INIT;
-  std::memcpy(static_cast<void*>(&copy), event,
-              std::min<size_t>(event->struct_size, sizeof(evdb_event)));
-  copy.struct_size = sizeof(evdb_event);
-  if (std::string why = evdb::loader::check_event(copy); !why.empty())
-    return fail(err, EVDB_INVALID_ARGUMENT, "append_event: " + why);
+  // stay zero, fields past what the library knows are ignored, a NULL
+  // revision becomes "". The caller's event is passed as it is when it
+  // already is all that (the common case: no copy).
+  const evdb_event* e = event;
+  evdb_event copy;
+  if (event->struct_size != sizeof(evdb_event) || event->revision_vcs == nullptr) {
+    copy = EVDB_EVENT_INIT;
+    std::memcpy(static_cast<void*>(&copy), event,
+                std::min<size_t>(event->struct_size, sizeof(evdb_event)));
+    copy.struct_size = sizeof(evdb_event);
+    e = &copy;
+  }
+  if (std::string why = evdb::loader::check_event(*e); !why.empty()) return invalid_event(err, why);
+  if (e->revision_vcs == nullptr) copy.revision_vcs = "";  // e is &copy (checked: length 0)
   int64_t nv = 0;
-  if (copy.revision_vcs == nullptr) copy.revision_vcs = "";
-  evdb_status s =
-      tx->db->driver->table.append_event(tx->handle, ctx, assumed_version, &copy, &nv, err);
+  evdb_status s = tx->db->driver->table.append_event(tx->handle, ctx, assumed_version, e, &nv, err);
   if (s == EVDB_OK && new_version != nullptr) *new_version = nv;
   return s;
 }
