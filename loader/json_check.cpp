@@ -5,9 +5,13 @@
 // (1 = object, 0 = array) of kMaxJsonDepth bits, so deep input cannot
 // overflow the call stack. Runs of ordinary string bytes are skipped eight at
 // a time (SWAR: one 64-bit load, a few integer operations find the first
-// quote, backslash, control or non-ASCII byte); everything else is looked at
-// byte by byte.
+// quote, backslash or control byte); everything else is looked at byte by
+// byte. Bytes above 0x7F are only noted on the way: when the grammar holds and
+// there were some, the whole text goes once through simdjson's SIMD UTF-8
+// validator (non-ASCII text is then as cheap to check as ASCII).
 #include "json_check.hpp"
+
+#include <simdjson.h>
 
 #include <array>
 #include <bit>
@@ -74,16 +78,17 @@ size_t utf8_sequence(const Byte* p, size_t n) {
 }
 
 // For 8 bytes loaded little-endian: a word whose lowest set bit is the high
-// bit of the first byte that is '"', '\\', below 0x20 or above 0x7F (0 when
-// there is none). Each term below has no false positive before its first
-// true one, so the lowest set bit of their union is exact.
+// bit of the first byte that is '"', '\\' or below 0x20 (0 when there is
+// none). Each term below has no false positive before its first true one, so
+// the lowest set bit of their union is exact. Bytes above 0x7F are not
+// special here: they are checked as UTF-8 once for the whole text (run()).
 inline uint64_t special_bytes(uint64_t w) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL, kHigh = 0x8080808080808080ULL;
   auto zero_byte = [&](uint64_t x) { return (x - kOnes) & ~x & kHigh; };
   uint64_t quote = zero_byte(w ^ (kOnes * '"'));
   uint64_t backslash = zero_byte(w ^ (kOnes * '\\'));
   uint64_t control = (w - kOnes * 0x20) & ~w & kHigh;  // bytes below 0x20
-  return quote | backslash | control | (w & kHigh);
+  return quote | backslash | control;
 }
 
 // Hot helpers are inlined into the scanner's loop even where they are called
@@ -192,7 +197,8 @@ class Scanner {
   after_value:  // a value ended just before s
     if (depth == 0) {
       s = skip_ws(s);
-      return s == end_ ? JsonVerdict{} : verdict(JsonProblem::kTrailing, s);
+      if (s != end_) return verdict(JsonProblem::kTrailing, s);
+      return high_ == 0 ? JsonVerdict{} : utf8();
     }
     if (s == end_) return verdict(JsonProblem::kEndsEarly, end_);
     if (*s == ',') {
@@ -217,6 +223,21 @@ class Scanner {
   JsonVerdict verdict(JsonProblem p, const Byte* at) const {
     return {p, static_cast<size_t>(at - begin_)};
   }
+  // The grammar held, and some string has bytes above 0x7F: all of them are
+  // inside strings (anywhere else they break the grammar), so the whole text
+  // must be UTF-8. simdjson's SIMD validator answers that; only a refused
+  // text is walked again to find the first bad sequence.
+  JsonVerdict utf8() const {
+    const char* text = reinterpret_cast<const char*>(begin_);
+    if (simdjson::validate_utf8(text, static_cast<size_t>(end_ - begin_))) return {};
+    for (const Byte* s = begin_; s != end_;) {
+      size_t len = utf8_sequence(s, static_cast<size_t>(end_ - s));
+      if (len == 0) return verdict(JsonProblem::kBadUtf8, s);
+      s += len;
+    }
+    return verdict(JsonProblem::kBadUtf8, begin_);  // not reached: the two agree
+  }
+
   const Byte* fail(JsonProblem p, const Byte* at) {
     problem_ = p;
     at_ = at;
@@ -248,12 +269,15 @@ class Scanner {
   // The string whose opening quote is at s; returns the byte after its
   // closing quote.
   EVDB_JSON_INLINE const Byte* string(const Byte* s) {
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
     const Byte* const start = s++;
+    uint64_t high = 0;  // kept in a register, stored once per string
     for (;;) {
       if constexpr (std::endian::native == std::endian::little) {
         while (end_ - s >= 8) {
           uint64_t w;
           std::memcpy(&w, s, 8);
+          high |= w & kHigh;  // may include bytes after the string: harmless
           if (uint64_t m = special_bytes(w); m != 0) {
             s += std::countr_zero(m) >> 3;
             break;
@@ -263,17 +287,17 @@ class Scanner {
       }
       if (s == end_) return fail(JsonProblem::kUnterminatedString, start);
       Byte c = *s;
-      if (c == '"') return s + 1;
+      if (c == '"') {
+        high_ |= high;
+        return s + 1;
+      }
       if (c == '\\') {
         s = escape(s, start);
         if (s == nullptr) return nullptr;
       } else if (c < 0x20) {
         return fail(JsonProblem::kControlInString, s);
-      } else if (c >= 0x80) {
-        size_t len = utf8_sequence(s, static_cast<size_t>(end_ - s));
-        if (len == 0) return fail(JsonProblem::kBadUtf8, s);
-        s += len;
       } else {
+        high |= c & 0x80;
         ++s;  // an ordinary byte of the last few, which the 8-byte loop leaves
       }
     }
@@ -352,6 +376,7 @@ class Scanner {
   const Byte* const end_;
   JsonProblem problem_ = JsonProblem::kNone;
   const Byte* at_ = nullptr;
+  uint64_t high_ = 0;  // non-zero when a string may hold a byte above 0x7F
   uint64_t stack_[kMaxJsonDepth / 64];
 };
 

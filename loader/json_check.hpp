@@ -19,7 +19,9 @@
 // compares the two on every input.
 //
 // Thread-safe and reentrant (no state outside the call); the scanner keeps
-// its nesting on a fixed 128-byte bit stack, never recursing.
+// its nesting on a fixed 128-byte bit stack, never recursing. Text with bytes
+// above 0x7F in its strings is checked as UTF-8 by simdjson's SIMD validator
+// once the grammar holds.
 #pragma once
 
 #include <cstddef>

@@ -116,14 +116,15 @@ TEST(JsonCheck, RefusesWithTheProblemAndWhereItIs) {
       {R"("\ud800\u0041")", JsonProblem::kLoneSurrogate, 1},
       {R"("\ud800\ud800")", JsonProblem::kLoneSurrogate, 1},
       {R"("\ud800\n")", JsonProblem::kLoneSurrogate, 1},
-      {"\"\xc0\xaf\"", JsonProblem::kBadUtf8, 1},          // overlong '/'
-      {"\"\xe0\x80\xaf\"", JsonProblem::kBadUtf8, 1},      // overlong, 3 bytes
-      {"\"\xf0\x80\x80\xaf\"", JsonProblem::kBadUtf8, 1},  // overlong, 4 bytes
-      {"\"\xed\xa0\x80\"", JsonProblem::kBadUtf8, 1},      // a surrogate in UTF-8
-      {"\"\xf4\x90\x80\x80\"", JsonProblem::kBadUtf8, 1},  // above U+10FFFF
-      {"\"ab\x80\"", JsonProblem::kBadUtf8, 3},            // a lone continuation byte
-      {"\"\xc3\"", JsonProblem::kBadUtf8, 1},              // cut short by the quote
-      {"\"\xe2\x82", JsonProblem::kBadUtf8, 1},            // cut short by the end
+      {"\"\xc0\xaf\"", JsonProblem::kBadUtf8, 1},                       // overlong '/'
+      {"\"\xe0\x80\xaf\"", JsonProblem::kBadUtf8, 1},                   // overlong, 3 bytes
+      {"\"\xf0\x80\x80\xaf\"", JsonProblem::kBadUtf8, 1},               // overlong, 4 bytes
+      {"\"\xed\xa0\x80\"", JsonProblem::kBadUtf8, 1},                   // a surrogate in UTF-8
+      {"\"\xf4\x90\x80\x80\"", JsonProblem::kBadUtf8, 1},               // above U+10FFFF
+      {"\"ab\x80\"", JsonProblem::kBadUtf8, 3},                         // a lone continuation byte
+      {"\"\xc3\"", JsonProblem::kBadUtf8, 1},                           // cut short by the quote
+      {"\"\xe2\x82\xac\xe2\x82", JsonProblem::kUnterminatedString, 0},  // the grammar first
+      {"[\"\xe2\x82\"]", JsonProblem::kBadUtf8, 2},                     // cut short by the quote
       {"\"\xff\"", JsonProblem::kBadUtf8, 1},
       {"\xc3\xa9", JsonProblem::kExpectedValue, 0},  // UTF-8, but outside a string
       {R"("abc)", JsonProblem::kUnterminatedString, 0},
