@@ -4,8 +4,9 @@
 // hold (1e400, a 30-digit integer), which RFC 8259 allows and which stores such
 // as PostgreSQL JSONB produce (1.5E+300 comes back as a 301-digit integer).
 // Callers use these helpers to check such numbers against the grammar and
-// replace them before handing the text to simdjson. Header-only: used by
-// libevdb's validation and by the conformance suite's JSON comparison.
+// replace them before handing the text to simdjson. Header-only: used by the
+// conformance suite's JSON comparison and by the json_check fuzz target's
+// reference verdict (libevdb itself validates with json_check.hpp).
 #pragma once
 
 #include <cstddef>

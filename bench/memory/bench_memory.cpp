@@ -7,6 +7,7 @@
 // private store ("memory:").
 //
 // Run: bench_memory --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+// Instructions per operation (callgrind): bench_memory --count=N CASE, below.
 // Results and the command used: docs/benchmarks.md, section "memory".
 #include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../bench_common.hpp"
@@ -268,12 +270,70 @@ void ListenFanOut(benchmark::State& state) {
 }
 BENCHMARK(ListenFanOut)->Args({1000, 0})->Args({1000, 1})->Iterations(300)->UseRealTime();
 
+// ---- counting mode ----------------------------------------------------------------
+//
+// `bench_memory --count=N CASE` runs one case N times without Google
+// Benchmark's timing loop, so that callgrind can count the instructions of
+// one operation independently of the machine's load: run it with N and with
+// 0 and divide the difference by N (docs/benchmarks.md, "Validation without
+// a DOM"). CASE is one of the names below.
+
+template <class Path>
+void count_append_one(long n) {
+  Path p;
+  const evdb_event e = sample_event();
+  int64_t head = 0;
+  for (long i = 0; i < n; ++i) {
+    p.begin(false);
+    head = p.append(head, e);
+    p.commit();
+  }
+}
+
+template <class Path>
+void count_empty_read_only(long n) {
+  Path p;
+  for (long i = 0; i < n; ++i) {
+    p.begin(true);
+    p.commit();
+  }
+}
+
+void count_validate(long n) {
+  const evdb_event e = sample_event();
+  long bad = 0;
+  for (long i = 0; i < n; ++i) bad += !evdb::loader::check_event(e).empty();
+  if (bad != 0) std::abort();
+}
+
+int count_mode(long n, const std::string& name) {
+  const std::pair<const char*, void (*)(long)> cases[] = {
+      {"append-one/loader", count_append_one<LoaderPath>},
+      {"append-one/direct-checked", count_append_one<DirectCheckedPath>},
+      {"append-one/direct", count_append_one<DirectPath>},
+      {"empty-read-only/loader", count_empty_read_only<LoaderPath>},
+      {"empty-read-only/direct", count_empty_read_only<DirectPath>},
+      {"validate", count_validate},
+  };
+  for (const auto& [case_name, run] : cases) {
+    if (name != case_name) continue;
+    run(n);
+    return 0;
+  }
+  std::cerr << "bench_memory: unknown case '" << name << "'; the cases are:";
+  for (const auto& c : cases) std::cerr << " " << c.first;
+  std::cerr << "\n";
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Keep freed memory in the process (see kResetAt).
   mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024);
+  if (argc == 3 && std::strncmp(argv[1], "--count=", 8) == 0)
+    return count_mode(std::atol(argv[1] + 8), argv[2]);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -416,6 +416,33 @@ TEST(Validation, LoneSurrogateEscapeIsRefusedAndNamed) {
     EXPECT_EQ(append(fine), "") << fine;
 }
 
+// A refused payload's message says what is wrong and at which byte; nesting
+// is limited to 1024 levels (docs/contract.md DATA-6), checked without
+// recursion, so even absurdly deep input is refused cleanly.
+TEST(Validation, PayloadMessagesSayWhereAndNestingIsLimited) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb::DB db = evdb::DB::open("tinproc:");
+  auto append = [&](const std::string& payload) -> std::string {
+    try {
+      db.tx_rw(
+          [&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("T", payload)); });
+      return "";
+    } catch (const evdb::InvalidArgument& e) {
+      return e.what();
+    }
+  };
+  std::string why = append(R"({"a":[1,2}})");
+  EXPECT_TRUE(contains(why, "payload is not valid JSON")) << why;
+  EXPECT_TRUE(contains(why, "at offset 9")) << why;
+  why = append("\"caf\xc3\"");
+  EXPECT_TRUE(contains(why, "not valid UTF-8 at offset 4")) << why;
+  EXPECT_EQ(append(std::string(1024, '[') + std::string(1024, ']')), "");
+  why = append(std::string(1023, '[') + "[0]" + std::string(1023, ']'));
+  EXPECT_TRUE(contains(why, "too deeply")) << why;
+  EXPECT_TRUE(contains(append(std::string(1 << 20, '[')), "too deeply"));
+}
+
 TEST(Validation, UnknownUriParameterIsRefusedByTheDriver) {
   use_path(kRoot + "/good");
   std::string msg;
