@@ -58,10 +58,10 @@ POSTGRES = [
     ("one-append transactions, 8 writers", ("BM_AppendOne_Evdb", 8), ("BM_AppendOne_Raw", 8), 1, "wall"),
     ("100 appends per transaction", ("BM_AppendBatch_Evdb", 1), ("BM_AppendBatch_Raw", 1), 100, "rate"),
     ("read_events of 1000", ("BM_ReadEvents_Evdb", 1), ("BM_ReadEvents_Raw", 1), 1000, "rate"),
-    ("one-append transaction, +1 ms per round trip", ("BM_AppendOne_Evdb/1000", 1),
-     ("BM_AppendOne_Raw/1000", 1), 1, "wall"),
-    ("100 appends per transaction, +1 ms per round trip", ("BM_AppendBatch_Evdb/1000", 1),
-     ("BM_AppendBatch_Raw/1000", 1), 100, "rate"),
+    ("one-append transaction, +1 ms per round trip", ("BM_AppendOne_Evdb/delay_us:1000", 1),
+     ("BM_AppendOne_Raw/delay_us:1000", 1), 1, "wall"),
+    ("100 appends per transaction, +1 ms per round trip", ("BM_AppendBatch_Evdb/delay_us:1000", 1),
+     ("BM_AppendBatch_Raw/delay_us:1000", 1), 100, "rate"),
     ("listener, commit start → callback, p50 (µs)", ("BM_ListenLatency_Evdb", 1), ("BM_ListenLatency_Raw", 1), 1,
      "lat:p50_us"),
     ("listener, commit start → callback, p99 (µs)", ("BM_ListenLatency_Evdb", 1), ("BM_ListenLatency_Raw", 1), 1,
@@ -106,15 +106,15 @@ UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def parse_name(run_name):
     """(base, threads) of a run name like 'BM_X/min_time:2.000/real_time/threads:8'.
-    A numeric argument other than 0 is part of the base ('BM_X/1000': e.g. the
-    PostgreSQL cases run through a 1 ms delay); argument 0 is the plain case."""
+    An added round-trip delay other than 0 ('delay_us:1000', the PostgreSQL
+    cases run through a delaying relay) is part of the base: 'BM_X/delay_us:1000'."""
     parts = run_name.split("/")
     base = parts[0]
     threads = 1
     for p in parts[1:]:
         if p.startswith("threads:"):
             threads = int(p[len("threads:"):])
-        elif p.isdigit() and p != "0":
+        elif p.startswith("delay_us:") and p != "delay_us:0":
             base += "/" + p
     return base, threads
 

@@ -411,14 +411,14 @@ void BM_ListenFanOut_Evdb(benchmark::State& state) {
 
 // The argument: the added round-trip time in microseconds (0: straight to
 // the server over loopback; else through the delaying TcpProxy).
-BENCHMARK(BM_AppendOne_Evdb)->Arg(0)->Arg(1000)->Threads(1)->UseRealTime();
-BENCHMARK(BM_AppendOne_Raw)->Arg(0)->Arg(1000)->Threads(1)->UseRealTime();
-BENCHMARK(BM_AppendOne_Evdb)->Arg(0)->Threads(8)->UseRealTime();
-BENCHMARK(BM_AppendOne_Raw)->Arg(0)->Threads(8)->UseRealTime();
-BENCHMARK(BM_AppendOne_RawUnqueued)->Arg(0)->Threads(1)->UseRealTime();
-BENCHMARK(BM_AppendOne_RawUnqueued)->Arg(0)->Threads(8)->UseRealTime();
-BENCHMARK(BM_AppendBatch_Evdb)->Arg(0)->Arg(1000)->UseRealTime();
-BENCHMARK(BM_AppendBatch_Raw)->Arg(0)->Arg(1000)->UseRealTime();
+BENCHMARK(BM_AppendOne_Evdb)->ArgName("delay_us")->Arg(0)->Arg(1000)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_Raw)->ArgName("delay_us")->Arg(0)->Arg(1000)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_Evdb)->ArgName("delay_us")->Arg(0)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendOne_Raw)->ArgName("delay_us")->Arg(0)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendOne_RawUnqueued)->ArgName("delay_us")->Arg(0)->Threads(1)->UseRealTime();
+BENCHMARK(BM_AppendOne_RawUnqueued)->ArgName("delay_us")->Arg(0)->Threads(8)->UseRealTime();
+BENCHMARK(BM_AppendBatch_Evdb)->ArgName("delay_us")->Arg(0)->Arg(1000)->UseRealTime();
+BENCHMARK(BM_AppendBatch_Raw)->ArgName("delay_us")->Arg(0)->Arg(1000)->UseRealTime();
 BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime();
 BENCHMARK(BM_ReadEvents_Raw)->UseRealTime();
 BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
