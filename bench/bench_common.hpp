@@ -2,17 +2,22 @@
 // sample event, status checks, one read-write transaction appending n events
 // through libevdb, the loop of the writer cases (1 and 8 threads: lost races
 // per commit, committed events per wall-clock second) and the commit →
-// callback latency of many listens on one handle. Each bench/<driver>/ keeps
+// callback latency of many listens on one handle, with its floor (threads
+// woken without evdb). Each bench/<driver>/ keeps
 // only its backend's raw side and its own sizes. scripts/bench runs them all
 // and bench/bench_table.py makes the tables of docs/benchmarks.md.
 #pragma once
 
 #include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <climits>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -136,15 +141,45 @@ inline void open_connections(benchmark::State& state, evdb_db* db) {
   check(evdb_commit(tx, nullptr, nullptr), "commit (warm-up)");
 }
 
+// Latencies of fan-out rounds: each round, `n` receivers each note when
+// they got it (`at`), against the round's start `t0`. report() sets the
+// counters p50_us / p99_us over every (receiver, round) delivery and
+// last_p50_us / last_p99_us over the last receiver of each round.
+class FanOutLatencies {
+ public:
+  using Clock = std::chrono::steady_clock;
+  void add_round(const std::vector<Clock::time_point>& at, Clock::time_point t0) {
+    double worst = 0;
+    for (const auto& t : at) {
+      double us = std::chrono::duration<double, std::micro>(t - t0).count();
+      all_.push_back(us);
+      worst = std::max(worst, us);
+    }
+    last_.push_back(worst);
+  }
+  void report(benchmark::State& state, int n) {
+    state.counters["p50_us"] = pct(all_, 50);
+    state.counters["p99_us"] = pct(all_, 99);
+    state.counters["last_p50_us"] = pct(last_, 50);
+    state.counters["last_p99_us"] = pct(last_, 99);
+    state.counters["listeners"] = n;
+  }
+
+ private:
+  static double pct(std::vector<double>& v, int p) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, v.size() * static_cast<size_t>(p) / 100)];
+  }
+  std::vector<double> all_, last_;
+};
+
 // Commit → callback latency of `n` listens on one handle, each on its own
 // thread (they share one subscription, docs/contract.md LSN-1). Each
 // iteration commits one event (the clock starts at evdb_commit) and waits
-// until every listener has it. Counters: p50_us / p99_us over every
-// (listener, commit) delivery, last_p50_us / last_p99_us of the last listener
-// of each commit. `shared_ctx`: one context for all listens (one wake-up
-// target) instead of one each.
+// until every listener has it. Counters: FanOutLatencies. `shared_ctx`: one
+// context for all listens (one wake-up target) instead of one each.
 inline void fan_out_latency(benchmark::State& state, evdb_db* db, int n, bool shared_ctx) {
-  using Clock = std::chrono::steady_clock;
+  using Clock = FanOutLatencies::Clock;
   struct Shared {
     std::atomic<int64_t> arrivals{0};
     int ready = 0;
@@ -190,7 +225,7 @@ inline void fan_out_latency(benchmark::State& state, evdb_db* db, int n, bool sh
     std::unique_lock l(sh.mu);
     sh.cv.wait(l, [&] { return sh.ready == n; });
   }
-  std::vector<double> all, last;
+  FanOutLatencies lat;
   evdb_event e = make_event();
   int64_t commits = 0;
   for (auto _ : state) {
@@ -206,26 +241,65 @@ inline void fan_out_latency(benchmark::State& state, evdb_db* db, int n, bool sh
       std::unique_lock l(sh.mu);
       sh.cv.wait(l, [&] { return sh.arrivals.load() >= commits * n; });
     }
-    double worst = 0;
-    for (const auto& at : sh.at) {
-      double us = std::chrono::duration<double, std::micro>(at - t0).count();
-      all.push_back(us);
-      worst = std::max(worst, us);
-    }
-    last.push_back(worst);
+    lat.add_round(sh.at, t0);
   }
   for (evdb_ctx* c : ctxs) evdb_ctx_cancel(c);
   for (auto& t : threads) t.join();
   for (evdb_ctx* c : ctxs) evdb_ctx_free(c);
-  auto pct = [](std::vector<double>& v, int p) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[std::min(v.size() - 1, v.size() * static_cast<size_t>(p) / 100)];
+  lat.report(state, n);
+}
+
+// The floor under fan_out_latency for any design that runs each listener on
+// a thread of its own, as evdb_listen does (docs/contract.md OP-20): no evdb
+// at all, `n` threads sleep in FUTEX_WAIT on one word (as libevdb's
+// subscribers do, loader/listen_hub.cpp); per iteration the main thread
+// takes the clock and wakes them all with one FUTEX_WAKE, and each notes
+// when it ran, then they all go back to sleep. (std::atomic::wait would spin
+// before sleeping: a floor of busy threads, not of sleeping ones.) Same
+// counters as fan_out_latency.
+inline void wake_floor_latency(benchmark::State& state, int n) {
+  using Clock = FanOutLatencies::Clock;
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  auto word = [](std::atomic<uint32_t>& a) { return reinterpret_cast<uint32_t*>(&a); };
+  std::atomic<uint32_t> round{0};
+  std::atomic<int64_t> arrivals{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::condition_variable all_in;
+  std::vector<Clock::time_point> at(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      uint32_t seen = 0;
+      for (;;) {
+        while (round.load() == seen)
+          syscall(SYS_futex, word(round), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+        seen = round.load();
+        if (stop.load()) return;
+        at[static_cast<size_t>(i)] = Clock::now();
+        if (arrivals.fetch_add(1) + 1 == n) {
+          std::lock_guard l(mu);
+          all_in.notify_one();
+        }
+      }
+    });
+  FanOutLatencies lat;
+  auto wake_all = [&] {
+    round.fetch_add(1);
+    syscall(SYS_futex, word(round), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
   };
-  state.counters["p50_us"] = pct(all, 50);
-  state.counters["p99_us"] = pct(all, 99);
-  state.counters["last_p50_us"] = pct(last, 50);
-  state.counters["last_p99_us"] = pct(last, 99);
-  state.counters["listeners"] = n;
+  for (auto _ : state) {
+    arrivals.store(0);
+    auto t0 = Clock::now();
+    wake_all();
+    std::unique_lock l(mu);
+    all_in.wait(l, [&] { return arrivals.load() == n; });
+    lat.add_round(at, t0);
+  }
+  stop.store(true);
+  wake_all();
+  for (auto& t : threads) t.join();
+  lat.report(state, n);
 }
 
 }  // namespace evdb::bench

@@ -45,6 +45,9 @@ MEMORY = [
     ("libevdb's validation of one event (ns)", ("ValidateEventLikeTheLoader", 1), None, 1, "time"),
     ("one-append transactions, 1 writer", ("Writers", 1), None, 1, "wall"),
     ("one-append transactions, 8 writers", ("Writers", 8), None, 1, "wall"),
+] + [
+    (f"1000 listeners, commit → callback, {p} (µs), raw = 1000 threads woken without evdb",
+     ("ListenFanOut", 1), ("ThreadWakeFloor", 1), 1, f"lat:{p}_us") for p in ("p50", "p99")
 ]
 SQLITE = [
     ("1000 appends per transaction", ("BM_Driver_AppendBatch", 1), ("BM_Raw_AppendBatch", 1), 1000, "rate"),
@@ -66,7 +69,8 @@ POSTGRES = [
      "lat:p50_us"),
     ("listener, commit start → callback, p99 (µs)", ("BM_ListenLatency_Evdb", 1), ("BM_ListenLatency_Raw", 1), 1,
      "lat:p99_us"),
-]
+] + [(f"1000 listeners, commit start → callback, {p} (µs)", ("BM_ListenFanOut_Evdb", 1), None, 1, f"lat:{p}_us")
+     for p in ("p50", "p99")]
 REDIS = [
     ("one-append transaction, 1 writer", ("BM_Driver_AppendOne", 1), ("BM_Raw_AppendOne", 1), 1, "wall"),
     ("one-append transactions, 8 writers", ("BM_Driver_AppendOne", 8), ("BM_Raw_AppendOne", 8), 1, "wall"),
@@ -76,7 +80,8 @@ REDIS = [
      "lat:p50_us"),
     ("listener, commit start → callback, p99 (µs)", ("BM_Driver_ListenLatency", 1), ("BM_Raw_ListenLatency", 1), 1,
      "lat:p99_us"),
-]
+] + [(f"1000 listeners, commit start → callback, {p} (µs)", ("BM_Driver_ListenFanOut", 1), None, 1, f"lat:{p}_us")
+     for p in ("p50", "p99")]
 
 # The runs of scripts/bench: file stem, driver heading, setting shown, rows.
 RUNS = [
@@ -107,14 +112,15 @@ UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 def parse_name(run_name):
     """(base, threads) of a run name like 'BM_X/min_time:2.000/real_time/threads:8'.
     An added round-trip delay other than 0 ('delay_us:1000', the PostgreSQL
-    cases run through a delaying relay) is part of the base: 'BM_X/delay_us:1000'."""
+    cases run through a delaying relay) is part of the base: 'BM_X/delay_us:1000';
+    so is a shared context of the fan-out cases ('shared_ctx:1')."""
     parts = run_name.split("/")
     base = parts[0]
     threads = 1
     for p in parts[1:]:
         if p.startswith("threads:"):
             threads = int(p[len("threads:"):])
-        elif p.startswith("delay_us:") and p != "delay_us:0":
+        elif (p.startswith("delay_us:") and p != "delay_us:0") or p == "shared_ctx:1":
             base += "/" + p
     return base, threads
 

@@ -268,7 +268,19 @@ void ListenFanOut(benchmark::State& state) {
   evdb::bench::fan_out_latency(state, db, static_cast<int>(state.range(0)), state.range(1) != 0);
   evdb_close(db);
 }
-BENCHMARK(ListenFanOut)->Args({1000, 0})->Args({1000, 1})->Iterations(300)->UseRealTime();
+BENCHMARK(ListenFanOut)
+    ->ArgNames({"listeners", "shared_ctx"})
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->Iterations(300)
+    ->UseRealTime();
+
+// The same rounds with threads woken without evdb: the floor of a thread per
+// listen (bench_common.hpp, wake_floor_latency).
+void ThreadWakeFloor(benchmark::State& state) {
+  evdb::bench::wake_floor_latency(state, static_cast<int>(state.range(0)));
+}
+BENCHMARK(ThreadWakeFloor)->ArgName("listeners")->Arg(1000)->Iterations(300)->UseRealTime();
 
 // ---- counting mode ----------------------------------------------------------------
 //

@@ -423,6 +423,8 @@ BENCHMARK(BM_ReadEvents_Evdb)->UseRealTime();
 BENCHMARK(BM_ReadEvents_Raw)->UseRealTime();
 BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
 BENCHMARK(BM_ListenLatency_Raw)->UseRealTime()->Iterations(1000);
-BENCHMARK(BM_ListenFanOut_Evdb)->Args({1000, 0})->Args({1000, 1})->UseRealTime()->Iterations(300);
+BENCHMARK(BM_ListenFanOut_Evdb)
+    ->ArgNames({"listeners", "shared_ctx"})
+    ->Args({1000, 0})->Args({1000, 1})->UseRealTime()->Iterations(300);
 
 BENCHMARK_MAIN();

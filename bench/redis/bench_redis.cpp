@@ -410,6 +410,7 @@ BENCHMARK(BM_Raw_ReadEvents)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Driver_ListenLatency)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Raw_ListenLatency)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_Driver_ListenFanOut)
+    ->ArgNames({"listeners", "shared_ctx"})
     ->Args({1000, 0})
     ->Args({1000, 1})
     ->Unit(benchmark::kMicrosecond)
