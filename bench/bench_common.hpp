@@ -17,8 +17,8 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
-#include <climits>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <map>

@@ -425,6 +425,9 @@ BENCHMARK(BM_ListenLatency_Evdb)->UseRealTime()->Iterations(1000);
 BENCHMARK(BM_ListenLatency_Raw)->UseRealTime()->Iterations(1000);
 BENCHMARK(BM_ListenFanOut_Evdb)
     ->ArgNames({"listeners", "shared_ctx"})
-    ->Args({1000, 0})->Args({1000, 1})->UseRealTime()->Iterations(300);
+    ->Args({1000, 0})
+    ->Args({1000, 1})
+    ->UseRealTime()
+    ->Iterations(300);
 
 BENCHMARK_MAIN();
