@@ -115,8 +115,9 @@ class TcpProxy {
 
   void loop();
   void wake();
-  // Whether the chunk `bytes` is the armed cut's, and how to cut it (the
-  // arming is then used up).
+  // How to cut the chunk bytes[0, n) a client sent, if it is the armed
+  // cut's (the arming is then used up; a BeforeSending chunk is kept for
+  // unsent()); nullopt: relay it. The loop's thread only.
   std::optional<Cut> take_cut(const char* bytes, size_t n);
 
   std::string host_;
