@@ -140,8 +140,8 @@ std::string sentinel_uri(const std::string& prefix, const std::string& extra) {
 // of `hosts`, RDS-8), so that both forms run against a real deployment.
 std::string cluster_uri(const std::string& prefix, const std::string& extra) {
   const int base = EVDB_REDIS_CLUSTER_TEST_PORT;
-  return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(base) +
-         ",127.0.0.1:" + std::to_string(base + 1) + ",127.0.0.1:" + std::to_string(base + 2) +
+  return "redis://evdb:" + password() + "@127.0.0.1:" + std::to_string(base) + ",127.0.0.1:" +
+         std::to_string(base + 1) + ",127.0.0.1:" + std::to_string(base + 2) +
          "?cluster=1&prefix=" + prefix + extra;
 }
 
