@@ -1,5 +1,6 @@
 // tcp_proxy.cpp — TcpProxy: one thread poll()ing the listening socket and
-// both ends of every relayed connection (non-blocking, buffered both ways).
+// both ends of every relayed connection (non-blocking, buffered both ways);
+// the modes of tcp_proxy.hpp are states of that loop.
 #include "test_support/tcp_proxy.hpp"
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 #include <deque>
 #include <list>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 namespace evdb::test_support {
@@ -33,6 +35,7 @@ void set_socket_options(int fd) {
 struct Chunk {
   Clock::time_point due;
   std::string bytes;
+  bool cut_after_reply = false;  // armed Cut::AfterReply: cut at the server's next bytes
 };
 
 // One relayed connection.
@@ -41,7 +44,8 @@ struct Link {
   int server = -1;
   std::deque<Chunk> to_server;
   std::string to_client;
-  bool answered = true;  // the client received something since it last sent
+  bool answered = true;       // the client received something since it last sent
+  bool cut_on_reply = false;  // a Cut::AfterReply chunk reached the server
   bool closed = false;
 };
 
@@ -113,6 +117,26 @@ void TcpProxy::hold_replies(bool hold) {
   wake();
 }
 
+void TcpProxy::arm(Cut how, const std::string& trigger) {
+  std::lock_guard lock(mu_);
+  armed_ = Arming{how, trigger};
+}
+
+std::string TcpProxy::unsent() const {
+  std::lock_guard lock(mu_);
+  return unsent_;
+}
+
+std::optional<TcpProxy::Cut> TcpProxy::take_cut(const char* bytes, size_t n) {
+  std::lock_guard lock(mu_);
+  if (!armed_ || std::string_view(bytes, n).find(armed_->trigger) == std::string_view::npos)
+    return std::nullopt;
+  const Cut how = armed_->how;
+  armed_.reset();
+  if (how == Cut::BeforeSending) unsent_.assign(bytes, n);
+  return how;
+}
+
 void TcpProxy::loop() {
   std::list<Link> links;
   std::vector<pollfd> fds;
@@ -162,6 +186,10 @@ void TcpProxy::loop() {
       for (;;) {
         int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (c < 0) break;
+        if (refuse_) {
+          ::close(c);
+          continue;
+        }
         int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in a{};
         a.sin_family = AF_INET;
@@ -174,7 +202,7 @@ void TcpProxy::loop() {
         }
         set_socket_options(c);
         set_socket_options(s);
-        links.push_back(Link{c, s, {}, {}, true, false});
+        links.push_back(Link{c, s, {}, {}, true, false, false});
         ++accepted_;
       }
     }
@@ -190,12 +218,22 @@ void TcpProxy::loop() {
           continue;
         }
         if (n > 0) {
+          const auto size = static_cast<size_t>(n);
           if (is_client) {
             if (l.answered) ++bursts_;
             l.answered = false;
-            l.to_server.push_back({after + delay_, std::string(buf, static_cast<size_t>(n))});
+            const std::optional<Cut> how = take_cut(buf, size);
+            if (how == Cut::BeforeSending) {
+              ++cuts_;  // counted before the client can see the cut
+              l.closed = true;
+              continue;
+            }
+            l.to_server.push_back({after + delay_, std::string(buf, size), how == Cut::AfterReply});
+          } else if (l.cut_on_reply) {
+            ++cuts_;  // the answer is dropped with the connection
+            l.closed = true;
           } else {
-            l.to_client.append(buf, static_cast<size_t>(n));
+            l.to_client.append(buf, size);
           }
         }
       }
@@ -208,6 +246,9 @@ void TcpProxy::loop() {
           break;
         }
         if (!l.to_server.front().bytes.empty()) break;  // the socket is full
+        // What the server sends from now on answers the armed chunk (or
+        // what followed it).
+        if (l.to_server.front().cut_after_reply) l.cut_on_reply = true;
         l.to_server.pop_front();
       }
       if (!l.closed && !held_ && !l.to_client.empty()) {

@@ -49,6 +49,18 @@ evdb::Event ev(std::string type, std::string payload) {
   return e;
 }
 
+// Appends one event with `payload` at db's head in a transaction of its own:
+// "" when appended, else the message of the InvalidArgument it was refused
+// with (any other error propagates).
+std::string append_payload(evdb::DB& db, const std::string& payload) {
+  try {
+    db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("T", payload)); });
+    return "";
+  } catch (const evdb::InvalidArgument& e) {
+    return e.what();
+  }
+}
+
 }  // namespace
 
 TEST(Discovery, UnknownSchemeListsEveryPlaceSearched) {
@@ -396,24 +408,15 @@ TEST(Validation, LoneSurrogateEscapeIsRefusedAndNamed) {
   evdb_error err = EVDB_ERROR_INIT;
   ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
   evdb::DB db = evdb::DB::open("tinproc:");
-  // "" when appended, else the InvalidArgument message.
-  auto append = [&](const std::string& payload) -> std::string {
-    try {
-      db.tx_rw(
-          [&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("T", payload)); });
-      return "";
-    } catch (const evdb::InvalidArgument& e) {
-      return e.what();
-    }
-  };
   for (const char* lone : {R"("\ud800")", R"({"a":"x\uDBFFy"})", R"(["\udc00"])",
                            R"("\ud800\u0041")", R"("\ud83d")"}) {
-    std::string why = append(lone);
+    std::string why = append_payload(db, lone);
     EXPECT_TRUE(contains(why, "lone UTF-16 surrogate")) << lone << ": " << why;
   }
-  EXPECT_TRUE(contains(append(R"(["\ud83d"])"), R"(\ud83d)")) << "the message names the escape";
+  EXPECT_TRUE(contains(append_payload(db, R"(["\ud83d"])"), R"(\ud83d)"))
+      << "the message names the escape";
   for (const char* fine : {R"("\ud83d\ude00")", R"("\\ud800")", R"("\u00e9")"})
-    EXPECT_EQ(append(fine), "") << fine;
+    EXPECT_EQ(append_payload(db, fine), "") << fine;
 }
 
 // A refused payload's message says what is wrong and at which byte; nesting
@@ -423,24 +426,15 @@ TEST(Validation, PayloadMessagesSayWhereAndNestingIsLimited) {
   evdb_error err = EVDB_ERROR_INIT;
   ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
   evdb::DB db = evdb::DB::open("tinproc:");
-  auto append = [&](const std::string& payload) -> std::string {
-    try {
-      db.tx_rw(
-          [&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), ev("T", payload)); });
-      return "";
-    } catch (const evdb::InvalidArgument& e) {
-      return e.what();
-    }
-  };
-  std::string why = append(R"({"a":[1,2}})");
+  std::string why = append_payload(db, R"({"a":[1,2}})");
   EXPECT_TRUE(contains(why, "payload is not valid JSON")) << why;
   EXPECT_TRUE(contains(why, "at offset 9")) << why;
-  why = append("\"caf\xc3\"");
+  why = append_payload(db, "\"caf\xc3\"");
   EXPECT_TRUE(contains(why, "not valid UTF-8 at offset 4")) << why;
-  EXPECT_EQ(append(std::string(1024, '[') + std::string(1024, ']')), "");
-  why = append(std::string(1023, '[') + "[0]" + std::string(1023, ']'));
+  EXPECT_EQ(append_payload(db, std::string(1024, '[') + std::string(1024, ']')), "");
+  why = append_payload(db, std::string(1023, '[') + "[0]" + std::string(1023, ']'));
   EXPECT_TRUE(contains(why, "too deeply")) << why;
-  EXPECT_TRUE(contains(append(std::string(1 << 20, '[')), "too deeply"));
+  EXPECT_TRUE(contains(append_payload(db, std::string(1 << 20, '[')), "too deeply"));
 }
 
 TEST(Validation, UnknownUriParameterIsRefusedByTheDriver) {

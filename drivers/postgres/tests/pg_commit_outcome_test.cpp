@@ -1,24 +1,25 @@
 // Commits whose connection is cut while COMMIT is in flight
 // (docs/contract.md OP-15, PG-5; drivers/postgres/pg_commit_outcome.cpp):
-// a proxy (pg_cut_proxy.hpp) cuts the connection after the server executed
-// COMMIT or before it saw it; the driver must report OK / a definite "not
+// a relay (test_support/tcp_proxy.hpp, arm()) cuts the connection after the
+// server executed COMMIT or before it saw it; the driver must report OK / a definite "not
 // applied" accordingly, and COMMIT_IN_DOUBT only when it cannot reach a
 // server in time. Also the evdb layout's version marker (VER-6).
 #include <chrono>
 #include <string>
 
-#include "pg_cut_proxy.hpp"
 #include "pg_test_util.hpp"
+#include "test_support/tcp_proxy.hpp"
 
 using namespace evdb;
 using namespace evdb::postgres::test;
-using Cut = CutProxy::Cut;
+using test_support::TcpProxy;
+using Cut = TcpProxy::Cut;
 
 namespace {
 
 // The test database through the proxy (with the password: the passfile
 // names the server's port, not the proxy's).
-std::string proxied_uri(const CutProxy& proxy, const std::string& query) {
+std::string proxied_uri(const TcpProxy& proxy, const std::string& query) {
   return "postgres://evdb:" + test_password() + "@127.0.0.1:" + std::to_string(proxy.port()) +
          "/evdb?" + query;
 }
@@ -47,55 +48,69 @@ class PgCommitOutcome : public ::testing::Test {
     schema_ = fresh_schema("pgco");
   }
   void TearDown() override { drop_schema(schema_); }
+
+  // The test store through the proxy; `params` follow the schema's.
+  DB open(const std::string& params = "") {
+    return DB::open(proxied_uri(proxy_, "schema=" + schema_ + params));
+  }
+  // write_two(db) with its COMMIT cut as `how`; expects the proxy to have
+  // made that cut.
+  Status write_two_cut(DB& db, Cut how) {
+    const uint64_t before = proxy_.cuts();
+    proxy_.arm(how, "COMMIT");
+    Status s = write_two(db);
+    EXPECT_EQ(proxy_.cuts(), before + 1) << "COMMIT was not cut";
+    return s;
+  }
+  // The rows of one of the store's tables.
+  int64_t rows(const std::string& table) {
+    return count("SELECT count(*) FROM " + schema_ + "." + table);
+  }
+
   std::string schema_;
-  CutProxy proxy_{EVDB_PG_TEST_PORT};
+  TcpProxy proxy_{"127.0.0.1", EVDB_PG_TEST_PORT};
 };
 
 }  // namespace
 
 TEST_F(PgCommitOutcome, CutAfterTheServerCommittedIsReportedApplied) {
-  DB db = DB::open(proxied_uri(proxy_, "schema=" + schema_));
-  proxy_.arm(Cut::AfterTheServer);
-  Status s = write_two(db);
-  EXPECT_EQ(proxy_.cuts(), 1);
+  DB db = open();
+  Status s = write_two_cut(db, Cut::AfterReply);
   EXPECT_EQ(s.code(), EVDB_OK) << s.message();
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".events"), 2);
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".commit_tokens"), 1);
+  EXPECT_EQ(rows("events"), 2);
+  EXPECT_EQ(rows("commit_tokens"), 1);
   // The store goes on: the next append is at version 3.
   EXPECT_EQ(db.tx_rw([](TxRW& tx) { return tx.append_event(2, test_support::event("c")); }), 3);
 }
 
 TEST_F(PgCommitOutcome, CutBeforeTheServerSawCommitIsReportedNotApplied) {
-  DB db = DB::open(proxied_uri(proxy_, "schema=" + schema_));
-  proxy_.arm(Cut::BeforeTheServer);
-  Status s = write_two(db);
-  EXPECT_EQ(proxy_.cuts(), 1);
+  DB db = open();
+  Status s = write_two_cut(db, Cut::BeforeSending);
   EXPECT_EQ(s.code(), EVDB_CONNECTION) << s.message();
   EXPECT_NE(s.message().find("NOT applied"), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find(test_password()), std::string::npos) << s.message();
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".events"), 0);
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".projection_versions"), 0);
+  EXPECT_EQ(rows("events"), 0);
+  EXPECT_EQ(rows("projection_versions"), 0);
   // Retrying is right: the events land at versions 1 and 2.
   EXPECT_EQ(write_two(db).code(), EVDB_OK);
   EXPECT_EQ(count("SELECT max(version) FROM " + schema_ + ".events"), 2);
 }
 
 TEST_F(PgCommitOutcome, NoServerToAskIsCommitInDoubt) {
-  DB db = DB::open(proxied_uri(proxy_, "schema=" + schema_ + "&commit_resolve_timeout_ms=300"));
-  proxy_.arm(Cut::AfterTheServer);
-  proxy_.refuse(true);  // the server is gone after the cut
-  Status s = write_two(db);
+  DB db = open("&commit_resolve_timeout_ms=300");
+  proxy_.refuse_new(true);  // the server is gone after the cut
+  Status s = write_two_cut(db, Cut::AfterReply);
   EXPECT_EQ(s.code(), EVDB_COMMIT_IN_DOUBT) << s.message();
   EXPECT_NE(s.message().find("commit_resolve_timeout_ms=300"), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find(test_password()), std::string::npos) << s.message();
   // In doubt, and indeed applied: the caller must read the log.
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".events"), 2);
+  EXPECT_EQ(rows("events"), 2);
 }
 
 TEST_F(PgCommitOutcome, TheContextsDeadlineEndsTheResolution) {
-  DB db = DB::open(proxied_uri(proxy_, "schema=" + schema_));
-  proxy_.arm(Cut::BeforeTheServer);
-  proxy_.refuse(true);
+  DB db = open();
+  proxy_.arm(Cut::BeforeSending, "COMMIT");
+  proxy_.refuse_new(true);
   Context ctx(std::chrono::milliseconds(500));
   Status s = db.tx_rw(
       [](TxRW& tx) {
@@ -105,7 +120,7 @@ TEST_F(PgCommitOutcome, TheContextsDeadlineEndsTheResolution) {
       &ctx);
   EXPECT_EQ(s.code(), EVDB_COMMIT_IN_DOUBT) << s.message();
   EXPECT_NE(s.message().find("deadline"), std::string::npos) << s.message();
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".events"), 0);
+  EXPECT_EQ(rows("events"), 0);
 }
 
 // The conductor layout has no token (its tables are never altered): a cut
@@ -113,18 +128,15 @@ TEST_F(PgCommitOutcome, TheContextsDeadlineEndsTheResolution) {
 // its versions is in the log); after, its rows cannot be told from another
 // writer's: in doubt.
 TEST_F(PgCommitOutcome, ConductorLayoutResolvesWhatItsSchemaAllows) {
-  DB db = DB::open(proxied_uri(proxy_, "schema=" + schema_ + "&layout=conductor&create_layout=1" +
-                                           "&commit_resolve_timeout_ms=5000"));
-  proxy_.arm(Cut::BeforeTheServer);
-  Status s = write_two(db);
+  DB db = open("&layout=conductor&create_layout=1&commit_resolve_timeout_ms=5000");
+  Status s = write_two_cut(db, Cut::BeforeSending);
   EXPECT_EQ(s.code(), EVDB_CONNECTION) << s.message();
   EXPECT_NE(s.message().find("NOT applied"), std::string::npos) << s.message();
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".events"), 0);
-  proxy_.arm(Cut::AfterTheServer);
-  s = write_two(db);
+  EXPECT_EQ(rows("events"), 0);
+  s = write_two_cut(db, Cut::AfterReply);
   EXPECT_EQ(s.code(), EVDB_COMMIT_IN_DOUBT) << s.message();
   EXPECT_NE(s.message().find("conductor"), std::string::npos) << s.message();
-  EXPECT_EQ(count("SELECT count(*) FROM " + schema_ + ".events"), 2);
+  EXPECT_EQ(rows("events"), 2);
 }
 
 // VER-6: a layout-1 store (evdb 1.0) is upgraded on open; a newer layout is

@@ -2,7 +2,7 @@
 //  - a commit whose connection is cut after it was sent learns its outcome
 //    (docs/contract.md OP-15, RDS-4): applied → OK, not applied → CONNECTION
 //    (and the request can never apply later: fenced), unreachable →
-//    COMMIT_IN_DOUBT; a TCP proxy (cut_proxy.hpp) cuts at the right byte;
+//    COMMIT_IN_DOUBT; a TCP relay (test_support/tcp_proxy.hpp) cuts at the right byte;
 //  - through Redis Sentinel (scripts/redis-sentinel) and on Redis Cluster
 //    (scripts/redis-cluster): 4 writer threads with retries and a listener
 //    run while the master (of the store's slot) is SIGKILLed; every commit
@@ -26,19 +26,20 @@
 #include <thread>
 #include <vector>
 
-#include "cut_proxy.hpp"
 #include "redis_test_util.hpp"
+#include "test_support/tcp_proxy.hpp"
 
 namespace {
 
 using namespace evdb::redis::test;
 using evdb::test_support::event;
+using evdb::test_support::TcpProxy;
 using Clock = std::chrono::steady_clock;
 
 // ---- in-doubt commits, resolved -------------------------------------------
 
 struct InDoubt : ::testing::Test {
-  CutProxy proxy{test_port()};
+  TcpProxy proxy{"127.0.0.1", test_port()};
   std::string p = unique_name("doubt");
   std::string uri(const std::string& extra = "") { return uri_for(proxy.port(), p, extra); }
   int64_t head() {
@@ -51,9 +52,9 @@ TEST_F(InDoubt, CutAfterTheServerAppliedItIsOk) {
   evdb::DB db = evdb::DB::open(uri());
   db.tx_rw([&](evdb::TxRW& tx) {
     tx.append_event(0, event("A", "1"));
-    proxy.arm(CutProxy::Cut::AfterReply);  // the next request is the commit
+    proxy.arm(TcpProxy::Cut::AfterReply);  // the next request is the commit
   });
-  EXPECT_TRUE(proxy.cut_done());
+  EXPECT_EQ(proxy.cuts(), 1u);
   EXPECT_EQ(head(), 1);
   // Applied once, not twice: the next commit appends at 2.
   db.tx_rw([&](evdb::TxRW& tx) { EXPECT_EQ(tx.append_event(1, event("B", "2")), 2); });
@@ -65,7 +66,7 @@ TEST_F(InDoubt, CutBeforeTheServerSawItIsNotAppliedAndNeverWillBe) {
   try {
     db.tx_rw([&](evdb::TxRW& tx) {
       tx.append_event(0, event("A", "1"));
-      proxy.arm(CutProxy::Cut::BeforeSending);
+      proxy.arm(TcpProxy::Cut::BeforeSending);
     });
     FAIL() << "the commit succeeded";
   } catch (const evdb::Error& e) {
@@ -73,11 +74,11 @@ TEST_F(InDoubt, CutBeforeTheServerSawItIsNotAppliedAndNeverWillBe) {
     EXPECT_NE(std::string(e.what()).find("not applied"), std::string::npos) << e.what();
     EXPECT_EQ(std::string(e.what()).find(password()), std::string::npos) << e.what();
   }
-  ASSERT_TRUE(proxy.cut_done());
+  ASSERT_EQ(proxy.cuts(), 1u);
   EXPECT_EQ(head(), 0);
   // The request arriving late (as from a stalled network) applies nothing:
   // the resolver fenced it.
-  std::string held = proxy.held();
+  std::string held = proxy.unsent();
   ASSERT_FALSE(held.empty());
   Raw raw;
   auto r = raw.formatted(held);
@@ -97,7 +98,7 @@ TEST_F(InDoubt, UnreachableAfterTheCutIsCommitInDoubtWithinTheResolveLimit) {
     db.tx_rw([&](evdb::TxRW& tx) {
       tx.append_event(0, event("A", "1"));
       proxy.refuse_new(true);
-      proxy.arm(CutProxy::Cut::AfterReply);
+      proxy.arm(TcpProxy::Cut::AfterReply);
     });
     FAIL() << "the commit succeeded";
   } catch (const evdb::CommitInDoubt& e) {
@@ -116,7 +117,7 @@ TEST_F(InDoubt, UnreachableAfterTheCutIsCommitInDoubtAtTheContextsDeadline) {
         [&](evdb::TxRW& tx) {
           tx.append_event(0, event("A", "1"));
           proxy.refuse_new(true);
-          proxy.arm(CutProxy::Cut::BeforeSending);
+          proxy.arm(TcpProxy::Cut::BeforeSending);
         },
         &ctx);
     FAIL() << "the commit succeeded";
