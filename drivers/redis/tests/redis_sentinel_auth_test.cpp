@@ -105,6 +105,15 @@ TEST(RedisSentinelAuth, ParametersAreChecked) {
     EXPECT_EQ(msg.find(secret), std::string::npos) << msg;
     EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
   }
+  // A message that shows the URI shows it redacted (libevdb's redaction of
+  // every parameter named *password*).
+  auto [s, msg] = try_open("redis://evdb:" + password() +
+                           "@127.0.0.1:" + std::to_string(EVDB_REDIS_SENTINEL_AUTH_TEST_PORT) +
+                           "/notanumber?sentinel=evdb&sentinel_password=" + secret);
+  EXPECT_EQ(s, EVDB_INVALID_ARGUMENT) << msg;
+  EXPECT_NE(msg.find("sentinel_password=***"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(secret), std::string::npos) << msg;
+  EXPECT_EQ(msg.find(password()), std::string::npos) << msg;
 }
 
 }  // namespace
