@@ -60,7 +60,9 @@ class MasterNews {
     Kind kind = Kind::Nothing;
     Endpoint to;  // Moved: the new master (with the connection's credentials)
   };
+  // A connection to the master was lost, timed out or met READONLY.
   void lost();
+  // A MOVED named `to` (credentials included) as the slot's master.
   void moved(const Endpoint& to);
   // What was learnt since the last take(); resets it to Nothing.
   Learnt take();
