@@ -10,8 +10,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "common/clock.hpp"
 #include "common/wait.hpp"
@@ -31,7 +34,75 @@ void append_bulk(std::string& out, std::string_view s) {
   out += "\r\n";
 }
 
+bool same_name(std::string_view a, std::string_view upper) {
+  return a.size() == upper.size() &&
+         std::equal(a.begin(), a.end(), upper.begin(), [](char x, char y) {
+           return (x >= 'a' && x <= 'z' ? static_cast<char>(x - 'a' + 'A') : x) == y;
+         });
+}
+
+// A Redis Cluster redirect reply: MOVED / ASK with the node, or TRYAGAIN.
+struct Redirect {
+  enum Kind { None, Moved, Ask, TryAgain } kind = None;
+  std::string host;  // "" : the node answering (Redis leaves it out when unknown)
+  int port = 0;
+};
+
+Redirect redirect_of(const redisReply* r) {
+  Redirect out;
+  if (r->type != REDIS_REPLY_ERROR) return out;
+  std::string_view text(r->str, r->len);
+  if (text.starts_with("TRYAGAIN")) {
+    out.kind = Redirect::TryAgain;
+    return out;
+  }
+  Redirect::Kind kind = text.starts_with("MOVED ") ? Redirect::Moved
+                        : text.starts_with("ASK ") ? Redirect::Ask
+                                                   : Redirect::None;
+  if (kind == Redirect::None) return out;
+  // "MOVED 3999 127.0.0.1:6381": the slot, then host:port.
+  size_t addr = text.find(' ', text.find(' ') + 1);
+  if (addr == std::string_view::npos) return out;
+  std::string_view node = text.substr(addr + 1);
+  size_t colon = node.rfind(':');
+  if (colon == std::string_view::npos) return out;
+  std::string_view port = node.substr(colon + 1);
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), out.port);
+  if (ec != std::errc() || p != port.data() + port.size() || out.port <= 0 || out.port > 65535)
+    return out;
+  out.host = std::string(node.substr(0, colon));
+  out.kind = kind;
+  return out;
+}
+
+// The first reply from `from` on that is a redirect, or replies.size().
+size_t first_redirect(const std::vector<Reply>& replies, size_t from) {
+  for (size_t i = from; i < replies.size(); ++i)
+    if (redirect_of(replies[i].get()).kind != Redirect::None) return i;
+  return replies.size();
+}
+
+// First and longest pause before sending again after TRYAGAIN.
+constexpr int64_t kBusyFirstPauseMs = 5;
+constexpr int64_t kBusyMaxPauseMs = 100;
+
 }  // namespace
+
+void MasterNews::lost() {
+  std::lock_guard<std::mutex> lock(mu_);
+  learnt_.kind = Kind::Lost;
+}
+
+void MasterNews::moved(const Endpoint& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  learnt_.kind = Kind::Moved;
+  learnt_.to = to;
+}
+
+MasterNews::Learnt MasterNews::take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(learnt_, Learnt{});
+}
 
 std::string Endpoint::where() const {
   // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false
@@ -80,7 +151,7 @@ void Connection::broke(evdb_status code, const std::string& message) {
   // Lost or timed out: the server may be gone (a failover); the next
   // connection asks the sentinels / seed nodes first rather than wait for
   // a connect to a dead host.
-  if (code == EVDB_CONNECTION && redirected_) redirected_->store(true);
+  if (code == EVDB_CONNECTION && news_) news_->lost();
   drv::fail(code, message);
 }
 
@@ -210,33 +281,158 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& ep, const drv::Ctx&
 }
 
 void Connection::add(std::initializer_list<std::string_view> args) {
-  out_ += '*';
-  out_ += std::to_string(args.size());
-  out_ += "\r\n";
-  for (std::string_view a : args) append_bulk(out_, a);
-  ++queued_;
+  add_args(args.begin(), args.size());
 }
 
 void Connection::add(const std::vector<std::string_view>& args) {
+  add_args(args.data(), args.size());
+}
+
+void Connection::add_args(const std::string_view* args, size_t n) {
   out_ += '*';
-  out_ += std::to_string(args.size());
+  out_ += std::to_string(n);
   out_ += "\r\n";
-  for (std::string_view a : args) append_bulk(out_, a);
-  ++queued_;
+  for (size_t i = 0; i < n; ++i) append_bulk(out_, args[i]);
+  const size_t index = queued_.size();
+  size_t block = index;
+  if (multi_open_ != SIZE_MAX) {
+    block = multi_open_;
+    if (n > 0 && (same_name(args[0], "EXEC") || same_name(args[0], "DISCARD")))
+      multi_open_ = SIZE_MAX;
+  } else if (n > 0 && same_name(args[0], "MULTI")) {
+    multi_open_ = index;
+  }
+  queued_.push_back(Queued{out_.size(), block});
 }
 
 std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view doing, Watch watch,
-                                        int extra_wait_ms) {
+                                        int extra_wait_ms, int busy_wait_ms) {
+  // The batch is kept until the end (redirects send part of it again), then
+  // dropped whatever happens.
+  struct Clear {
+    Connection& c;
+    ~Clear() {
+      c.out_.clear();
+      c.queued_.clear();
+      c.multi_open_ = SIZE_MAX;
+    }
+  } clear{*this};
+  if (broken_) drv::fail(EVDB_CONNECTION, "connection to redis at " + ep_.where() + " is broken");
+  auto replies = roundtrip(out_, queued_.size(), ctx, doing, watch, extra_wait_ms);
+  if (follow_ && first_redirect(replies, 0) < replies.size())
+    follow(replies, ctx, doing, watch, extra_wait_ms, busy_wait_ms);
+  return replies;
+}
+
+std::unique_ptr<Connection> Connection::open_node(const std::string& host, int port,
+                                                  const drv::Ctx& ctx) {
+  Endpoint e = ep_;
+  if (!host.empty()) e.host = host;
+  e.port = port;
+  auto c = open(e, ctx);
+  c->report_to(news_, follow_);
+  return c;
+}
+
+void Connection::follow(std::vector<Reply>& replies, const drv::Ctx& ctx, std::string_view doing,
+                        Watch watch, int extra_wait_ms, int busy_wait_ms) {
+  int redirects = 0;        // MOVED / ASK since the last TRYAGAIN
+  int64_t busy_until = -1;  // steady ms; INT64_MAX: no limit but ctx
+  int64_t pause_ms = kBusyFirstPauseMs;
+  std::string busy;  // what the last TRYAGAIN was, for a message
+  for (size_t first = first_redirect(replies, 0); first < replies.size();
+       first = first_redirect(replies, first)) {
+    const std::string text = reply_text(replies[first].get());
+    const Redirect r = redirect_of(replies[first].get());
+    first = queued_[first].block;  // inside MULTI … EXEC: from the MULTI
+    const size_t begin = first == 0 ? 0 : queued_[first - 1].end;
+    const std::string_view tail = std::string_view(out_).substr(begin);
+    const size_t count = queued_.size() - first;
+    if (r.kind == Redirect::TryAgain) {
+      // Nothing ran: the slot's keys are split between two nodes for the
+      // moment. Wait a little, within the context and the limit, and send
+      // again here (to the slot's owner: an ASK is asked again).
+      const int64_t now = common::steady_now_ms();
+      const int64_t limit = busy_wait_ms < 0 ? ep_.io_timeout_ms : busy_wait_ms;
+      if (busy_until < 0) busy_until = limit > 0 ? now + limit : INT64_MAX;
+      busy = "redis at " + ep_.where() + " answered \"" + text + "\" while " + std::string(doing) +
+             " (the store's slot is being migrated between cluster nodes, its keys split "
+             "between them); the command did not run";
+      if (now >= busy_until)
+        drv::fail(EVDB_CONNECTION, busy + " for " + std::to_string(limit) + " ms" +
+                                       (busy_wait_ms < 0 ? " (io_timeout_ms)" : "") +
+                                       ": try again once the migration ended");
+      evdb_status s = ctx.sleep_us(std::min(pause_ms, busy_until - now) * 1000);
+      if (s != EVDB_OK)
+        drv::fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") +
+                         " while waiting: " + busy);
+      pause_ms = std::min(pause_ms * 2, kBusyMaxPauseMs);
+      redirects = 0;
+    } else if (++redirects > kMaxRedirects) {
+      broken_ = true;
+      if (news_) news_->lost();
+      drv::fail(EVDB_CONNECTION, "redis cluster redirected " + std::string(doing) + " " +
+                                     std::to_string(kMaxRedirects + 1) +
+                                     " times in a row (last: " + text + " from " + ep_.where() +
+                                     "): the slot map keeps changing; the command did not run "
+                                     "(the next connection asks the cluster again)");
+    }
+    std::vector<Reply> again;
+    try {
+      if (r.kind == Redirect::Moved) {
+        // The slot lives there now: move this connection over.
+        auto there = open_node(r.host, r.port, ctx);
+        std::swap(fd_, there->fd_);
+        std::swap(reader_, there->reader_);
+        std::swap(ep_, there->ep_);
+        if (news_) news_->moved(ep_);
+        again = roundtrip(tail, count, ctx, doing, watch, extra_wait_ms);
+      } else if (r.kind == Redirect::Ask) {
+        // The slot is migrating and the keys are there already: these
+        // commands only, each after ASKING (which lasts one command, or a
+        // whole MULTI … EXEC).
+        auto there = open_node(r.host, r.port, ctx);
+        std::string asked;
+        asked.reserve(tail.size() + 32 * count);
+        std::vector<bool> asking(count);
+        for (size_t i = 0; i < count; ++i) {
+          const size_t q = first + i;
+          const size_t from = q == 0 ? 0 : queued_[q - 1].end;
+          asking[i] = queued_[q].block == q;  // outside MULTI, or MULTI itself
+          if (asking[i]) asked += "*1\r\n$6\r\nASKING\r\n";
+          asked.append(out_, from, queued_[q].end - from);
+        }
+        const size_t sent =
+            count + static_cast<size_t>(std::count(asking.begin(), asking.end(), true));
+        auto got = there->roundtrip(asked, sent, ctx, doing, watch, extra_wait_ms);
+        size_t k = 0;
+        for (size_t i = 0; i < count; ++i) {
+          if (asking[i]) ++k;  // ASKING's +OK
+          again.push_back(std::move(got[k++]));
+        }
+      } else {
+        again = roundtrip(tail, count, ctx, doing, watch, extra_wait_ms);
+      }
+    } catch (const drv::Error& e) {
+      // The context ended while following: say what was being waited for.
+      if (busy.empty() || (e.code() != EVDB_CANCELED && e.code() != EVDB_DEADLINE_EXCEEDED)) throw;
+      drv::fail(e.code(), std::string(e.what()) + "; before that, " + busy);
+    }
+    replies.resize(first);
+    for (Reply& a : again) replies.push_back(std::move(a));
+  }
+}
+
+std::vector<Reply> Connection::roundtrip(std::string_view bytes, size_t want, const drv::Ctx& ctx,
+                                         std::string_view doing, Watch watch, int extra_wait_ms) {
   const bool ignore_ctx = watch == Watch::SocketOnly;
   if (broken_) drv::fail(EVDB_CONNECTION, "connection to redis at " + ep_.where() + " is broken");
-  size_t want = queued_;
-  queued_ = 0;
   int64_t io = ep_.io_timeout_ms;
   int64_t deadline = io > 0 ? common::steady_now_ms() + io + extra_wait_ms : -1;
   // Write everything.
   size_t off = 0;
-  while (off < out_.size()) {
-    ssize_t n = ::send(fd_, out_.data() + off, out_.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (off < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       off += static_cast<size_t>(n);
       continue;
@@ -246,11 +442,9 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
       wait_fd(&ctx, POLLOUT, deadline, doing);
       continue;
     }
-    out_.clear();
     broke(EVDB_CONNECTION, "lost the connection to redis at " + ep_.where() + " while " +
                                std::string(doing) + ": " + errno_text(errno));
   }
-  out_.clear();
   // Read the replies. Right after a request nothing can have arrived yet, so
   // wait first: one poll and one recv per reply in the common case.
   std::vector<Reply> replies;
@@ -270,8 +464,10 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
       // failover: this connection must not serve another transaction.
       const redisReply* rr = replies.back().get();
       if (rr->type == REDIS_REPLY_ERROR &&
-          std::string_view(rr->str, rr->len).starts_with("READONLY"))
+          std::string_view(rr->str, rr->len).starts_with("READONLY")) {
         broken_ = true;
+        if (news_) news_->lost();
+      }
       continue;
     }
     if (wait_first) wait_fd(ignore_ctx ? nullptr : &ctx, POLLIN, deadline, doing);
@@ -296,9 +492,9 @@ std::vector<Reply> Connection::exchange(const drv::Ctx& ctx, std::string_view do
   return replies;
 }
 
-Reply Connection::call(const drv::Ctx& ctx, std::string_view doing, Watch watch,
-                       int extra_wait_ms) {
-  auto r = exchange(ctx, doing, watch, extra_wait_ms);
+Reply Connection::call(const drv::Ctx& ctx, std::string_view doing, Watch watch, int extra_wait_ms,
+                       int busy_wait_ms) {
+  auto r = exchange(ctx, doing, watch, extra_wait_ms, busy_wait_ms);
   return std::move(r.at(0));
 }
 

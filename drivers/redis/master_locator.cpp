@@ -30,7 +30,7 @@ MasterLocator::MasterLocator(Mode mode, Endpoint server, std::string group,
       group_(std::move(group)),
       nodes_(std::move(nodes)),
       slot_(slot_of(group_)),
-      stale_(std::make_shared<std::atomic<bool>>(false)) {}
+      news_(std::make_shared<MasterNews>()) {}
 
 int MasterLocator::slot_of(std::string_view tag) {
   uint16_t crc = 0;  // CRC16/XMODEM: polynomial 0x1021, initial 0
@@ -127,6 +127,15 @@ Endpoint MasterLocator::ask_sentinels(const drv::Ctx& ctx) {
   if (unknown == nodes_.size())
     drv::fail(EVDB_INVALID_ARGUMENT,
               "no sentinel of " + where() + " knows the master group '" + group_ + "'");
+  // A sentinel that wants a password (requirepass) or refused the one given:
+  // say which parameter carries it (the URI's credentials are the master's).
+  if (why.find("NOAUTH") != std::string::npos || why.find("WRONGPASS") != std::string::npos ||
+      why.find("refused the credentials") != std::string::npos)
+    why += nodes_.front().password.empty()
+               ? " (the sentinels want a password: sentinel_password=…, and sentinel_user=… "
+                 "for an ACL user; the URI's own credentials are the master's)"
+               : " (check sentinel_password / sentinel_user: they are the sentinels' "
+                 "credentials; the URI's own are the master's)";
   drv::fail(EVDB_CONNECTION, "no sentinel of " + where() + " named a master: " + why);
 }
 
@@ -135,7 +144,9 @@ std::unique_ptr<Connection> MasterLocator::open(const drv::Ctx& ctx) {
   std::optional<Endpoint> cached;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!stale_->exchange(false)) cached = master_;
+    MasterNews::Learnt learnt = news_->take();
+    if (learnt.kind == MasterNews::Kind::Moved) master_ = std::move(learnt.to);
+    if (learnt.kind != MasterNews::Kind::Lost) cached = master_;
   }
   std::string why;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -150,7 +161,7 @@ std::unique_ptr<Connection> MasterLocator::open(const drv::Ctx& ctx) {
     try {
       auto c = Connection::open(m, ctx);
       check_master(*c, ctx);
-      c->report_redirects_to(stale_);
+      c->report_to(news_, mode_ == Mode::Cluster);
       return c;
     } catch (const drv::Error& e) {
       if (e.code() != EVDB_CONNECTION) throw;

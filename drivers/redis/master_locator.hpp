@@ -5,7 +5,6 @@
 // See docs/redis-driver.md ("Sentinel") and docs/contract.md §6.6 (RDS-8).
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,7 +20,8 @@ class MasterLocator {
  public:
   enum class Mode {
     Single,    // `server` is the server
-    Sentinel,  // ask the sentinels `nodes` (no AUTH) for the master of `group`
+    Sentinel,  // ask the sentinels `nodes` (with their own credentials, if
+               // any) for the master of `group`
     Cluster,   // ask the seed nodes `nodes` (server's credentials) which master
                // owns the slot of the hash tag `group` (CLUSTER SLOTS)
   };
@@ -30,10 +30,12 @@ class MasterLocator {
   MasterLocator(Mode mode, Endpoint server, std::string group, std::vector<Endpoint> nodes);
 
   // A new connection to the server, or to the current master: the master
-  // last found is tried first, unless a connection to it was lost or
-  // redirected (Connection::report_redirects_to); when it is unreachable or no
-  // longer answers ROLE "master", the sentinels / seed nodes are asked again
-  // and their answer is checked the same way. Throws drv::Error: CONNECTION
+  // last found is tried first (on Cluster, the node a connection was last
+  // sent to by MOVED), unless a connection to it was lost or met READONLY
+  // (MasterNews); when it is unreachable or no longer answers ROLE "master",
+  // the sentinels / seed nodes are asked again and their answer is checked
+  // the same way. On Cluster the connection follows redirects itself
+  // (Connection::exchange). Throws drv::Error: CONNECTION
   // (nobody answers, no master reachable, credentials refused),
   // INVALID_ARGUMENT (no sentinel knows the group; the database refused),
   // CANCELED / DEADLINE_EXCEEDED from ctx. Thread-safe.
@@ -57,8 +59,8 @@ class MasterLocator {
   const std::string group_;
   const std::vector<Endpoint> nodes_;
   const int slot_;  // Cluster: the store's slot
-  // Set by a connection to the cached master that was lost or redirected.
-  const std::shared_ptr<std::atomic<bool>> stale_;
+  // What this locator's connections learnt about the master.
+  const std::shared_ptr<MasterNews> news_;
   mutable std::mutex mu_;
   std::optional<Endpoint> master_;  // the last master found (guarded by mu_)
 };

@@ -15,8 +15,8 @@ Endpoint parse_host(std::string_view item, const Endpoint& base) {
     host = host.substr(1, host.size() - 2);
   auto port = colon == std::string_view::npos ? std::nullopt : to_int(item.substr(colon + 1));
   if (host.empty() || !port || *port <= 0 || *port > 65535)
-    drv::fail(EVDB_INVALID_ARGUMENT, "host '" + std::string(item) +
-                                         "' is not host:port (e.g. 127.0.0.1:26380)");
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "host '" + std::string(item) + "' is not host:port (e.g. 127.0.0.1:26380)");
   e.host = std::string(host);
   e.port = static_cast<int>(*port);
   return e;
@@ -93,6 +93,20 @@ Config parse_uri(drv::Uri& uri) {
   auto group = uri.take("sentinel");
   auto cluster = uri.take_int("cluster", 0, 1);
   auto hosts = uri.take("hosts");
+  // The sentinels' own credentials (requirepass / an ACL user on the
+  // sentinels); never printed.
+  auto sentinel_user = uri.take("sentinel_user");
+  auto sentinel_password = uri.take("sentinel_password");
+  if ((sentinel_user || sentinel_password) && !group)
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "parameters sentinel_user and sentinel_password need sentinel=GROUP (they are "
+              "the sentinels' credentials)");
+  if (sentinel_password && sentinel_password->empty())
+    drv::fail(EVDB_INVALID_ARGUMENT, "parameter sentinel_password is empty");
+  if (sentinel_user && (sentinel_user->empty() || !sentinel_password))
+    drv::fail(EVDB_INVALID_ARGUMENT,
+              "parameter sentinel_user needs a name and sentinel_password (a user without a "
+              "password is refused)");
   if (!listed.empty()) hosts = hosts ? listed + "," + *hosts : listed;
   if (group && cluster.value_or(0) == 1)
     drv::fail(EVDB_INVALID_ARGUMENT, "parameters sentinel and cluster=1 exclude each other");
@@ -100,13 +114,13 @@ Config parse_uri(drv::Uri& uri) {
     drv::fail(EVDB_INVALID_ARGUMENT, "parameter sentinel (the master group name) is empty");
   if (group || cluster.value_or(0) == 1) {
     // The authority is the first sentinel / seed node, `hosts` the others.
-    // Sentinels take no credentials and have no database; seed nodes take
-    // the cluster's credentials.
+    // Sentinels take their own credentials (sentinel_user, sentinel_password)
+    // and have no database; seed nodes take the cluster's credentials.
     c.sentinel = group.value_or("");
     Endpoint first = ep;
     if (group) {
-      first.user.clear();
-      first.password.clear();
+      first.user = sentinel_user.value_or("");
+      first.password = sentinel_password.value_or("");
       first.db = 0;
     } else if (ep.db != 0) {
       drv::fail(EVDB_INVALID_ARGUMENT, "URI " + std::string(uri.redacted()) + " names database " +
@@ -132,7 +146,7 @@ Config parse_uri(drv::Uri& uri) {
   uri.reject_unknown(
       "prefix, connect_timeout_ms, io_timeout_ms, pool_size, listen_block_ms, "
       "listen_reconnect_timeout_ms, write_lock_ms, wait_replicas, wait_timeout_ms, "
-      "commit_resolve_timeout_ms, sentinel, cluster, hosts");
+      "commit_resolve_timeout_ms, sentinel, sentinel_user, sentinel_password, cluster, hosts");
   return c;
 }
 

@@ -35,9 +35,10 @@ struct Config {
   std::string sentinel;
   // cluster=1: the store's slot is served by whichever master owns it.
   bool cluster = false;
-  // The sentinels (no credentials: sentinels take no AUTH here) or the
-  // cluster's seed nodes (with the credentials) to ask, in order: the
-  // authority's address first, then the `hosts` parameter's.
+  // The sentinels (with the sentinels' credentials, sentinel_user and
+  // sentinel_password, if any) or the cluster's seed nodes (with the
+  // credentials) to ask, in order: the authority's address first, then the
+  // `hosts` parameter's.
   std::vector<Endpoint> sentinels;
   // WAIT after each commit for this many replicas (0: no WAIT), at most
   // wait_timeout_ms; fewer acknowledgements: COMMIT_IN_DOUBT.

@@ -42,9 +42,10 @@ int64_t id_version(const redisReply* id) {
   std::string text = reply_text(r);
   if (text.starts_with("MOVED ") || text.starts_with("ASK "))
     drv::fail(EVDB_CONNECTION, "redis answered " + doing + " with a cluster redirect (" + text +
-                                   "): another node serves the store's slot now; nothing was "
-                                   "written (the next connection asks the cluster again; with "
-                                   "a single-server URI, use cluster=1)");
+                                   "): another node serves the store's slot; nothing was "
+                                   "written (the URI names one node of a Redis Cluster as a "
+                                   "single server: add cluster=1 and the connections follow "
+                                   "redirects)");
   if (text.starts_with("READONLY"))
     drv::fail(EVDB_CONNECTION, "redis refused " + doing + ": " + text +
                                    " (the server was demoted by a failover; nothing was written)");

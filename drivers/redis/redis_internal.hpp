@@ -25,10 +25,11 @@ std::optional<int64_t> to_int(std::string_view s);
 int64_t id_version(const redisReply* id);
 
 // Throws for an error reply to `doing`: CONNECTION for a cluster redirect
-// (MOVED/ASK) or READONLY (a demoted master): nothing was written, and the
-// next connection looks for the master again; CONNECTION for CLUSTERDOWN,
-// TRYAGAIN, LOADING, MASTERDOWN (nothing ran; later it will); INTERNAL
-// otherwise.
+// (MOVED/ASK) a connection does not follow (not cluster=1: the URI names a
+// cluster node as a single server) or READONLY (a demoted master): nothing
+// was written, and the next connection looks for the master again;
+// CONNECTION for CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN (nothing ran;
+// later it will); INTERNAL otherwise.
 [[noreturn]] void server_error(const redisReply* r, const std::string& doing);
 
 // Throws (server_error) for an error reply, INTERNAL for a reply not of
@@ -46,10 +47,12 @@ const std::string& release_script();
 
 // Runs `script` on conn with `args` (numkeys, keys, arguments) by EVALSHA,
 // again by EVAL when the server answers NOSCRIPT, and returns the reply
-// (error replies included). Throws what Connection::call throws.
+// (error replies included). watch, extra_wait_ms and busy_wait_ms are
+// Connection::call's. Throws what Connection::call throws.
 Reply run_script(Connection& conn, const drv::Ctx& ctx, const Script& script,
                  const std::vector<std::string_view>& args, std::string_view doing,
-                 Connection::Watch watch = Connection::Watch::Context, int extra_wait_ms = 0);
+                 Connection::Watch watch = Connection::Watch::Context, int extra_wait_ms = 0,
+                 int busy_wait_ms = -1);
 
 // A transaction on `conn` (which it gives back to db's pool when it ends),
 // with its snapshot taken: the head and every projection version, read

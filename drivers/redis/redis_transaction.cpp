@@ -113,8 +113,13 @@ constexpr int64_t kDoneTtlMs = 600000;  // = EVDB_REDIS_DONE_TTL_MS
 
 // KEYS[1] = log, KEYS[2] = projections, KEYS[3] = write lock; ARGV[1] =
 // token, ARGV[2] = expiry (ms). Returns {1, head, projections} (the
-// snapshot, taken under the lock) or {0, ms until the lock expires}.
-const char* const kBeginLua = R"lua(if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
+// snapshot, taken under the lock) or {0, ms until the lock expires}. The
+// lock already held under ARGV[1] counts as taken (its expiry renewed), so
+// that the script may run twice (a batch sent again after a cluster
+// redirect, Connection::exchange).
+const char* const kBeginLua = R"lua(local held = redis.call('GET', KEYS[3])
+if not held or held == ARGV[1] then
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
   return {1, redis.call('XLEN', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 end
 return {0, redis.call('PTTL', KEYS[3])}
@@ -661,14 +666,17 @@ class RedisTx : public drv::Tx {
   }
 
   // Releases the write lock if held (best effort: if that fails, the lock
-  // expires) and gives the connection back.
+  // expires) and gives the connection back. While the store's slot
+  // migrates (TRYAGAIN) it tries for at most write_lock_ms: the lock has
+  // expired by then.
   void finish() noexcept {
     if (!conn_) return;
     if (!token_.empty() && !conn_->broken()) {
       try {
-        Reply r = run_script(*conn_, kNoCtx, db_.release_lua(),
-                             {"2", db_.lock_key(), db_.wake_key(), token_},
-                             "releasing the write lock", Connection::Watch::SocketOnly);
+        Reply r =
+            run_script(*conn_, kNoCtx, db_.release_lua(),
+                       {"2", db_.lock_key(), db_.wake_key(), token_}, "releasing the write lock",
+                       Connection::Watch::SocketOnly, 0, db_.config().write_lock_ms);
       } catch (...) {
         // The connection is broken (and dropped below); the lock expires.
       }
@@ -711,12 +719,12 @@ std::unique_ptr<drv::Tx> start_transaction(RedisDb& db, const drv::Ctx& ctx,
 
 Reply run_script(Connection& conn, const drv::Ctx& ctx, const Script& script,
                  const std::vector<std::string_view>& args, std::string_view doing,
-                 Connection::Watch watch, int extra_wait_ms) {
+                 Connection::Watch watch, int extra_wait_ms, int busy_wait_ms) {
   queue_script(conn, script, args);
-  Reply r = conn.call(ctx, doing, watch, extra_wait_ms);
+  Reply r = conn.call(ctx, doing, watch, extra_wait_ms, busy_wait_ms);
   if (is_noscript(r.get())) {
     queue_script(conn, script, args, By::Body);
-    r = conn.call(ctx, doing, watch, extra_wait_ms);
+    r = conn.call(ctx, doing, watch, extra_wait_ms, busy_wait_ms);
   }
   return r;
 }

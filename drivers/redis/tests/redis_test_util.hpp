@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "test_support/child_process.hpp"
 #include "test_support/events.hpp"
@@ -74,6 +75,10 @@ class Raw {
     if (r->type == REDIS_REPLY_ERROR) throw std::runtime_error("raw AUTH failed");
   }
   RawReply cmd(std::initializer_list<std::string> args) {
+    return cmd(std::vector<std::string>(args));
+  }
+  // A command of any number of arguments.
+  RawReply cmd(const std::vector<std::string>& args) {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
     for (auto& a : args) {
