@@ -10,6 +10,9 @@
 //    of any size are JSON, so when simdjson refuses a number, every number
 //    token is checked against RFC 8259's spelling (json_numbers.hpp) and
 //    replaced by 0 before simdjson judges the rest.
+// The verdict must also be the portable scanner's (check_json_portable: what
+// check_json answers on processors without AVX2), offset included, and where
+// the SIMD stage runs, it must accept exactly the texts the scanner accepts.
 // Besides the verdict: a refusal's offset lies within the text (or at its
 // end) and its message is not empty; a lone surrogate the scanner names is
 // one (the six bytes at the offset are a \u escape of D800–DFFF); the scanner
@@ -58,6 +61,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                          : "the scanner refuses a text simdjson (+ big numbers) accepts",
                   why);
   }
+  evdb::json::JsonVerdict portable = evdb::json::check_json_portable(text.data(), text.size());
+  if (portable.problem != v.problem || portable.at != v.at)
+    oracle_failed("check_json and the portable scanner give different verdicts",
+                  evdb::json::describe_json_problem(v, text) + " / " +
+                      evdb::json::describe_json_problem(portable, text));
+  if (evdb::json::json_check_has_simd() &&
+      evdb::json::json_check_simd_accepts(text.data(), text.size()) != portable.ok())
+    oracle_failed(portable.ok() ? "the SIMD stage refuses a text the scanner accepts"
+                                : "the SIMD stage accepts a text the scanner refuses",
+                  text);
   if (v.ok()) return 0;
   if (v.at > size) oracle_failed("a problem's offset lies past the end", text);
   if (evdb::json::describe_json_problem(v, text).empty())

@@ -18,8 +18,14 @@
 // (docs/decisions.md, "Payload validation"); the fuzz target json_check
 // compares the two on every input.
 //
-// Thread-safe and reentrant (no state outside the call); the scanner keeps
-// its nesting on a fixed 128-byte bit stack, never recursing. Text with bytes
+// Thread-safe and reentrant (no state outside the call, which allocates
+// nothing); nesting is kept on a fixed 128-byte bit stack, never recursing.
+// On x86-64 processors with AVX2 (checked once, at load), a SIMD stage reads
+// a text of 80 bytes or more in 64-byte blocks and accepts it when it is
+// valid; a shorter text, a text it does
+// not accept, and every text on other processors, goes to the portable
+// scanner, which finds the problem and its offset — the verdict is the same
+// on every machine (docs/decisions.md, "Payload validation"). Text with bytes
 // above 0x7F in its strings is checked as UTF-8 by simdjson's SIMD validator
 // once the grammar holds.
 #pragma once
@@ -67,6 +73,22 @@ struct JsonVerdict {
 // Checks text (any bytes, not NUL-terminated, may be empty; data may be NULL
 // when size is 0). Never reads outside [data, data + size). Does not throw.
 JsonVerdict check_json(const char* data, size_t size) noexcept;
+
+// The same verdict as check_json, always found by the portable scanner
+// alone: what check_json does on processors without AVX2. For the tests and
+// the fuzz target, which hold the two to the same verdicts.
+JsonVerdict check_json_portable(const char* data, size_t size) noexcept;
+
+// Whether check_json runs the SIMD stage on this processor (x86-64 with
+// AVX2, BMI1 and PCLMULQDQ); false on other architectures.
+bool json_check_has_simd() noexcept;
+
+// The SIMD stage's own answer, for a text of any size (check_json asks it
+// only from 80 bytes on): true when it accepts the text, false when it does
+// not, or when json_check_has_simd() is false. It must accept exactly
+// the texts check_json accepts (the tests and the fuzz target check that);
+// check_json hands every other text to the portable scanner.
+bool json_check_simd_accepts(const char* data, size_t size) noexcept;
 
 // What is wrong with a refused text and where, as a phrase whose subject is
 // the text, e.g. "is not valid JSON: a number is malformed at offset 1
