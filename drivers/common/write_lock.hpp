@@ -7,7 +7,9 @@
 // begun on the thread that last used the holder must not wait for the lock:
 // it would wait for itself (docs/contract.md OP-18, SQL-4, PG-8, RDS-7). The
 // tracker only knows about this process's transactions; the lock itself is
-// the backend's.
+// the backend's. A driver may also make its writers queue here for their
+// turn before they ask the backend (reserve(); the SQLite driver does), so
+// the backend's lock is contended only by other processes. Thread-safe.
 #pragma once
 
 #include <atomic>
