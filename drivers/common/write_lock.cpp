@@ -14,12 +14,16 @@ void WriteLockTracker::Hold::release() noexcept {
   if (t_ == nullptr) return;
   WriteLockTracker& t = *t_;
   t_ = nullptr;
+  bool wake_one = false;
   {
     std::lock_guard lock(t.mu_);
     if (!t.held_ || t.serial_ != serial_) return;  // replaced by a later holder
     t.held_ = false;
     t.thread_.store(std::thread::id(), std::memory_order_relaxed);
+    wake_one = t.reserve_waiters_ > 0;
   }
+  // One reserving waiter at a time: the others would only find it taken.
+  if (wake_one) t.turn_free_.notify_one();
   t.released_.notify_all();
 }
 
@@ -40,6 +44,27 @@ WriteLockTracker::Wait WriteLockTracker::wait_for_holder(std::thread::id me,
   if (thread_.load(std::memory_order_relaxed) == me) return Wait::kSelf;
   released_.wait_for(lock, slice, [&] { return !held_; });
   return Wait::kWaited;
+}
+
+WriteLockTracker::Reserve WriteLockTracker::reserve(std::thread::id me,
+                                                    std::chrono::microseconds slice, Hold& out) {
+  uint64_t serial = 0;
+  {
+    std::unique_lock lock(mu_);
+    if (held_) {
+      if (thread_.load(std::memory_order_relaxed) == me) return Reserve::kSelf;
+      if (slice <= std::chrono::microseconds::zero()) return Reserve::kBusy;
+      ++reserve_waiters_;
+      bool free = turn_free_.wait_for(lock, slice, [&] { return !held_; });
+      --reserve_waiters_;
+      if (!free) return Reserve::kBusy;
+    }
+    held_ = true;
+    thread_.store(me, std::memory_order_relaxed);
+    serial = ++serial_;
+  }
+  out = Hold(this, serial);  // out is empty: assigning releases nothing
+  return Reserve::kReserved;
 }
 
 }  // namespace evdb::common

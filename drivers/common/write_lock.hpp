@@ -7,7 +7,9 @@
 // begun on the thread that last used the holder must not wait for the lock:
 // it would wait for itself (docs/contract.md OP-18, SQL-4, PG-8, RDS-7). The
 // tracker only knows about this process's transactions; the lock itself is
-// the backend's.
+// the backend's. A driver may also make its writers queue here for their
+// turn before they ask the backend (reserve(); the SQLite driver does), so
+// the backend's lock is contended only by other processes. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -57,7 +59,7 @@ class WriteLockTracker {
         t_->retouch(serial_, user);
     }
     // The transaction ended (or gave the lock up): records the lock as free
-    // and wakes wait_for_holder(). Idempotent; never throws.
+    // and wakes wait_for_holder() and one reserve(). Idempotent; never throws.
     void release() noexcept;
 
    private:
@@ -87,11 +89,28 @@ class WriteLockTracker {
   // was last used by `me`.
   Wait wait_for_holder(std::thread::id me, std::chrono::microseconds slice);
 
+  enum class Reserve {
+    kReserved,  // `out` now records the caller (thread `me`) as the holder
+    kSelf,      // the holder was last used by `me`: waiting would deadlock
+    kBusy,      // another transaction of this process still holds it
+  };
+  // For a writer about to ask the backend for the lock (SQLite's BEGIN
+  // IMMEDIATE): takes this process's turn first, so that the backend's lock
+  // is contended only by other processes. When the lock is free in this
+  // process, records the caller as its holder at once; else waits at most
+  // `slice` (0: not at all) for the holder to end. Each release wakes one
+  // waiter (one that arrives meanwhile may take the turn first: no FIFO).
+  // Nothing is recorded unless kReserved. `out` must be empty. The caller
+  // calls again, after looking at its context and budget, on kBusy.
+  Reserve reserve(std::thread::id me, std::chrono::microseconds slice, Hold& out);
+
  private:
   void retouch(uint64_t serial, std::thread::id user);
 
   mutable std::mutex mu_;
-  std::condition_variable released_;
+  std::condition_variable released_;   // wait_for_holder() waits on it
+  std::condition_variable turn_free_;  // reserve() waits on it
+  int reserve_waiters_ = 0;            // threads waiting in reserve()
   bool held_ = false;
   uint64_t serial_ = 0;  // of the current (or last) record
   std::atomic<std::thread::id> thread_{};

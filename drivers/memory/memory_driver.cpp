@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <new>
+#include <thread>
 
 #include <sys/mman.h>
 
@@ -52,11 +53,48 @@ std::optional<int64_t> find_projection(const ProjectionTable& table, int32_t id)
 // Store
 // ---------------------------------------------------------------------------
 
-Store::Store() {
+namespace {
+std::atomic<uint64_t> g_next_store_uid{1};
+}  // namespace
+
+Store::Store() : uid_(g_next_store_uid.fetch_add(1, std::memory_order_relaxed)) {
   for (auto& s : segments_) s.store(nullptr, std::memory_order_relaxed);
-  current_ =
-      std::make_shared<const Snapshot>(Snapshot{0, std::make_shared<const ProjectionTable>()});
-  snapshot_.store(current_, std::memory_order_release);
+  auto published = std::make_shared<const Projections>(Projections{0, {}});
+  current_ = Snapshot{0, std::shared_ptr<const ProjectionTable>(published, &published->table)};
+  projections_.store(std::move(published), std::memory_order_release);
+}
+
+Snapshot Store::snapshot() const {
+  // The table this thread saw last, and where from. Keeps that table alive
+  // until the thread begins on another store, or on this one after its
+  // projections changed, or exits.
+  struct Cache {
+    uint64_t store = 0;
+    uint64_t seq = 0;
+    std::shared_ptr<const ProjectionTable> table;
+  };
+  thread_local Cache cache;
+  for (unsigned tries = 1;; ++tries) {
+    const uint64_t seq = seq_.load(std::memory_order_acquire);
+    if ((seq & 1) == 0) {
+      // Acquire: the events up to head are visible, and the load of seq_
+      // below cannot move above it.
+      const int64_t head = head_.load(std::memory_order_acquire);
+      if (seq_.load(std::memory_order_relaxed) == seq) {
+        // (head, the table of seq) was the committed state at some instant.
+        if (cache.store == uid_ && cache.seq == seq) return Snapshot{head, cache.table};
+        std::shared_ptr<const Projections> p = projections_.load(std::memory_order_acquire);
+        if (p->seq == seq) {
+          cache = Cache{uid_, seq, std::shared_ptr<const ProjectionTable>(p, &p->table)};
+          return Snapshot{head, cache.table};
+        }
+        // Projections changed meanwhile: look again.
+      }
+    }
+    // A commit is publishing new projections (a few stores): let it finish,
+    // and give up the processor if it seems preempted.
+    if (tries % 64 == 0) std::this_thread::yield();
+  }
 }
 
 Store::~Store() {
@@ -129,7 +167,7 @@ void Store::commit(const CommitRequest& req) {
   if (!appends && req.projection_writes->empty()) return;  // nothing to apply
 
   std::unique_lock lock(mu_);
-  const Snapshot& cur = *current_;
+  const Snapshot& cur = current_;
   const Snapshot& base = *req.base;
   const evdb_status lost_code = appends ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT;
   if ((appends || req.read_head) && cur.head != base.head) {
@@ -163,24 +201,30 @@ void Store::commit(const CommitRequest& req) {
       ++head;
     }
   }
-  std::shared_ptr<const ProjectionTable> projections = cur.projections;
   if (!req.projection_writes->empty()) {
-    auto table = std::make_shared<ProjectionTable>(*cur.projections);
+    // The new table, published with the head under seq_ (see snapshot()).
+    const uint64_t seq = seq_.load(std::memory_order_relaxed);
+    auto next = std::make_shared<Projections>(Projections{seq + 2, *cur.projections});
+    ProjectionTable& table = next->table;
     for (const auto& [id, v] : *req.projection_writes) {
       auto it = std::lower_bound(
-          table->begin(), table->end(), id,
+          table.begin(), table.end(), id,
           [](const std::pair<int32_t, int64_t>& e, int32_t k) { return e.first < k; });
-      if (it != table->end() && it->first == id)
+      if (it != table.end() && it->first == id)
         it->second = v;
       else
-        table->insert(it, {id, v});
+        table.insert(it, {id, v});
     }
-    projections = std::move(table);
+    std::shared_ptr<const Projections> published = std::move(next);
+    current_ = Snapshot{head, std::shared_ptr<const ProjectionTable>(published, &published->table)};
+    projections_.store(std::move(published), std::memory_order_release);
+    seq_.store(seq + 1, std::memory_order_relaxed);
+    head_.store(head, std::memory_order_release);  // orders the odd seq_ before it
+    seq_.store(seq + 2, std::memory_order_release);
+  } else {
+    current_.head = head;
+    head_.store(head, std::memory_order_release);
   }
-  auto next = std::make_shared<const Snapshot>(Snapshot{head, std::move(projections)});
-  current_ = next;
-  snapshot_.store(std::move(next), std::memory_order_release);
-  head_.store(head, std::memory_order_release);
   lock.unlock();
   if (appends) committed_.notify_all();
 }
@@ -226,12 +270,12 @@ std::shared_ptr<Store> acquire_store(std::string_view name) {
 // Transactions
 // ---------------------------------------------------------------------------
 
-MemoryTx::MemoryTx(Store* store, std::shared_ptr<const Snapshot> snap, bool read_only)
+MemoryTx::MemoryTx(Store* store, Snapshot snap, bool read_only)
     : store_(store), snap_(std::move(snap)), read_only_(read_only) {}
 
 evdb_event MemoryTx::view_event(int64_t v) const {
-  if (v <= snap_->head) return store_->event(v);
-  const Store::PendingEvent& p = pending_[static_cast<size_t>(v - snap_->head - 1)];
+  if (v <= snap_.head) return store_->event(v);
+  const Store::PendingEvent& p = pending_[static_cast<size_t>(v - snap_.head - 1)];
   const char* s = strings_.data();
   evdb_event e{};
   e.version = v;
@@ -272,7 +316,7 @@ bool MemoryTx::read_event_after(drv::Ctx&, int64_t version, evdb_event& out) {
 size_t MemoryTx::read_events(drv::Ctx&, int64_t at, bool reverse, evdb_event* buf, size_t n) {
   if (n == 0) return 0;
   const int64_t view = view_head();
-  const int64_t committed = snap_->head;
+  const int64_t committed = snap_.head;
   if (!reverse) {
     int64_t start = std::max<int64_t>(at, 1);
     if (start > view) {
@@ -310,7 +354,7 @@ size_t MemoryTx::read_events(drv::Ctx&, int64_t at, bool reverse, evdb_event* bu
 std::optional<int64_t> MemoryTx::view_projection(int32_t id) {
   if (auto w = projection_writes_.find(id); w != projection_writes_.end()) return w->second;
   if (auto r = projection_reads_.find(id); r != projection_reads_.end()) return r->second;
-  std::optional<int64_t> v = find_projection(*snap_->projections, id);
+  std::optional<int64_t> v = find_projection(*snap_.projections, id);
   if (!read_only_) projection_reads_.emplace(id, v);
   return v;
 }
@@ -388,8 +432,8 @@ void MemoryTx::set_projection_version(drv::Ctx&, int32_t id, int64_t version) {
 void MemoryTx::commit(drv::Ctx& ctx) {
   if (read_only_) return;
   ctx.check("committing");
-  Store::CommitRequest req{snap_.get(),         read_head_, &projection_reads_,
-                           &projection_writes_, &pending_,  strings_};
+  Store::CommitRequest req{&snap_,    read_head_, &projection_reads_, &projection_writes_,
+                           &pending_, strings_};
   store_->commit(req);
 }
 

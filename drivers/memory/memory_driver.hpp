@@ -11,9 +11,13 @@
 //  * Committed events live in a segmented array whose segments never move;
 //    their strings live in arena chunks that never move either. Both are
 //    immutable once published, so reads hand out pointers into them.
-//  * The committed state (head + projection table) is an immutable snapshot
-//    swapped atomically at commit: beginning a read-only transaction is one
-//    atomic load; read-only transactions never wait for a writer.
+//  * The committed state is the head (an atomic) and the projection table
+//    (immutable, replaced by commits that change it), read together under a
+//    sequence counter that only commits changing projections move: beginning
+//    a transaction is a few atomic loads and, unless projections changed
+//    since this thread last began one on the store, no shared lock (each
+//    thread keeps the table it last saw). Read-only transactions never wait
+//    for a writer.
 //  * Read-write transactions hold no lock while open. They buffer their
 //    writes and are validated at commit under a short mutex (optimistic
 //    concurrency): VERSION_MISMATCH when they appended and lost, CONFLICT
@@ -68,11 +72,12 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // The current committed snapshot (one atomic load; never blocks on a
-  // committing writer for longer than the pointer swap).
-  std::shared_ptr<const Snapshot> snapshot() const {
-    return snapshot_.load(std::memory_order_acquire);
-  }
+  // The current committed state. Lock-free: loads the sequence counter, the
+  // head and the counter again; the projection table comes from this
+  // thread's cache unless a commit changed projections since (then one load
+  // of the published table). Retries only while a commit that changes
+  // projections publishes (a few stores).
+  Snapshot snapshot() const;
   // Version of the last committed event.
   int64_t head() const { return head_.load(std::memory_order_acquire); }
   // The committed event `version` (1 <= version <= a head already observed).
@@ -124,14 +129,24 @@ class Store {
   static constexpr size_t kBaseShift = 10;  // first segment: 1024 events
   static constexpr size_t kMaxSegments = 48;
 
+  // A published projection table and the value of seq_ it goes with.
+  struct Projections {
+    uint64_t seq;
+    ProjectionTable table;
+  };
+
   std::atomic<evdb_event*> segments_[kMaxSegments];
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
   std::atomic<int64_t> head_{0};
+  // Even; a commit that changes projections makes it odd, publishes the
+  // head, and makes it even again (2 more than before).
+  std::atomic<uint64_t> seq_{0};
+  std::atomic<std::shared_ptr<const Projections>> projections_;
+  const uint64_t uid_;  // unique per Store of the process: the caches' key
 
   // Guards commits, the arena and the listener wait.
   mutable std::mutex mu_;
   std::condition_variable committed_;
-  std::shared_ptr<const Snapshot> current_;  // == snapshot_, under mu_
+  Snapshot current_;  // the committed state, under mu_
   struct FreeDeleter {
     void operator()(char* p) const noexcept { std::free(p); }
   };
@@ -150,7 +165,7 @@ std::shared_ptr<Store> acquire_store(std::string_view name);
 // ones also buffer writes until commit.
 class MemoryTx final : public drv::Tx {
  public:
-  MemoryTx(Store* store, std::shared_ptr<const Snapshot> snap, bool read_only);
+  MemoryTx(Store* store, Snapshot snap, bool read_only);
 
   int64_t read_system_version(drv::Ctx& ctx) override;
   bool read_event_at(drv::Ctx& ctx, int64_t version, evdb_event& out) override;
@@ -165,7 +180,7 @@ class MemoryTx final : public drv::Tx {
 
  private:
   // Head as this transaction sees it: snapshot head + own appends.
-  int64_t view_head() const { return snap_->head + static_cast<int64_t>(pending_.size()); }
+  int64_t view_head() const { return snap_.head + static_cast<int64_t>(pending_.size()); }
   // The event at version v of this transaction's view (1 <= v <= view_head()).
   evdb_event view_event(int64_t v) const;
   // Projection as this transaction sees it; records the read when it comes
@@ -174,7 +189,7 @@ class MemoryTx final : public drv::Tx {
   void require_writable(const char* what) const;
 
   Store* store_;
-  std::shared_ptr<const Snapshot> snap_;
+  Snapshot snap_;
   bool read_only_;
   bool read_head_ = false;
   std::vector<Store::PendingEvent> pending_;

@@ -139,10 +139,7 @@ void Connection::raise(int rc, std::string_view doing) const {
         case BusyVerdict::kNone:
           break;
       }
-      drv::fail(EVDB_CONFLICT, what +
-                                   "the database is locked by another writer (gave up after "
-                                   "busy_timeout_ms=" +
-                                   std::to_string(cfg_.busy_timeout_ms) + ")");
+      raise_locked(EVDB_CONFLICT, doing);
     case SQLITE_LOCKED:
       drv::fail(EVDB_CONFLICT, what + describe(db_, rc));
     case SQLITE_INTERRUPT:
@@ -166,12 +163,19 @@ void Connection::raise(int rc, std::string_view doing) const {
   }
 }
 
+void Connection::raise_locked(evdb_status code, std::string_view doing) const {
+  drv::fail(code, std::string(doing) + " on " + cfg_.path +
+                      ": the database is locked by another writer (gave up after "
+                      "busy_timeout_ms=" +
+                      std::to_string(cfg_.busy_timeout_ms) + ")");
+}
+
 int Connection::on_busy(void* self, int count) {
   auto* c = static_cast<Connection*>(self);
   using namespace std::chrono;
   auto now = steady_clock::now();
   if (count == 0) {
-    c->busy_start_ = now;
+    c->busy_start_ = c->waiting_since_ != steady_clock::time_point{} ? c->waiting_since_ : now;
     c->verdict_ = BusyVerdict::kNone;
   }
   if (c->ctx_ != nullptr && c->ctx_->status() != EVDB_OK) {

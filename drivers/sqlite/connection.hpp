@@ -58,8 +58,11 @@ enum class BusyVerdict { kNone, kContext, kTimeout, kSelfDeadlock };
 
 // How the busy handler waits.
 enum class BusyMode {
-  kReader,  // transient busy (WAL recovery, checkpoint): back off and retry
-  kWriter,  // waiting for the write lock: wait for the in-process holder too
+  kReader,    // transient busy (WAL recovery, checkpoint): back off and retry
+  kWriter,    // waiting for the write lock: wait for the in-process holder too
+  kReserved,  // waiting for the write lock with this process's turn reserved
+              // (WriteLockTracker::reserve): only another process holds it;
+              // back off and retry
 };
 
 class Connection {
@@ -86,10 +89,14 @@ class Connection {
 
   // Sets the context and mode the busy handler uses for the next
   // statements. `ctx` must outlive them (it is the current call's context).
-  void arm(const drv::Ctx* ctx, BusyMode mode) {
+  // busy_timeout_ms counts from `waiting_since` when given (time already
+  // spent waiting in this process), else from the first busy answer.
+  void arm(const drv::Ctx* ctx, BusyMode mode,
+           std::chrono::steady_clock::time_point waiting_since = {}) {
     ctx_ = ctx;
     mode_ = mode;
     verdict_ = BusyVerdict::kNone;
+    waiting_since_ = waiting_since;
   }
   // Why the busy handler last gave up.
   BusyVerdict verdict() const { return verdict_; }
@@ -106,6 +113,10 @@ class Connection {
   // Throws the evdb error for SQLite result `rc` while `doing`, naming the
   // file and using the busy handler's verdict for SQLITE_BUSY.
   [[noreturn]] void raise(int rc, std::string_view doing) const;
+  // Throws `code` for a writer that gave up waiting for the write lock
+  // after busy_timeout_ms while `doing` (the message names the file and
+  // the parameter).
+  [[noreturn]] void raise_locked(evdb_status code, std::string_view doing) const;
 
   // Scratch buffers for the strings a transaction hands out (NUL-separated)
   // and their offsets. Kept with the pooled connection so their capacity is
@@ -126,6 +137,7 @@ class Connection {
   BusyMode mode_ = BusyMode::kReader;
   BusyVerdict verdict_ = BusyVerdict::kNone;
   std::chrono::steady_clock::time_point busy_start_{};
+  std::chrono::steady_clock::time_point waiting_since_{};
   std::string text_;
   std::vector<size_t> offsets_;
 };

@@ -99,14 +99,32 @@ class SqliteTx final : public drv::Tx {
 
  private:
   void enter(Ctx& ctx) {
-    conn_->arm(&ctx, read_only_ ? BusyMode::kReader : BusyMode::kWriter);
+    // A writer waits for SQLite's lock only once it holds this process's
+    // turn (take_turn): then only another process can hold the lock.
+    conn_->arm(&ctx, read_only_ ? BusyMode::kReader : BusyMode::kReserved);
     hold_.touch(std::this_thread::get_id());
   }
+  // How take_turn ended.
+  enum class Turn { kTaken, kSelf, kTimeout };
+  // Takes this process's turn to hold the file's write lock (hold_), waiting
+  // for the in-process holder in slices that end at the context's deadline
+  // and are never longer than 10 ms, so cancellation is seen promptly
+  // (docs/contract.md OP-25); throws the context's error when it ends.
+  // kSelf: the holder was last used by this thread (SQL-4: waiting would
+  // deadlock); kTimeout: still held after busy_timeout_ms. `since` is set to
+  // when the wait began (left alone when the turn was free at once).
+  Turn take_turn(Ctx& ctx, std::chrono::steady_clock::time_point& since, std::string_view doing);
   size_t read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::string_view doing);
   // What a write_step writes: an event (a lost race is VERSION_MISMATCH) or
   // a projection version (CONFLICT, unless the transaction appended).
   enum class Write { Append, Projection };
   void write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_view doing);
+  // write_step's statement, once the turn is held: steps it, backing off
+  // while another process holds SQLite's lock (a transaction begun on a
+  // snapshot; SQLite calls no busy handler for that), within
+  // busy_timeout_ms from `start` (or from the first busy answer).
+  void step_locking(Ctx& ctx, sqlite3_stmt* s, bool appending, evdb_status loser,
+                    std::chrono::steady_clock::time_point start, std::string_view doing);
   // Ends the transaction (rolling back when still open) and gives the
   // connection back. Never throws.
   void finish() noexcept;
@@ -115,7 +133,8 @@ class SqliteTx final : public drv::Tx {
   std::unique_ptr<Connection> conn_;
   bool read_only_;
   bool open_ = false;                    // between BEGIN and COMMIT/ROLLBACK
-  common::WriteLockTracker::Hold hold_;  // set while it holds SQLite's write lock
+  common::WriteLockTracker::Hold hold_;  // this process's turn to hold the write lock
+  bool locked_ = false;                  // holds SQLite's write lock
   bool appended_ = false;
   int64_t head_ = 0;  // the log's head as this transaction sees it
 };
@@ -126,20 +145,32 @@ void SqliteTx::start(Ctx& ctx) {
     conn_->run(Sql::kBegin, "beginning a read-only transaction");
     open_ = true;
   } else {
-    sqlite3_stmt* s = conn_->stmt(Sql::kBeginImmediate);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc == SQLITE_DONE) {
-      open_ = true;
-      hold_ = db_.file().write_lock().acquired(std::this_thread::get_id());
-    } else if ((rc & 0xff) == SQLITE_BUSY && conn_->verdict() == BusyVerdict::kSelfDeadlock) {
-      // Another read-write transaction of this thread holds the lock: waiting
-      // would deadlock. Begin on a snapshot and take the lock at the first
-      // write instead (which fails CONFLICT/VERSION_MISMATCH if it cannot).
-      conn_->run(Sql::kBegin, "beginning a read-write transaction");
-      open_ = true;
-    } else {
-      conn_->raise(rc, "beginning a read-write transaction (BEGIN IMMEDIATE)");
+    // Writers of this process queue for their turn first (woken one at a
+    // time), so SQLite's lock never sits idle while they race for it and
+    // back off; see docs/sqlite-driver.md, "Writers queue".
+    constexpr std::string_view kDoing = "beginning a read-write transaction (BEGIN IMMEDIATE)";
+    std::chrono::steady_clock::time_point since{};
+    switch (take_turn(ctx, since, kDoing)) {
+      case Turn::kTaken: {
+        conn_->arm(&ctx, BusyMode::kReserved, since);
+        sqlite3_stmt* s = conn_->stmt(Sql::kBeginImmediate);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE) conn_->raise(rc, kDoing);
+        open_ = true;
+        locked_ = true;
+        break;
+      }
+      case Turn::kSelf:
+        // Another read-write transaction of this thread holds the lock:
+        // waiting would deadlock. Begin on a snapshot and take the lock at
+        // the first write instead (which fails CONFLICT/VERSION_MISMATCH if
+        // it cannot; SQL-4).
+        conn_->run(Sql::kBegin, "beginning a read-write transaction");
+        open_ = true;
+        break;
+      case Turn::kTimeout:
+        conn_->raise_locked(EVDB_CONFLICT, kDoing);
     }
   }
   // The first read pins the snapshot (and gives the head for appends).
@@ -187,16 +218,73 @@ size_t SqliteTx::read_rows(sqlite3_stmt* s, evdb_event* out, size_t n, std::stri
   return i;
 }
 
+SqliteTx::Turn SqliteTx::take_turn(Ctx& ctx, std::chrono::steady_clock::time_point& since,
+                                   std::string_view doing) {
+  using namespace std::chrono;
+  using Reserve = common::WriteLockTracker::Reserve;
+  common::WriteLockTracker& lock = db_.file().write_lock();
+  const std::thread::id me = std::this_thread::get_id();
+  Reserve r = lock.reserve(me, microseconds::zero(), hold_);  // free: no clock read
+  if (r == Reserve::kBusy) {
+    since = steady_clock::now();
+    const auto budget = milliseconds(conn_->config().busy_timeout_ms);
+    while (r == Reserve::kBusy) {
+      if (ctx.status() != EVDB_OK) raise_context(ctx, doing);
+      auto left = budget - (steady_clock::now() - since);
+      if (left <= steady_clock::duration::zero()) return Turn::kTimeout;
+      auto slice = std::min<steady_clock::duration>(left, milliseconds(10));
+      if (int64_t rem = ctx.remaining_us(); rem >= 0)
+        slice = std::min<steady_clock::duration>(slice, microseconds(rem));
+      r = lock.reserve(me, std::chrono::ceil<microseconds>(slice), hold_);
+    }
+  }
+  return r == Reserve::kReserved ? Turn::kTaken : Turn::kSelf;
+}
+
 void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_view doing) {
   using namespace std::chrono;
   const bool appending = what == Write::Append;
   evdb_status loser = (appending || appended_) ? EVDB_VERSION_MISMATCH : EVDB_CONFLICT;
   steady_clock::time_point start{};  // set at the first wait (no clock read otherwise)
+  bool took_turn = false;
+  if (!hold_) {
+    // Begun without the lock (see start): take this process's turn first.
+    switch (take_turn(ctx, start, doing)) {
+      case Turn::kTaken:
+        took_turn = true;
+        break;
+      case Turn::kSelf:
+        fail(loser, std::string(doing) +
+                        ": another read-write transaction used by this thread holds the write "
+                        "lock of " +
+                        conn_->config().path +
+                        " (waiting would deadlock); nothing was written (retry after it ends)");
+      case Turn::kTimeout:
+        conn_->raise_locked(loser, doing);
+    }
+  }
+  try {
+    step_locking(ctx, s, appending, loser, start, doing);
+  } catch (...) {
+    // Nothing was written. Unless the failed statement left SQLite's lock
+    // held, give the turn back now rather than when the application ends
+    // this transaction.
+    if (sqlite3_txn_state(conn_->handle(), nullptr) == SQLITE_TXN_WRITE)
+      locked_ = true;
+    else if (took_turn)
+      hold_.release();
+    throw;
+  }
+}
+
+void SqliteTx::step_locking(Ctx& ctx, sqlite3_stmt* s, bool appending, evdb_status loser,
+                            std::chrono::steady_clock::time_point start, std::string_view doing) {
+  using namespace std::chrono;
   for (int attempt = 0;; ++attempt) {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc == SQLITE_DONE) {
-      if (!hold_) hold_ = db_.file().write_lock().acquired(std::this_thread::get_id());
+      locked_ = true;
       return;
     }
     if (rc == SQLITE_BUSY_SNAPSHOT)
@@ -206,26 +294,14 @@ void SqliteTx::write_step(Ctx& ctx, sqlite3_stmt* s, Write what, std::string_vie
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && appending)
       fail(EVDB_VERSION_MISMATCH,
            std::string(doing) + ": version " + std::to_string(head_ + 1) + " exists already");
-    if (rc != SQLITE_BUSY || hold_) conn_->raise(rc, doing);
-    // A transaction begun without the lock (see start) found it taken.
-    if (attempt == 0) start = steady_clock::now();
-    using Wait = common::WriteLockTracker::Wait;
-    auto wait =
-        db_.file().write_lock().wait_for_holder(std::this_thread::get_id(), milliseconds(10));
-    if (wait == Wait::kSelf)
-      fail(loser, std::string(doing) +
-                      ": another read-write transaction used by this thread holds the write "
-                      "lock of " +
-                      conn_->config().path +
-                      " (waiting would deadlock); nothing was written (retry after it ends)");
+    if (rc != SQLITE_BUSY || locked_) conn_->raise(rc, doing);
+    // A transaction begun on a snapshot found the lock taken by another
+    // process (SQLite calls no busy handler for that upgrade): back off.
+    if (start == steady_clock::time_point{}) start = steady_clock::now();
     if (ctx.status() != EVDB_OK) raise_context(ctx, doing);
     if (steady_clock::now() - start > milliseconds(conn_->config().busy_timeout_ms))
-      fail(loser, std::string(doing) + ": the database " + conn_->config().path +
-                      " is locked by another writer (gave up after busy_timeout_ms=" +
-                      std::to_string(conn_->config().busy_timeout_ms) + ")");
-    if (wait == Wait::kNoHolder) {
-      if (ctx.sleep_us(250 << std::min(attempt, 3)) != EVDB_OK) raise_context(ctx, doing);
-    }
+      conn_->raise_locked(loser, doing);
+    if (ctx.sleep_us(250 << std::min(attempt, 3)) != EVDB_OK) raise_context(ctx, doing);
   }
 }
 
@@ -265,6 +341,7 @@ void SqliteTx::finish() noexcept {
     open_ = false;
   }
   hold_.release();
+  locked_ = false;
   conn_->arm(nullptr, BusyMode::kReader);
   // A connection still inside a transaction (a failed ROLLBACK) is closed.
   common::Health health = sqlite3_get_autocommit(conn_->handle()) != 0 ? common::Health::Reusable

@@ -1,12 +1,15 @@
 // Tests of common/write_lock.hpp: the holder's thread follows the
 // transaction, a replaced record is not released by its old holder, waiting
-// for one's own holder is refused, and shared_per_key shares per key.
+// for one's own holder is refused, reserve() takes turns one at a time, and
+// shared_per_key shares per key.
 #include "common/write_lock.hpp"
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -76,6 +79,55 @@ TEST(WriteLockTracker, WaitingForOnesOwnHolderIsRefused) {
   EXPECT_EQ(t.wait_for_holder(other_thread_id(), 1ms), WriteLockTracker::Wait::kWaited);
   h.release();
   EXPECT_EQ(t.wait_for_holder(me, 1ms), WriteLockTracker::Wait::kNoHolder);
+}
+
+TEST(WriteLockTracker, ReserveTakesAFreeTurnAndRefusesOnesOwn) {
+  WriteLockTracker t;
+  const auto me = std::this_thread::get_id();
+  const auto other = other_thread_id();
+  WriteLockTracker::Hold h;
+  ASSERT_EQ(t.reserve(me, 0ms, h), WriteLockTracker::Reserve::kReserved);
+  EXPECT_TRUE(h);
+  EXPECT_TRUE(t.held_by(me));
+  WriteLockTracker::Hold again;
+  EXPECT_EQ(t.reserve(me, 1ms, again), WriteLockTracker::Reserve::kSelf);
+  EXPECT_FALSE(again);
+  WriteLockTracker::Hold theirs;
+  EXPECT_EQ(t.reserve(other, 0ms, theirs), WriteLockTracker::Reserve::kBusy);
+  EXPECT_EQ(t.reserve(other, 1ms, theirs), WriteLockTracker::Reserve::kBusy);
+  EXPECT_FALSE(theirs);
+  EXPECT_TRUE(t.held_by(me)) << "a refused reservation records nothing";
+  h.release();
+  EXPECT_EQ(t.reserve(other, 0ms, theirs), WriteLockTracker::Reserve::kReserved);
+  EXPECT_TRUE(t.held_by(other));
+}
+
+// Threads that wait in reserve() get the turn one at a time, and every
+// release wakes a waiter: with waits far longer than the test, a lost wake-up
+// would hang it (ctest's timeout).
+TEST(WriteLockTracker, ReleasesHandTheTurnToWaitingThreadsOneAtATime) {
+  WriteLockTracker t;
+  constexpr int kThreads = 8, kTurns = 200;
+  std::atomic<int> inside{0}, overlaps{0}, turns{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i)
+    threads.emplace_back([&] {
+      const auto me = std::this_thread::get_id();
+      for (int n = 0; n < kTurns; ++n) {
+        WriteLockTracker::Hold h;
+        while (t.reserve(me, std::chrono::microseconds(600s), h) !=
+               WriteLockTracker::Reserve::kReserved) {
+        }
+        if (inside.fetch_add(1) != 0) overlaps++;
+        turns++;
+        if (n % 8 == 0) std::this_thread::yield();
+        inside.fetch_sub(1);
+      }  // h releases
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(overlaps.load(), 0);
+  EXPECT_EQ(turns.load(), kThreads * kTurns);
+  EXPECT_FALSE(t.held_by(std::this_thread::get_id()));
 }
 
 struct Named {

@@ -8,11 +8,13 @@
 #include <unistd.h>
 #include <evdb/evdb.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "sqlite_test_util.hpp"
 
@@ -286,6 +288,42 @@ TEST_F(SqliteFaultTest, TwoProcessesAppendingToOneFileStayGapless) {
   EXPECT_EQ(b.wait(), 0);
   evdb::DB db = evdb::DB::open(uri);
   expect_gapless(db, 120);
+}
+
+// Another process holds the write lock: writers of this process queue for
+// their turn, the one whose turn it is waits for SQLite's lock, and each
+// gives up after busy_timeout_ms (counted from when it began waiting) with
+// CONFLICT naming the parameter; readers are not held up.
+TEST_F(SqliteFaultTest, QueuedWritersBehindAnotherProcessGiveUpAfterBusyTimeout) {
+  std::string uri = tmp_.uri("other.db", "busy_timeout_ms=200");
+  Helper h({"append-block", uri, "2", "1"});
+  ASSERT_EQ(h.line(), "ready");
+  evdb::DB db = evdb::DB::open(uri);
+  std::vector<std::thread> writers;
+  std::atomic<int> conflicts{0};
+  for (int i = 0; i < 3; ++i)
+    writers.emplace_back([&] {
+      evdb_tx* tx = nullptr;
+      evdb_error err = EVDB_ERROR_INIT;
+      evdb_status s = evdb_begin(db.raw(), nullptr, EVDB_TX_READ_WRITE, &tx, &err);
+      EXPECT_EQ(s, EVDB_CONFLICT);
+      if (s == EVDB_CONFLICT) {
+        conflicts++;
+        EXPECT_NE(std::string(err.message).find("busy_timeout_ms=200"), std::string::npos)
+            << err.message;
+      } else if (s == EVDB_OK) {
+        evdb_rollback(tx);
+      }
+      evdb_error_release(&err);
+    });
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(conflicts.load(), 3);
+  EXPECT_EQ(db.tx_read_only([](evdb::TxRO& tx) { return tx.read_system_version(); }), 2);
+  h.kill(SIGKILL);
+  h.wait();
+  // Once the other process is gone, writers proceed.
+  db.tx_rw([](evdb::TxRW& tx) { tx.append_event(2, make_event(3)); });
+  expect_gapless(db, 3);
 }
 
 }  // namespace
