@@ -606,9 +606,10 @@ TEST(Transactions, CommitWithEndedContextRollsBackAndSaysWhy) {
 }
 
 // Many transactions open at once from one thread (OP-18), more than the
-// per-thread cache of wrappers holds, each ended on another thread (ABI-14):
-// every open transaction is a distinct handle of its own kind, whichever
-// thread's cache its wrapper came from.
+// per-thread pool of wrappers holds, each ended on another thread (ABI-14),
+// some left open by a thread that exits: every open transaction is a
+// distinct handle of its own kind, whichever thread's pool its wrapper came
+// from.
 TEST(Transactions, ManyOpenAtOnceEndedOnOtherThreads) {
   evdb_error err = EVDB_ERROR_INIT;
   ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
@@ -646,6 +647,37 @@ TEST(Transactions, ManyOpenAtOnceEndedOnOtherThreads) {
     EXPECT_EQ(both.size(), a.size() + b.size()) << "one wrapper handed out to two threads";
     std::thread([&] { check_and_end(a); }).join();
     std::thread([&] { check_and_end(b); }).join();
+  }
+  // A thread that exits with transactions open hands its wrappers on with
+  // its pool: the next thread takes the pool over and never the wrappers
+  // still in use.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<evdb_tx*> left, next;
+    std::thread([&] {
+      for (int i = 0; i < 3; ++i) {
+        evdb_tx* tx = nullptr;
+        ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
+        left.push_back(tx);
+      }
+    }).join();
+    std::thread([&] {
+      for (int i = 0; i < 20; ++i) {
+        evdb_tx* tx = nullptr;
+        ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), EVDB_OK);
+        next.push_back(tx);
+      }
+    }).join();
+    std::set<evdb_tx*> all(left.begin(), left.end());
+    all.insert(next.begin(), next.end());
+    EXPECT_EQ(all.size(), left.size() + next.size()) << "a wrapper still in use handed out again";
+    for (evdb_tx* tx : left) {
+      EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_WRITE);
+      EXPECT_EQ(evdb_commit(tx, nullptr, nullptr), EVDB_OK);
+    }
+    for (evdb_tx* tx : next) {
+      EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_ONLY);
+      evdb_rollback(tx);
+    }
   }
   // Two threads beginning and handing their transactions to each other at
   // once: the caches never share a wrapper (TSan build: no data race).
