@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -25,8 +26,10 @@ namespace {
 // no stack frame for strings (docs/benchmarks.md, "Validation without a DOM").
 #if defined(__GNUC__)
 #define EVDB_COLD [[gnu::cold, gnu::noinline]]
+#define EVDB_NOINLINE [[gnu::noinline]]
 #else
 #define EVDB_COLD
+#define EVDB_NOINLINE
 #endif
 
 EVDB_COLD evdb_status null_arg(evdb_error* err, const char* op, const char* what) {
@@ -93,9 +96,10 @@ EVDB_COLD evdb_status ctx_failed(evdb_status s, evdb_error* err, const char* op)
                   (s == EVDB_CANCELED ? "the context was cancelled" : "the deadline passed"));
 }
 
+// OP-26: the calls that begin or end work fail at once on an ended context.
+// Inline: with no context it is one compare.
 inline evdb_status check_ctx(evdb_ctx* ctx, evdb_error* err, const char* op) {
-  if (ctx == nullptr) return EVDB_OK;
-  evdb_status s = evdb_ctx_status(ctx);
+  evdb_status s = evdb::loader::ctx_status(ctx);
   return s == EVDB_OK ? EVDB_OK : ctx_failed(s, err, op);
 }
 
@@ -112,66 +116,232 @@ EVDB_COLD evdb_status out_of_memory(evdb_error* err, const char* op) {
   return fail(err, EVDB_INTERNAL, std::string(op) + ": out of memory");
 }
 
+// ---- transaction wrappers ------------------------------------------------------
+//
+// Every transaction needs an evdb_tx (the driver's handle, its table and its
+// kind). They come from per-thread pools so that a transaction costs no
+// allocation and ending one costs no lookup of the thread (docs/decisions.md,
+// "Transaction wrappers"):
+//  * each thread that begins transactions owns one pool (TxPool) of kPoolSize
+//    wrappers, found through one trivially destructible thread_local (the
+//    default TLS model: libevdb may be dlopen'ed late, docs/contract.md
+//    ABI-16); only that thread takes wrappers out of it;
+//  * a wrapper in use has busy set; whoever ends the transaction, on any
+//    thread (ABI-14), clears it with a release store and never touches the
+//    pool: a plain store on x86, no atomic read-modify-write, no TLS lookup;
+//    the owner's acquire load of busy orders that thread's last reads of the
+//    wrapper before the owner's next writes;
+//  * when its thread exits, a pool goes to a process-wide list (wrappers may
+//    still be in use by transactions moved to other threads) and the next
+//    thread without a pool takes it over: pools are never freed, there are
+//    at most as many as threads that began transactions at the same time;
+//  * a thread with all kPoolSize wrappers in use (or one exiting) gets a
+//    wrapper of its own from the heap, deleted when its transaction ends.
+
+struct TxPool {
+  static constexpr int kPoolSize = 16;
+  evdb_tx wrappers[kPoolSize];
+  evdb_tx* hint = wrappers;     // where the owner looks first
+  TxPool* next_free = nullptr;  // in the list of pools without a thread
+};
+
+// The calling thread's pool; NULL before its first transaction and after its
+// exit began.
+constinit thread_local TxPool* tx_pool = nullptr;
+constinit thread_local bool tx_pool_gone = false;  // the thread is exiting
+
+// Pools whose thread exited. std::mutex is constant-initialised: usable from
+// thread_local destructors at exit.
+constinit std::mutex free_pools_mu;
+constinit TxPool* free_pools = nullptr;
+
+struct TxPoolRelease {
+  ~TxPoolRelease() {
+    std::lock_guard lock(free_pools_mu);
+    tx_pool->next_free = free_pools;
+    free_pools = tx_pool;
+    tx_pool = nullptr;
+    tx_pool_gone = true;
+  }
+};
+
+// A wrapper from the heap (`pooled` false), for the cases the pool cannot
+// serve. NULL when out of memory.
+EVDB_COLD evdb_tx* heap_tx() {
+  evdb_tx* tx = new (std::nothrow) evdb_tx;
+  if (tx != nullptr) tx->pooled = false;
+  return tx;
+}
+
+// Gives this thread a pool (a free one, else a new one), then a wrapper.
+EVDB_COLD evdb_tx* first_tx() {
+  if (tx_pool_gone) return heap_tx();
+  TxPool* p = nullptr;
+  {
+    std::lock_guard lock(free_pools_mu);
+    if (free_pools != nullptr) {
+      p = free_pools;
+      free_pools = p->next_free;
+    }
+  }
+  if (p == nullptr) {
+    p = new (std::nothrow) TxPool;
+    if (p == nullptr) return heap_tx();
+    for (evdb_tx& w : p->wrappers) w.pooled = true;
+  }
+  thread_local TxPoolRelease release;  // hands the pool on at thread exit
+  (void)release;
+  tx_pool = p;
+  for (int i = 0; i < TxPool::kPoolSize; ++i) {
+    evdb_tx& w = p->wrappers[i];
+    if (!w.busy.load(std::memory_order_acquire)) {
+      w.busy.store(true, std::memory_order_relaxed);
+      p->hint = &w;
+      return &w;
+    }
+  }
+  return heap_tx();
+}
+
+// The hinted wrapper was busy: the next free one, else one from the heap.
+EVDB_COLD evdb_tx* scan_tx(TxPool* p) {
+  const int at = static_cast<int>(p->hint - p->wrappers);
+  for (int k = 1; k < TxPool::kPoolSize; ++k) {
+    evdb_tx& w = p->wrappers[(at + k) % TxPool::kPoolSize];
+    if (!w.busy.load(std::memory_order_acquire)) {
+      w.busy.store(true, std::memory_order_relaxed);
+      p->hint = &w;
+      return &w;
+    }
+  }
+  return heap_tx();
+}
+
+// A free wrapper for a transaction beginning on this thread; NULL when out
+// of memory. Its fields other than busy and pooled are the caller's to set.
+inline evdb_tx* take_tx() {
+  TxPool* p = tx_pool;
+  if (p == nullptr) [[unlikely]]
+    return first_tx();
+  evdb_tx* w = p->hint;
+  if (w->busy.load(std::memory_order_acquire)) [[unlikely]]
+    return scan_tx(p);
+  w->busy.store(true, std::memory_order_relaxed);
+  return w;
+}
+
+// Ends the use of `tx` (on any thread). The caller read what it needs first.
+inline void give_back_tx(evdb_tx* tx) {
+  if (tx->pooled) [[likely]]
+    tx->busy.store(false, std::memory_order_release);
+  else
+    delete tx;
+}
+
+// True when a context needs more than "not given": it may have ended (a
+// cancel or a deadline, the clock read out of line). Two loads.
+inline bool ctx_to_check(const evdb_ctx* ctx) {
+  return ctx != nullptr && (ctx->canceled.load(std::memory_order_acquire) ||
+                            ctx->deadline_ns.load(std::memory_order_acquire) != 0);
+}
+
+// The body of evdb_begin once its arguments and context passed. The driver
+// begins first, into a local copy of the wrapper's fields (in memory: only
+// `out` and `err` then live in registers across the driver's call and the
+// TLS lookup, fewer registers to save), then the wrapper is taken.
+#if defined(__GNUC__)
+[[gnu::always_inline]]
+#endif
+inline evdb_status
+begin_checked(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out, evdb_error* err) {
+  struct {
+    const evdb_driver* table;
+    evdb_driver_tx* handle;
+    evdb_tx_kind kind;
+  } b{&db->driver->table, nullptr, kind};
+  if (evdb_status s = b.table->begin(db->handle, ctx, kind, &b.handle, err); s != EVDB_OK)
+      [[unlikely]] {
+    *out = nullptr;
+    return s;
+  }
+  evdb_tx* tx = take_tx();
+  if (tx == nullptr) [[unlikely]] {
+    b.table->rollback(b.handle);
+    *out = nullptr;
+    return out_of_memory(err, "begin");
+  }
+  tx->table = b.table;
+  tx->handle = b.handle;
+  tx->kind = b.kind;
+  *out = tx;
+  return EVDB_OK;
+}
+
+// evdb_begin with a bad argument or a context to check: says which, or
+// checks the context (OP-26) and begins.
+EVDB_COLD evdb_status begin_slow(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out,
+                                 evdb_error* err) {
+  if (out == nullptr) return null_arg(err, "begin", "out");
+  *out = nullptr;
+  if (db == nullptr) return null_arg(err, "begin", "db");
+  if (kind != EVDB_TX_READ_ONLY && kind != EVDB_TX_READ_WRITE) return unknown_kind(err, kind);
+  if (evdb_status s = check_ctx(ctx, err, "begin"); s != EVDB_OK) return s;
+  return begin_checked(db, ctx, kind, out, err);
+}
+
+inline evdb_status begin_tx(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out,
+                            evdb_error* err) {
+  if (out == nullptr || db == nullptr ||
+      static_cast<uint32_t>(kind) > uint32_t{EVDB_TX_READ_WRITE} || ctx_to_check(ctx)) [[unlikely]]
+    return begin_slow(db, ctx, kind, out, err);
+  return begin_checked(db, ctx, kind, out, err);
+}
+
+// evdb_commit with NULL, a context to check or a heap wrapper. The wrapper is
+// given back before the driver runs: tx is invalid after commit whatever the
+// outcome (ABI-10).
+EVDB_COLD evdb_status commit_slow(evdb_tx* tx, evdb_ctx* ctx, evdb_error* err) {
+  if (tx == nullptr) return null_arg(err, "commit", "tx");
+  const evdb_driver* t = tx->table;
+  evdb_driver_tx* h = tx->handle;
+  give_back_tx(tx);
+  if (evdb_status s = check_ctx(ctx, err, "commit"); s != EVDB_OK) {
+    t->rollback(h);  // nothing applied (OP-26)
+    return s;
+  }
+  return t->commit(h, ctx, err);
+}
+
+// The common case has no frame: the driver's commit ends the call.
+inline evdb_status commit_tx(evdb_tx* tx, evdb_ctx* ctx, evdb_error* err) {
+  if (tx == nullptr || ctx_to_check(ctx) || !tx->pooled) [[unlikely]]
+    return commit_slow(tx, ctx, err);
+  const evdb_driver* t = tx->table;
+  evdb_driver_tx* h = tx->handle;
+  tx->busy.store(false, std::memory_order_release);
+  return t->commit(h, ctx, err);
+}
+
+inline void rollback_tx(evdb_tx* tx) {
+  if (tx == nullptr) return;
+  const evdb_driver* t = tx->table;
+  evdb_driver_tx* h = tx->handle;
+  give_back_tx(tx);
+  t->rollback(h);
+}
+
 evdb_status run_tx(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx_fn fn, void* user,
                    evdb_error* err, const char* op) {
   if (fn == nullptr) return null_arg(err, op, "fn");
   evdb_tx* tx = nullptr;
-  evdb_status s = evdb_begin(db, ctx, kind, &tx, err);
+  evdb_status s = begin_tx(db, ctx, kind, &tx, err);
   if (s != EVDB_OK) return s;
   s = fn(tx, user, err);
   if (s != EVDB_OK) {
-    evdb_rollback(tx);
+    rollback_tx(tx);
     return s;
   }
-  return evdb_commit(tx, ctx, err);
-}
-
-// evdb_tx wrappers are small and made once per transaction: a few freed ones
-// are kept per thread so that a short transaction costs no allocation.
-// The cache is trivially destructible and constant-initialised, so reaching
-// it costs one TLS lookup (a thread_local with a destructor is reached
-// through an initialisation wrapper on every use); the wrappers it holds are
-// freed at thread exit by a second thread_local, TxCacheCleanup, made the
-// first time a thread keeps one. The default (global-dynamic) TLS model:
-// libevdb may be dlopen'ed late (Python ctypes, Go), where initial-exec TLS
-// can fail to load.
-struct TxCache {
-  static constexpr int kMax = 16;
-  evdb_tx* items[kMax];
-  int n;
-  bool cleanup_registered;
-};
-constinit thread_local TxCache tx_cache{};
-
-struct TxCacheCleanup {
-  ~TxCacheCleanup() {
-    for (int i = 0; i < tx_cache.n; ++i) delete tx_cache.items[i];
-    tx_cache.n = 0;
-    tx_cache.cleanup_registered = false;
-  }
-};
-
-EVDB_COLD void register_tx_cache_cleanup() {
-  thread_local TxCacheCleanup cleanup;  // its destructor runs at thread exit
-  (void)cleanup;
-  tx_cache.cleanup_registered = true;
-}
-
-evdb_tx* make_tx(evdb_db* db, evdb_tx_kind kind) {
-  TxCache& c = tx_cache;
-  evdb_tx* tx = c.n > 0 ? c.items[--c.n] : new (std::nothrow) evdb_tx;
-  if (tx != nullptr) *tx = evdb_tx{db, nullptr, kind};
-  return tx;
-}
-
-inline void drop_tx(evdb_tx* tx) {
-  TxCache& c = tx_cache;
-  if (c.n == TxCache::kMax) {
-    delete tx;
-    return;
-  }
-  c.items[c.n++] = tx;
-  if (!c.cleanup_registered) register_tx_cache_cleanup();  // once per thread
+  return commit_tx(tx, ctx, err);
 }
 
 }  // namespace
@@ -234,39 +404,15 @@ const char* evdb_db_driver_name(const evdb_db* db) {
 
 evdb_status evdb_begin(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out,
                        evdb_error* err) {
-  if (out == nullptr) return null_arg(err, "begin", "out");
-  *out = nullptr;
-  if (db == nullptr) return null_arg(err, "begin", "db");
-  if (kind != EVDB_TX_READ_ONLY && kind != EVDB_TX_READ_WRITE) return unknown_kind(err, kind);
-  if (evdb_status s = check_ctx(ctx, err, "begin"); s != EVDB_OK) return s;
-  evdb_tx* tx = make_tx(db, kind);
-  if (tx == nullptr) return out_of_memory(err, "begin");
-  evdb_status s = db->driver->table.begin(db->handle, ctx, kind, &tx->handle, err);
-  if (s != EVDB_OK) {
-    drop_tx(tx);
-    return s;
-  }
-  *out = tx;
-  return EVDB_OK;
+  return begin_tx(db, ctx, kind, out, err);
 }
 
 evdb_status evdb_commit(evdb_tx* tx, evdb_ctx* ctx, evdb_error* err) {
-  if (tx == nullptr) return null_arg(err, "commit", "tx");
-  const evdb_driver& t = tx->db->driver->table;
-  evdb_status s = check_ctx(ctx, err, "commit");
-  if (s != EVDB_OK) {
-    t.rollback(tx->handle);  // nothing applied
-  } else {
-    s = t.commit(tx->handle, ctx, err);
-  }
-  drop_tx(tx);
-  return s;
+  return commit_tx(tx, ctx, err);
 }
 
 void evdb_rollback(evdb_tx* tx) {
-  if (tx == nullptr) return;
-  tx->db->driver->table.rollback(tx->handle);
-  drop_tx(tx);
+  rollback_tx(tx);
 }
 
 evdb_tx_kind evdb_tx_get_kind(const evdb_tx* tx) {
@@ -286,7 +432,7 @@ evdb_status evdb_tx_read_write(evdb_db* db, evdb_ctx* ctx, evdb_tx_fn fn, void* 
 evdb_status evdb_read_system_version(evdb_tx* tx, evdb_ctx* ctx, int64_t* out, evdb_error* err) {
   if (tx == nullptr) return null_arg(err, "read_system_version", "tx");
   if (out == nullptr) return null_arg(err, "read_system_version", "out");
-  return tx->db->driver->table.read_system_version(tx->handle, ctx, out, err);
+  return tx->table->read_system_version(tx->handle, ctx, out, err);
 }
 
 evdb_status evdb_read_event_at(evdb_tx* tx, evdb_ctx* ctx, int64_t version, evdb_event* out,
@@ -298,7 +444,7 @@ evdb_status evdb_read_event_at(evdb_tx* tx, evdb_ctx* ctx, int64_t version, evdb
   if (version == 0)
     return fail(err, EVDB_NOT_FOUND, "read_event_at: there is no event at version 0");
   return read_into(out, [&](evdb_event* e) {
-    return tx->db->driver->table.read_event_at(tx->handle, ctx, version, e, err);
+    return tx->table->read_event_at(tx->handle, ctx, version, e, err);
   });
 }
 
@@ -309,7 +455,7 @@ evdb_status evdb_read_event_after(evdb_tx* tx, evdb_ctx* ctx, int64_t version, e
   if (version < 0) return negative(err, "read_event_after", "version", version);
   if (evdb_status s = check_event_size(out, err, "read_event_after", "out"); s != EVDB_OK) return s;
   return read_into(out, [&](evdb_event* e) {
-    return tx->db->driver->table.read_event_after(tx->handle, ctx, version, e, err);
+    return tx->table->read_event_after(tx->handle, ctx, version, e, err);
   });
 }
 
@@ -322,7 +468,7 @@ evdb_status evdb_read_events(evdb_tx* tx, evdb_ctx* ctx, int64_t at, int reverse
   if (n == 0) return EVDB_OK;
   if (buf == nullptr) return null_arg(err, "read_events", "buf (with n > 0)");
   if (evdb_status s = check_event_size(buf, err, "read_events", "buf"); s != EVDB_OK) return s;
-  const evdb_driver& t = tx->db->driver->table;
+  const evdb_driver& t = *tx->table;
   const uint32_t step = buf->struct_size;  // read once: a driver may overwrite it
   if (step == sizeof(evdb_event)) {
     evdb_status s = t.read_events(tx->handle, ctx, at, reverse, buf, n, n_out, err);
@@ -345,7 +491,7 @@ evdb_status evdb_read_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id,
                                          evdb_error* err) {
   if (tx == nullptr) return null_arg(err, "read_projection_version", "tx");
   if (out == nullptr) return null_arg(err, "read_projection_version", "out");
-  return tx->db->driver->table.read_projection_version(tx->handle, ctx, id, out, err);
+  return tx->table->read_projection_version(tx->handle, ctx, id, out, err);
 }
 
 evdb_status evdb_append_event(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed_version,
@@ -371,7 +517,7 @@ evdb_status evdb_append_event(evdb_tx* tx, evdb_ctx* ctx, int64_t assumed_versio
   if (std::string why = evdb::loader::check_event(*e); !why.empty()) return invalid_event(err, why);
   if (e->revision_vcs == nullptr) copy.revision_vcs = "";  // e is &copy (checked: length 0)
   int64_t nv = 0;
-  evdb_status s = tx->db->driver->table.append_event(tx->handle, ctx, assumed_version, e, &nv, err);
+  evdb_status s = tx->table->append_event(tx->handle, ctx, assumed_version, e, &nv, err);
   if (s == EVDB_OK && new_version != nullptr) *new_version = nv;
   return s;
 }
@@ -381,7 +527,7 @@ evdb_status evdb_init_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id,
   if (tx == nullptr) return null_arg(err, "init_projection_version", "tx");
   if (evdb_status s = check_writable(tx, err, "init_projection_version"); s != EVDB_OK) return s;
   int64_t v = 0;
-  evdb_status s = tx->db->driver->table.init_projection_version(tx->handle, ctx, id, &v, err);
+  evdb_status s = tx->table->init_projection_version(tx->handle, ctx, id, &v, err);
   if (s == EVDB_OK && out != nullptr) *out = v;
   return s;
 }
@@ -391,7 +537,7 @@ evdb_status evdb_set_projection_version(evdb_tx* tx, evdb_ctx* ctx, int32_t id, 
   if (tx == nullptr) return null_arg(err, "set_projection_version", "tx");
   if (evdb_status s = check_writable(tx, err, "set_projection_version"); s != EVDB_OK) return s;
   if (version < 0) return negative(err, "set_projection_version", "version", version);
-  return tx->db->driver->table.set_projection_version(tx->handle, ctx, id, version, err);
+  return tx->table->set_projection_version(tx->handle, ctx, id, version, err);
 }
 
 }  // extern "C"

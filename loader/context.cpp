@@ -19,11 +19,7 @@ int64_t steady_now_ns() {
 namespace {
 
 evdb_status status_of(const evdb_ctx* ctx) {
-  if (ctx == nullptr) return EVDB_OK;
-  if (ctx->canceled.load(std::memory_order_acquire)) return EVDB_CANCELED;
-  int64_t d = ctx->deadline_ns.load(std::memory_order_acquire);
-  if (d != 0 && steady_now_ns() >= d) return EVDB_DEADLINE_EXCEEDED;
-  return EVDB_OK;
+  return ctx_status(ctx);
 }
 
 int64_t remaining_us(const evdb_ctx* ctx) {
@@ -139,7 +135,7 @@ void evdb_ctx_set_timeout_ms(evdb_ctx* ctx, int64_t timeout_ms) {
 }
 
 evdb_status evdb_ctx_status(const evdb_ctx* ctx) {
-  return evdb::loader::host_api()->ctx_status(ctx);
+  return evdb::loader::ctx_status(ctx);
 }
 
 }  // extern "C"

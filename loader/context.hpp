@@ -44,6 +44,18 @@ const evdb_host_api* host_api();
 // Steady-clock now in nanoseconds.
 int64_t steady_now_ns();
 
+// EVDB_OK, EVDB_CANCELED or EVDB_DEADLINE_EXCEEDED (docs/contract.md §2.6);
+// EVDB_OK for NULL. What evdb_ctx_status and the host's ctx_status answer,
+// inline for libevdb's own checks: two loads when nothing has ended, and
+// the clock read only when a deadline is set.
+inline evdb_status ctx_status(const evdb_ctx* ctx) {
+  if (ctx == nullptr) return EVDB_OK;
+  if (ctx->canceled.load(std::memory_order_acquire)) return EVDB_CANCELED;
+  int64_t d = ctx->deadline_ns.load(std::memory_order_acquire);
+  if (d != 0 && steady_now_ns() >= d) return EVDB_DEADLINE_EXCEEDED;
+  return EVDB_OK;
+}
+
 // Adds / removes `w` to the waiters that evdb_ctx_cancel and
 // evdb_ctx_set_timeout_ms wake. The caller keeps `w` alive until it removed
 // it. Both are no-ops for NULL ctx.

@@ -3,6 +3,8 @@
 
 #include <evdb/driver.h>
 
+#include <atomic>
+
 #include "listen_hub.hpp"
 #include "registry.hpp"
 
@@ -17,8 +19,16 @@ struct evdb_db {
   evdb::loader::ListenHubs hubs;  // joins its threads when destroyed (evdb_close)
 };
 
+// A transaction: the driver's handle and what every call on it needs, so
+// that a call reaches the driver's entry with one load (the table is
+// db->driver->table, which lives for the process). Wrappers are reused:
+// api.cpp takes them from per-thread pools ("transaction wrappers" there).
 struct evdb_tx {
-  evdb_db* db;
-  evdb_driver_tx* handle;  // owned; ended by commit/rollback
+  const evdb_driver* table;  // the driver's table
+  evdb_driver_tx* handle;    // owned; ended by commit/rollback
   evdb_tx_kind kind;
+  // In use by a transaction. Set by the thread owning the wrapper's pool,
+  // cleared (release) by whichever thread ends the transaction.
+  std::atomic<bool> busy{false};
+  bool pooled = false;  // false: from the heap, deleted when its transaction ends
 };

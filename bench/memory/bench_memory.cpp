@@ -3,13 +3,15 @@
 // Each case runs twice: "Loader" goes through libevdb (evdb_open("memory:"),
 // the C API with its argument validation, the driver's C table built by the
 // adapter, the driver file found beside libevdb); "Direct" calls the C++
-// classes of evdb_driver_memory_impl linked into this program. Both use a
-// private store ("memory:").
+// classes of evdb_driver_memory_impl linked into this program; "Table" calls
+// that library's C table (the adapter) without libevdb, as libevdb does. All
+// use a private store ("memory:").
 //
 // Run: bench_memory --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 // Instructions per operation (callgrind): bench_memory --count=N CASE, below.
 // Results and the command used: docs/benchmarks.md, section "memory".
 #include <benchmark/benchmark.h>
+#include <evdb/driver.h>
 #include <evdb/evdb.h>
 #include <malloc.h>
 
@@ -26,8 +28,6 @@
 #include "../bench_common.hpp"
 #include "memory_driver.hpp"
 #include "validate.hpp"
-
-#include "../bench_common.hpp"
 
 namespace {
 
@@ -127,6 +127,51 @@ struct DirectCheckedPath : DirectPath {
   int64_t append(int64_t assumed, const evdb_event& e) {
     if (!evdb::loader::check_event(e).empty()) std::abort();
     return DirectPath::append(assumed, e);
+  }
+};
+
+// The driver's C table (what libevdb calls: the adapter of drivers/adapter.hpp
+// around the same classes) without libevdb, as the sqlite benchmark's Direct
+// cases do. Splits Loader − Direct into libevdb's part (Loader − Table) and
+// the adapter's (Table − Direct); no validation.
+struct TablePath {
+  const evdb_driver* t = evdb_driver_entry_memory(EVDB_DRIVER_ABI_VERSION, nullptr);
+  evdb_driver_db* db = nullptr;
+  evdb_driver_tx* tx = nullptr;
+  evdb_error err = EVDB_ERROR_INIT;
+
+  TablePath() { open(); }
+  ~TablePath() { t->close(db); }
+  void open() {
+    if (db != nullptr) t->close(db);
+    db = nullptr;
+    evdb_uri u{};
+    u.struct_size = sizeof u;
+    u.text = u.redacted = "memory:";
+    u.scheme = "memory";
+    u.user = u.password = u.host = u.path = "";
+    if (evdb_status s = t->open(&u, nullptr, &db, &err); s != EVDB_OK) die("open", s, err);
+  }
+  void begin(bool ro) {
+    evdb_status s = t->begin(db, nullptr, ro ? EVDB_TX_READ_ONLY : EVDB_TX_READ_WRITE, &tx, &err);
+    if (s != EVDB_OK) die("begin", s, err);
+  }
+  int64_t append(int64_t assumed, const evdb_event& e) {
+    int64_t nv = 0;
+    evdb_status s = t->append_event(tx, nullptr, assumed, &e, &nv, &err);
+    if (s != EVDB_OK) die("append", s, err);
+    return nv;
+  }
+  size_t read(int64_t at, evdb_event* buf, size_t n) {
+    size_t got = 0;
+    evdb_status s = t->read_events(tx, nullptr, at, 0, buf, n, &got, &err);
+    if (s != EVDB_OK) die("read_events", s, err);
+    return got;
+  }
+  void commit() {
+    evdb_status s = t->commit(tx, nullptr, &err);
+    tx = nullptr;
+    if (s != EVDB_OK) die("commit", s, err);
   }
 };
 
@@ -253,6 +298,7 @@ BENCHMARK_TEMPLATE(AppendBatch, DirectPath)->Arg(1000);
 BENCHMARK_TEMPLATE(ReadEvents, LoaderPath)->Arg(1000);
 BENCHMARK_TEMPLATE(ReadEvents, DirectPath)->Arg(1000);
 BENCHMARK_TEMPLATE(EmptyReadOnlyTx, LoaderPath);
+BENCHMARK_TEMPLATE(EmptyReadOnlyTx, TablePath);
 BENCHMARK_TEMPLATE(EmptyReadOnlyTx, DirectPath);
 BENCHMARK(ValidateEventLikeTheLoader);
 BENCHMARK(Writers)->Threads(1)->UseRealTime()->MinTime(0.2);
@@ -322,8 +368,10 @@ int count_mode(long n, const std::string& name) {
   const std::pair<const char*, void (*)(long)> cases[] = {
       {"append-one/loader", count_append_one<LoaderPath>},
       {"append-one/direct-checked", count_append_one<DirectCheckedPath>},
+      {"append-one/table", count_append_one<TablePath>},
       {"append-one/direct", count_append_one<DirectPath>},
       {"empty-read-only/loader", count_empty_read_only<LoaderPath>},
+      {"empty-read-only/table", count_empty_read_only<TablePath>},
       {"empty-read-only/direct", count_empty_read_only<DirectPath>},
       {"validate", count_validate},
   };

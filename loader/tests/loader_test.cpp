@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -525,6 +527,184 @@ TEST(CppApi, TransactionBodyErrorsAndExceptions) {
                evdb::NotFound);
   EXPECT_THROW(db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(head, ev("", "{}")); }),
                evdb::InvalidArgument);
+}
+
+// ---- transaction handles (api.cpp keeps freed evdb_tx wrappers per thread) ----
+
+namespace {
+
+// The head of the in-process test driver's (process-wide) log.
+int64_t tinproc_head(evdb_db* db) {
+  evdb_tx* tx = nullptr;
+  int64_t head = -1;
+  EXPECT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_read_system_version(tx, nullptr, &head, nullptr), EVDB_OK);
+  EXPECT_EQ(evdb_commit(tx, nullptr, nullptr), EVDB_OK);
+  return head;
+}
+
+}  // namespace
+
+// docs/contract.md OP-26: commit with an ended context fails at once with its
+// status, says so, and rolls the transaction back; the handle is freed
+// (ABI-10) and the next transaction works.
+TEST(Transactions, CommitWithEndedContextRollsBackAndSaysWhy) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb_db* db = nullptr;
+  ASSERT_EQ(evdb_open("tinproc:", nullptr, &db, &err), EVDB_OK);
+  evdb_event e = EVDB_EVENT_INIT;
+  e.type_name = "X";
+  e.type_name_len = 1;
+  e.payload = "{}";
+  e.payload_len = 2;
+  const int64_t head = tinproc_head(db);
+  evdb_ctx* cancelled = evdb_ctx_new();
+  evdb_ctx* expired = evdb_ctx_new();
+  ASSERT_NE(cancelled, nullptr);
+  ASSERT_NE(expired, nullptr);
+  evdb_ctx_cancel(cancelled);
+  evdb_ctx_set_timeout_ms(expired, 0);
+  struct Case {
+    evdb_ctx* ctx;
+    evdb_status want;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{cancelled, EVDB_CANCELED, "evdb: commit: the context was cancelled"},
+        Case{expired, EVDB_DEADLINE_EXCEEDED, "evdb: commit: the deadline passed"}}) {
+    evdb_tx* tx = nullptr;
+    ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, &err), EVDB_OK);
+    ASSERT_EQ(evdb_append_event(tx, nullptr, head, &e, nullptr, &err), EVDB_OK);
+    EXPECT_EQ(evdb_commit(tx, c.ctx, &err), c.want);
+    EXPECT_EQ(err.code, c.want);
+    EXPECT_STREQ(err.message, c.says);
+    EXPECT_EQ(tinproc_head(db), head) << "a commit refused for its context applied its event";
+  }
+  // Begin refuses the ended context too, and hands out no transaction.
+  int not_a_tx = 0;
+  evdb_tx* tx = reinterpret_cast<evdb_tx*>(&not_a_tx);
+  EXPECT_EQ(evdb_begin(db, cancelled, EVDB_TX_READ_ONLY, &tx, &err), EVDB_CANCELED);
+  EXPECT_EQ(tx, nullptr);
+  // The same transaction with a live context commits.
+  evdb_ctx* live = evdb_ctx_new();
+  ASSERT_EQ(evdb_begin(db, live, EVDB_TX_READ_WRITE, &tx, &err), EVDB_OK);
+  ASSERT_EQ(evdb_append_event(tx, live, head, &e, nullptr, &err), EVDB_OK);
+  EXPECT_EQ(evdb_commit(tx, live, &err), EVDB_OK);
+  EXPECT_EQ(tinproc_head(db), head + 1);
+  evdb_ctx_free(live);
+  evdb_ctx_free(expired);
+  evdb_ctx_free(cancelled);
+  evdb_error_release(&err);
+  evdb_close(db);
+}
+
+// Many transactions open at once from one thread (OP-18), more than the
+// per-thread pool of wrappers holds, each ended on another thread (ABI-14),
+// some left open by a thread that exits: every open transaction is a
+// distinct handle of its own kind, whichever thread's pool its wrapper came
+// from.
+TEST(Transactions, ManyOpenAtOnceEndedOnOtherThreads) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb_db* db = nullptr;
+  ASSERT_EQ(evdb_open("tinproc:", nullptr, &db, &err), EVDB_OK);
+  constexpr int kOpen = 40;
+  auto begin_many = [&](std::vector<evdb_tx*>& txs) {
+    for (int i = 0; i < kOpen; ++i) {
+      evdb_tx* tx = nullptr;
+      ASSERT_EQ(
+          evdb_begin(db, nullptr, i % 2 ? EVDB_TX_READ_WRITE : EVDB_TX_READ_ONLY, &tx, nullptr),
+          EVDB_OK);
+      txs.push_back(tx);
+    }
+  };
+  auto check_and_end = [&](const std::vector<evdb_tx*>& txs) {
+    EXPECT_EQ(std::set<evdb_tx*>(txs.begin(), txs.end()).size(), txs.size())
+        << "one wrapper handed out for two open transactions";
+    for (size_t i = 0; i < txs.size(); ++i) {
+      EXPECT_EQ(evdb_tx_get_kind(txs[i]), i % 2 ? EVDB_TX_READ_WRITE : EVDB_TX_READ_ONLY);
+      int64_t v = -1;
+      EXPECT_EQ(evdb_read_system_version(txs[i], nullptr, &v, nullptr), EVDB_OK);
+      if (i % 3 == 0)
+        evdb_rollback(txs[i]);
+      else
+        EXPECT_EQ(evdb_commit(txs[i], nullptr, nullptr), EVDB_OK);
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    std::vector<evdb_tx*> a, b;
+    std::thread([&] { begin_many(a); }).join();
+    begin_many(b);  // this thread's cache may hold wrappers ended elsewhere
+    std::set<evdb_tx*> both(a.begin(), a.end());
+    both.insert(b.begin(), b.end());
+    EXPECT_EQ(both.size(), a.size() + b.size()) << "one wrapper handed out to two threads";
+    std::thread([&] { check_and_end(a); }).join();
+    std::thread([&] { check_and_end(b); }).join();
+  }
+  // A thread that exits with transactions open hands its wrappers on with
+  // its pool: the next thread takes the pool over and never the wrappers
+  // still in use.
+  for (int round = 0; round < 3; ++round) {
+    std::vector<evdb_tx*> left, next;
+    std::thread([&] {
+      for (int i = 0; i < 3; ++i) {
+        evdb_tx* tx = nullptr;
+        ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), EVDB_OK);
+        left.push_back(tx);
+      }
+    }).join();
+    std::thread([&] {
+      for (int i = 0; i < 20; ++i) {
+        evdb_tx* tx = nullptr;
+        ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr), EVDB_OK);
+        next.push_back(tx);
+      }
+    }).join();
+    std::set<evdb_tx*> all(left.begin(), left.end());
+    all.insert(next.begin(), next.end());
+    EXPECT_EQ(all.size(), left.size() + next.size()) << "a wrapper still in use handed out again";
+    for (evdb_tx* tx : left) {
+      EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_WRITE);
+      EXPECT_EQ(evdb_commit(tx, nullptr, nullptr), EVDB_OK);
+    }
+    for (evdb_tx* tx : next) {
+      EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_ONLY);
+      evdb_rollback(tx);
+    }
+  }
+  // Two threads beginning and handing their transactions to each other at
+  // once: the caches never share a wrapper (TSan build: no data race).
+  std::mutex mu;
+  std::vector<evdb_tx*> to_a, to_b;
+  std::set<evdb_tx*> open;
+  std::atomic<int> failures{0};
+  auto worker = [&](std::vector<evdb_tx*>& mine, std::vector<evdb_tx*>& theirs) {
+    for (int i = 0; i < 2000; ++i) {
+      evdb_tx* tx = nullptr;
+      if (evdb_begin(db, nullptr, EVDB_TX_READ_ONLY, &tx, nullptr) != EVDB_OK) ++failures;
+      evdb_tx* handed = nullptr;
+      {
+        std::lock_guard lock(mu);
+        if (!open.insert(tx).second) ++failures;  // handed out while still open
+        theirs.push_back(tx);
+        if (!mine.empty()) {
+          handed = mine.back();
+          mine.pop_back();
+          open.erase(handed);
+        }
+      }
+      if (handed != nullptr && evdb_commit(handed, nullptr, nullptr) != EVDB_OK) ++failures;
+    }
+  };
+  std::thread ta([&] { worker(to_a, to_b); });
+  std::thread tb([&] { worker(to_b, to_a); });
+  ta.join();
+  tb.join();
+  for (evdb_tx* tx : to_a) evdb_rollback(tx);
+  for (evdb_tx* tx : to_b) evdb_rollback(tx);
+  EXPECT_EQ(failures.load(), 0);
+  evdb_close(db);
 }
 
 // 1.1's status for a commit whose outcome is unknown: named, never retryable
