@@ -98,8 +98,9 @@ class WriteLockTracker {
   // IMMEDIATE): takes this process's turn first, so that the backend's lock
   // is contended only by other processes. When the lock is free in this
   // process, records the caller as its holder at once; else waits at most
-  // `slice` (0: not at all) for the holder to end. Each release wakes one
-  // waiter (one that arrives meanwhile may take the turn first: no FIFO).
+  // `slice` (0: not at all) for the holder to end. Each release wakes the
+  // waiters and the first to run takes the turn (no FIFO; one that arrives
+  // meanwhile may take it first).
   // Nothing is recorded unless kReserved. `out` must be empty. The caller
   // calls again, after looking at its context and budget, on kBusy.
   Reserve reserve(std::thread::id me, std::chrono::microseconds slice, Hold& out);
