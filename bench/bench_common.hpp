@@ -173,6 +173,72 @@ class FanOutLatencies {
   std::vector<double> all_, last_;
 };
 
+// One listening thread's deliveries, for the single-listener cases: the
+// listener calls deliver(v) for each version it gets (the time is taken
+// there); the committing thread waits for its version with wait_for(v),
+// which returns when the listener had it. Thread-safe.
+class Deliveries {
+ public:
+  using Clock = std::chrono::steady_clock;
+  void deliver(int64_t v) {
+    const auto now = Clock::now();
+    std::lock_guard l(mu_);
+    seen_ = v;
+    at_ = now;
+    cv_.notify_all();
+  }
+  Clock::time_point wait_for(int64_t v) {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return seen_ >= v; });
+    return at_;
+  }
+  // The listener is in place: set once by it, waited for before the loop.
+  void set_ready() {
+    std::lock_guard l(mu_);
+    ready_ = true;
+    cv_.notify_all();
+  }
+  void wait_ready() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return ready_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ready_ = false;
+  int64_t seen_ = 0;
+  Clock::time_point at_;
+};
+
+// Latencies of the single-listener cases, per commit: from the start of the
+// transaction (begin; both sides do the same work: begin, read the head,
+// append, commit) and from the return of the commit, to the listener's
+// callback. report(): p50_us / p99_us and ret_p50_us / ret_p99_us (these
+// may be negative: the listener can have the version before the committer
+// has the commit's reply).
+class ListenLatencies {
+ public:
+  using Clock = std::chrono::steady_clock;
+  void add(Clock::time_point begun, Clock::time_point returned, Clock::time_point delivered) {
+    start_.push_back(std::chrono::duration<double, std::micro>(delivered - begun).count());
+    ret_.push_back(std::chrono::duration<double, std::micro>(delivered - returned).count());
+  }
+  void report(benchmark::State& state) {
+    put(state, start_, "");
+    put(state, ret_, "ret_");
+  }
+
+ private:
+  static void put(benchmark::State& state, std::vector<double>& us, const std::string& prefix) {
+    if (us.empty()) return;
+    std::sort(us.begin(), us.end());
+    state.counters[prefix + "p50_us"] = us[us.size() / 2];
+    state.counters[prefix + "p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
+  }
+  std::vector<double> start_, ret_;
+};
+
 // Commit → callback latency of `n` listens on one handle, each on its own
 // thread (they share one subscription, docs/contract.md LSN-1). Each
 // iteration commits one event (the clock starts at evdb_commit) and waits

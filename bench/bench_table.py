@@ -32,6 +32,21 @@ import sys
 # iteration, kind ("rate": events/s; "wall": the wall_items_per_s counter;
 # "lat:<counter>": a latency counter in µs; "time": ns per iteration).
 # Benchmarks are named by their base name and thread count.
+
+
+def listener_rows(evdb, raw):
+    """The single-listener rows (bench_common.hpp, ListenLatencies): p50 and p99
+    from the transaction's start and from the commit's return."""
+    return [(f"listener, {frm} → callback, {p} (µs)", (evdb, 1), (raw, 1), 1, f"lat:{c}{p}_us")
+            for frm, c in (("transaction start", ""), ("commit return", "ret_")) for p in ("p50", "p99")]
+
+
+def fan_out_rows(evdb):
+    """1000 listens on one handle (bench_common.hpp, fan_out_latency), p50 and p99."""
+    return [(f"1000 listeners, commit start → callback, {p} (µs)", (evdb, 1), None, 1, f"lat:{p}_us")
+            for p in ("p50", "p99")]
+
+
 MEMORY = [
     ("one-append transaction", ("AppendCommitOne<LoaderPath>", 1), ("AppendCommitOne<DirectPath>", 1), 1, "rate"),
     ("one-append transaction, raw = driver + libevdb's check", ("AppendCommitOne<LoaderPath>", 1),
@@ -65,23 +80,13 @@ POSTGRES = [
      ("BM_AppendOne_Raw/delay_us:1000", 1), 1, "wall"),
     ("100 appends per transaction, +1 ms per round trip", ("BM_AppendBatch_Evdb/delay_us:1000", 1),
      ("BM_AppendBatch_Raw/delay_us:1000", 1), 100, "rate"),
-    ("listener, commit start → callback, p50 (µs)", ("BM_ListenLatency_Evdb", 1), ("BM_ListenLatency_Raw", 1), 1,
-     "lat:p50_us"),
-    ("listener, commit start → callback, p99 (µs)", ("BM_ListenLatency_Evdb", 1), ("BM_ListenLatency_Raw", 1), 1,
-     "lat:p99_us"),
-] + [(f"1000 listeners, commit start → callback, {p} (µs)", ("BM_ListenFanOut_Evdb", 1), None, 1, f"lat:{p}_us")
-     for p in ("p50", "p99")]
+] + listener_rows("BM_ListenLatency_Evdb", "BM_ListenLatency_Raw") + fan_out_rows("BM_ListenFanOut_Evdb")
 REDIS = [
     ("one-append transaction, 1 writer", ("BM_Driver_AppendOne", 1), ("BM_Raw_AppendOne", 1), 1, "wall"),
     ("one-append transactions, 8 writers", ("BM_Driver_AppendOne", 8), ("BM_Raw_AppendOne", 8), 1, "wall"),
     ("1000 appends per transaction", ("BM_Driver_AppendBatch", 1), ("BM_Raw_AppendBatch", 1), 1000, "rate"),
     ("read_events of 1000", ("BM_Driver_ReadEvents", 1), ("BM_Raw_ReadEvents", 1), 1000, "rate"),
-    ("listener, commit start → callback, p50 (µs)", ("BM_Driver_ListenLatency", 1), ("BM_Raw_ListenLatency", 1), 1,
-     "lat:p50_us"),
-    ("listener, commit start → callback, p99 (µs)", ("BM_Driver_ListenLatency", 1), ("BM_Raw_ListenLatency", 1), 1,
-     "lat:p99_us"),
-] + [(f"1000 listeners, commit start → callback, {p} (µs)", ("BM_Driver_ListenFanOut", 1), None, 1, f"lat:{p}_us")
-     for p in ("p50", "p99")]
+] + listener_rows("BM_Driver_ListenLatency", "BM_Raw_ListenLatency") + fan_out_rows("BM_Driver_ListenFanOut")
 
 # The runs of scripts/bench: file stem, driver heading, setting shown, rows.
 RUNS = [
@@ -203,7 +208,7 @@ def fmt_retries(r):
 
 
 def ratio(e, r, kind):
-    if e is None or r is None or e[0] == 0 or r[0] == 0:
+    if e is None or r is None or e[0] <= 0 or r[0] <= 0:  # a latency may be negative (ret_)
         return "—"
     x = r[0] / e[0] if kind.startswith("lat:") or kind == "time" else e[0] / r[0]
     return f"**{x:.2f}**"

@@ -15,12 +15,13 @@
 //   sends one statement per round trip, as the driver did before PG-9)
 //   ReadEvents:    one read-only transaction reading 1000 events (fields
 //                  copied out) from a log of 2000;
-//   ListenLatency: time from the start of evdb_commit (or raw COMMIT) of a
-//                  one-event transaction to the listener's callback (raw:
-//                  the notification read by poll()+get_notifs on a LISTEN
-//                  connection); counters p50_us and p99_us; ret_p50_us and
-//                  ret_p99_us from the return of the commit instead (the
-//                  notification may even arrive first: negative values).
+//   ListenLatency: a listener on a thread of its own (raw: the notification
+//                  read by poll()+get_notifs on a LISTEN connection); time
+//                  from the start of a one-event transaction (begin, append,
+//                  commit) to the listener's callback: counters p50_us and
+//                  p99_us; ret_p50_us and ret_p99_us from the return of the
+//                  commit instead (the notification may even arrive first:
+//                  negative values).
 // The server is scripts/postgres-local's (URI from EVDB_PG_URI, default the
 // script's default); each benchmark uses a fresh schema, dropped afterwards.
 #include <benchmark/benchmark.h>
@@ -292,71 +293,48 @@ void BM_ReadEvents_Raw(benchmark::State& state) {
 }
 
 // ---- ListenLatency ----------------------------------------------------------------
+//
+// Both sides: a listener on a thread of its own (evdb_listen; raw: a LISTEN
+// connection read with poll() + get_notifs()), and the benchmark's thread
+// committing one event per iteration (begin, append at the head, commit) and
+// waiting until the listener has it (bench_common.hpp: Deliveries,
+// ListenLatencies).
 
 using Clock = std::chrono::steady_clock;
 
-// p50/p99 of `us` as counters named prefix + "p50_us" / "p99_us".
-void report_latency(benchmark::State& state, std::vector<double>& us, const std::string& prefix) {
-  if (us.empty()) return;
-  std::sort(us.begin(), us.end());
-  state.counters[prefix + "p50_us"] = us[us.size() / 2];
-  state.counters[prefix + "p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-}
-
 void BM_ListenLatency_Evdb(benchmark::State& state) {
   Schema s("lle");
-  struct Shared {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool ready = false;
-    int64_t seen = 0;
-    Clock::time_point at;
-  } sh;
+  Deliveries got;
   evdb::Context ctx;
   std::thread listener([&] {
     evdb_listen(
         s.db(), ctx.raw(),
         [](void* u, evdb_error*) -> evdb_status {
-          auto* p = static_cast<Shared*>(u);
-          std::lock_guard l(p->mu);
-          p->ready = true;
-          p->cv.notify_all();
+          static_cast<Deliveries*>(u)->set_ready();
           return EVDB_OK;
         },
         [](void* u, int64_t v, evdb_error*) {
-          auto* p = static_cast<Shared*>(u);
-          auto now = Clock::now();
-          std::lock_guard l(p->mu);
-          p->seen = v;
-          p->at = now;
-          p->cv.notify_all();
+          static_cast<Deliveries*>(u)->deliver(v);
           return EVDB_OK;
         },
-        &sh, nullptr);
+        &got, nullptr);
   });
-  {
-    std::unique_lock l(sh.mu);
-    sh.cv.wait(l, [&] { return sh.ready; });
-  }
-  std::vector<double> lat, after;
+  got.wait_ready();
+  ListenLatencies lat;
   evdb_event e = make_event();
   int64_t head = 0;
   for (auto _ : state) {
+    const auto t0 = Clock::now();
     evdb_tx* tx = nullptr;
     check(evdb_begin(s.db(), nullptr, EVDB_TX_READ_WRITE, &tx, nullptr), "begin");
     check(evdb_append_event(tx, nullptr, head, &e, &head, nullptr), "append");
-    auto t0 = Clock::now();
     check(evdb_commit(tx, nullptr, nullptr), "commit");
-    auto t1 = Clock::now();
-    std::unique_lock l(sh.mu);
-    sh.cv.wait(l, [&] { return sh.seen >= head; });
-    lat.push_back(std::chrono::duration<double, std::micro>(sh.at - t0).count());
-    after.push_back(std::chrono::duration<double, std::micro>(sh.at - t1).count());
+    const auto t1 = Clock::now();
+    lat.add(t0, t1, got.wait_for(head));
   }
   ctx.cancel();
   listener.join();
-  report_latency(state, lat, "");
-  report_latency(state, after, "ret_");
+  lat.report(state);
 }
 
 void BM_ListenLatency_Raw(benchmark::State& state) {
@@ -367,36 +345,41 @@ void BM_ListenLatency_Raw(benchmark::State& state) {
     pqxx::nontransaction t(c);
     channel = t.exec_params1("SELECT 'evdb_' || md5($1)", s.name())[0].as<std::string>();
   }
-  struct Rx final : pqxx::notification_receiver {
-    Rx(pqxx::connection_base& c, const std::string& ch) : pqxx::notification_receiver(c, ch) {}
-    void operator()(const std::string& payload, int) override { last = std::stoll(payload); }
-    int64_t last = 0;
-  };
-  pqxx::connection lc(base_uri());
-  Rx rx(lc, channel);
+  Deliveries got;
+  std::atomic<bool> stop{false};
+  std::thread listener([&] {
+    struct Rx final : pqxx::notification_receiver {
+      Rx(pqxx::connection_base& c, const std::string& ch, Deliveries& d)
+          : pqxx::notification_receiver(c, ch), got(d) {}
+      void operator()(const std::string& payload, int) override { got.deliver(std::stoll(payload)); }
+      Deliveries& got;
+    };
+    pqxx::connection lc(base_uri());
+    Rx rx(lc, channel, got);  // sends LISTEN
+    got.set_ready();
+    while (!stop.load()) {
+      pollfd p{lc.sock(), POLLIN, 0};
+      ::poll(&p, 1, 100);
+      lc.get_notifs();
+    }
+  });
+  got.wait_ready();
   auto w = s.raw();
-  std::vector<double> lat, after;
+  ListenLatencies lat;
   int64_t head = 0;
   for (auto _ : state) {
+    const auto t0 = Clock::now();
     pqxx::nontransaction t(*w);
     t.exec(s.raw_begin());
     head =
         t.exec_prepared(pg::stmt::kAppend, head, kType, kPayload, kTime, kRev)[0][0].as<int64_t>();
-    auto t0 = Clock::now();
     t.exec("COMMIT");
-    auto t1 = Clock::now();
-    lc.get_notifs();
-    while (rx.last < head) {
-      pollfd p{lc.sock(), POLLIN, 0};
-      ::poll(&p, 1, 1000);
-      lc.get_notifs();
-    }
-    auto t2 = Clock::now();
-    lat.push_back(std::chrono::duration<double, std::micro>(t2 - t0).count());
-    after.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+    const auto t1 = Clock::now();
+    lat.add(t0, t1, got.wait_for(head));
   }
-  report_latency(state, lat, "");
-  report_latency(state, after, "ret_");
+  stop.store(true);
+  listener.join();
+  lat.report(state);
 }
 
 // Commit → callback latency across range(0) listens on one handle (one

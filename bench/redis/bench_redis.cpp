@@ -11,8 +11,10 @@
 //   AppendBatch:  one transaction appending 1000 events;
 //   ReadEvents:   one read-only transaction reading 1000 events (every
 //                 field looked at) from a log of 10000;
-//   ListenLatency: commit one event, wait until the listener has it;
-//                 counters p50_us / p99_us.
+//   ListenLatency: one-event transactions, each waiting until a listener on
+//                 another thread has it: counters p50_us / p99_us from the
+//                 transaction's start, ret_p50_us / ret_p99_us from the
+//                 commit's return.
 // The server: $EVDB_REDIS_URI without "?prefix" (default: the one
 // scripts/redis-local starts, redis://evdb:evdb-test-pw@127.0.0.1:16379).
 #include <benchmark/benchmark.h>
@@ -285,62 +287,43 @@ void BM_Raw_ReadEvents(benchmark::State& state) {
 }
 
 // ---- ListenLatency -----------------------------------------------------------------------
-
-// Collects latencies between a commit and its delivery.
-struct Latency {
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t delivered = 0;
-  std::atomic<bool> ready{false};
-  void deliver(int64_t v) {
-    std::lock_guard<std::mutex> l(mu);
-    delivered = v;
-    cv.notify_all();
-  }
-  void wait_for(int64_t v) {
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return delivered >= v; });
-  }
-};
-
-void report(benchmark::State& state, std::vector<double>& us) {
-  if (us.empty()) return;
-  std::sort(us.begin(), us.end());
-  state.counters["p50_us"] = us[us.size() / 2];
-  state.counters["p99_us"] = us[std::min(us.size() - 1, us.size() * 99 / 100)];
-}
+//
+// Both sides: a listener on a thread of its own (evdb_listen; raw: a blocking
+// XREAD loop), and the benchmark's thread committing one event per iteration
+// (snapshot, append, commit) and waiting until the listener has it
+// (bench_common.hpp: Deliveries, ListenLatencies).
 
 void BM_Driver_ListenLatency(benchmark::State& state) {
   std::string p = fresh_prefix("listen-drv");
   evdb_db* db = open_db(p);
   evdb_ctx* ctx = evdb_ctx_new();
-  Latency lat;
+  Deliveries got;
   std::thread listener([&] {
     evdb_listen(
         db, ctx,
         [](void* u, evdb_error*) -> evdb_status {
-          static_cast<Latency*>(u)->ready = true;
+          static_cast<Deliveries*>(u)->set_ready();
           return EVDB_OK;
         },
         [](void* u, int64_t v, evdb_error*) -> evdb_status {
-          static_cast<Latency*>(u)->deliver(v);
+          static_cast<Deliveries*>(u)->deliver(v);
           return EVDB_OK;
         },
-        &lat, nullptr);
+        &got, nullptr);
   });
-  while (!lat.ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  std::vector<double> us;
+  got.wait_ready();
+  ListenLatencies lat;
   int64_t v = 0;
   for (auto _ : state) {
-    auto t0 = Clock::now();
+    const auto t0 = Clock::now();
     driver_append(db, 1);
-    lat.wait_for(++v);
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    const auto t1 = Clock::now();
+    lat.add(t0, t1, got.wait_for(++v));
   }
   evdb_ctx_cancel(ctx);
   listener.join();
   evdb_ctx_free(ctx);
-  report(state, us);
+  lat.report(state);
   evdb_close(db);
   drop_store(p);
 }
@@ -348,12 +331,12 @@ void BM_Driver_ListenLatency(benchmark::State& state) {
 void BM_Raw_ListenLatency(benchmark::State& state) {
   std::string p = fresh_prefix("listen-raw");
   std::string log = "{" + p + "}:log";
-  Latency lat;
+  Deliveries got;
   std::atomic<bool> stop{false};
   std::thread listener([&] {
     RawConn lc;
     std::string last = "0-0";
-    lat.ready = true;
+    got.set_ready();
     while (!stop) {
       lc.append({"XREAD", "COUNT", "1000", "BLOCK", "100", "STREAMS", log, last});
       redisReply* r = lc.get();
@@ -361,26 +344,26 @@ void BM_Raw_ListenLatency(benchmark::State& state) {
         const redisReply* entries = r->element[0]->element[1];
         for (size_t i = 0; i < entries->elements; ++i) {
           last = entries->element[i]->element[0]->str;
-          lat.deliver(std::strtoll(last.c_str(), nullptr, 10));
+          got.deliver(std::strtoll(last.c_str(), nullptr, 10));
         }
       }
       freeReplyObject(r);
     }
   });
-  while (!lat.ready) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  got.wait_ready();
   RawConn rc;
   std::string sha = load_script(rc);
-  std::vector<double> us;
+  ListenLatencies lat;
   int64_t v = 0;
   for (auto _ : state) {
-    auto t0 = Clock::now();
+    const auto t0 = Clock::now();
     raw_append(rc, sha, p, 1);
-    lat.wait_for(++v);
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    const auto t1 = Clock::now();
+    lat.add(t0, t1, got.wait_for(++v));
   }
   stop = true;
   listener.join();
-  report(state, us);
+  lat.report(state);
   drop_store(p);
 }
 
