@@ -365,6 +365,19 @@ TEST(RedisClusterRedirect, ReadsFollowAskWhileTheSlotMigratesAndWritesWaitForIts
 
 // ---- TRYAGAIN ----------------------------------------------------------------
 
+// Inside a read-write transaction on a store of two events: appends "e3",
+// sets projection 1 to it, then starts moving the store's slot and moves only
+// the log, so that the commit finds the store's keys split between the two
+// nodes (TRYAGAIN until the move ends). Returns the appended version.
+int64_t write_then_split(evdb::TxRW& tx, const Store& s, SlotMove& move) {
+  int64_t at = tx.append_event(tx.read_system_version(), event("E", js("e3")));
+  tx.set_projection_version(1, at);
+  move.start();
+  const std::string log = s.log();
+  move.move_keys([&](const std::string& k) { return k == log; });
+  return at;
+}
+
 // A transaction begun before the migration commits while the store's keys
 // are split between the two nodes (the log moved, the projections and the
 // write lock not yet): its commit waits, then applies once.
@@ -385,11 +398,7 @@ TEST(RedisClusterRedirect, ACommitDuringASplitMigrationWaitsAndAppliesWhenItEnds
   int64_t v = 0;
   try {
     v = db.tx_rw([&](evdb::TxRW& tx) {
-      int64_t at = tx.append_event(tx.read_system_version(), event("E", js("e3")));
-      tx.set_projection_version(1, at);
-      move.start();
-      const std::string log = s.log();
-      move.move_keys([&](const std::string& k) { return k == log; });
+      int64_t at = write_then_split(tx, s, move);
       EXPECT_GT(keys_in_slot(s.from.port, s.slot), 0);  // the projections, the lock, …
       EXPECT_EQ(keys_in_slot(s.to.port, s.slot), 1);    // the log
       split.set_value();
@@ -419,13 +428,7 @@ TEST(RedisClusterRedirect, ACommitDuringASplitMigrationEndsAtItsDeadlineWithNoth
   evdb::Context ctx(std::chrono::milliseconds(800));
   try {
     db.tx_rw(
-        [&](evdb::TxRW& tx) {
-          int64_t at = tx.append_event(tx.read_system_version(), event("E", js("e3")));
-          tx.set_projection_version(1, at);
-          move.start();
-          const std::string log = s.log();
-          move.move_keys([&](const std::string& k) { return k == log; });
-        },
+        [&](evdb::TxRW& tx) { write_then_split(tx, s, move); },
         &ctx);
     ADD_FAILURE() << "the commit went through with the keys split";
   } catch (const evdb::Error& e) {
