@@ -427,9 +427,7 @@ TEST(RedisClusterRedirect, ACommitDuringASplitMigrationEndsAtItsDeadlineWithNoth
   SlotMove move(s);
   evdb::Context ctx(std::chrono::milliseconds(800));
   try {
-    db.tx_rw(
-        [&](evdb::TxRW& tx) { write_then_split(tx, s, move); },
-        &ctx);
+    db.tx_rw([&](evdb::TxRW& tx) { write_then_split(tx, s, move); }, &ctx);
     ADD_FAILURE() << "the commit went through with the keys split";
   } catch (const evdb::Error& e) {
     EXPECT_EQ(e.code(), EVDB_DEADLINE_EXCEEDED) << e.what();
