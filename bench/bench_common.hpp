@@ -43,14 +43,16 @@ inline void report_retries(benchmark::State& state, int64_t retries) {
 // What the whole process spent between two points (all threads): CPU time,
 // context switches and page faults, from getrusage(RUSAGE_SELF).
 struct ProcessUsage {
-  double cpu_us = 0;      // user + system
+  double cpu_us = 0;          // user + system
   double vol_switches = 0;    // the thread slept (a lock, a futex, I/O)
   double invol_switches = 0;  // the thread was preempted
   double minor_faults = 0;    // pages mapped in (fresh ones zeroed by the kernel)
   static ProcessUsage now() {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
-    auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+    auto us = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+    };
     return ProcessUsage{us(ru.ru_utime) + us(ru.ru_stime), static_cast<double>(ru.ru_nvcsw),
                         static_cast<double>(ru.ru_nivcsw), static_cast<double>(ru.ru_minflt)};
   }

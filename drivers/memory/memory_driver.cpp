@@ -21,22 +21,46 @@ namespace {
 constexpr size_t kMinChunk = size_t{64} * 1024;
 constexpr size_t kHugePage = size_t{2} * 1024 * 1024;
 
-// Memory for large long-lived blocks (segments, arena chunks). Blocks of
-// 2 MiB or more are 2 MiB-aligned and advised to use transparent huge pages:
-// filling them then costs one page fault per 2 MiB instead of one per 4 KiB,
-// which is most of the cost of appending on a virtual machine. Freed with
-// std::free. Throws std::bad_alloc.
+// Memory for large long-lived blocks (segments, arena chunks), zero-filled
+// or not. Blocks of 2 MiB or more are mapped from the kernel directly,
+// 2 MiB-aligned and advised to use transparent huge pages: filling them then
+// costs one page fault per 2 MiB instead of one per 4 KiB, which is most of
+// the cost of appending on a virtual machine. Mapping them directly (not
+// through malloc) makes a store's memory the same whichever thread grows it
+// (glibc serves each thread from its own arena and unmaps an arena's heap
+// that empties, while the main thread's heap keeps freed memory: a store
+// grown by one thread would reuse pages a store grown by many zeroes anew),
+// and gives it back to the system when the store goes. Freed with big_free
+// and the same size. Throws std::bad_alloc.
 void* big_alloc(size_t bytes) {
-  void* p = nullptr;
-  if (bytes >= kHugePage) {
-    bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    p = std::aligned_alloc(kHugePage, bytes);
-    if (p != nullptr) ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only
-  } else {
-    p = std::malloc(bytes);
+  if (bytes < kHugePage) {
+    void* p = std::malloc(bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
   }
-  if (p == nullptr) throw std::bad_alloc();
+  bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  // Map one huge page more and cut the ends so that the block is aligned.
+  const size_t mapped = bytes + kHugePage;
+  void* m = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  char* base = static_cast<char*>(m);
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(base);
+  char* p = base + ((kHugePage - addr % kHugePage) % kHugePage);
+  if (p > base) ::munmap(base, static_cast<size_t>(p - base));
+  if (base + mapped > p + bytes)
+    ::munmap(p + bytes, static_cast<size_t>(base + mapped - (p + bytes)));
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only
   return p;
+}
+
+// Gives back a block of big_alloc(bytes).
+void big_free(void* p, size_t bytes) noexcept {
+  if (p == nullptr) return;
+  if (bytes < kHugePage) {
+    std::free(p);
+    return;
+  }
+  ::munmap(p, (bytes + kHugePage - 1) / kHugePage * kHugePage);
 }
 
 }  // namespace
@@ -98,7 +122,9 @@ Snapshot Store::snapshot() const {
 }
 
 Store::~Store() {
-  for (auto& s : segments_) std::free(s.load(std::memory_order_relaxed));
+  for (size_t k = 0; k < kMaxSegments; ++k)
+    big_free(segments_[k].load(std::memory_order_relaxed), segment_bytes(k));
+  for (const Chunk& c : chunks_) big_free(c.p, c.bytes);
 }
 
 void Store::locate(int64_t version, size_t& k, size_t& i) {
@@ -141,7 +167,7 @@ evdb_event* Store::slot_for_write(int64_t version) {
   if (k >= kMaxSegments) drv::fail(EVDB_INTERNAL, "the memory store is full");
   evdb_event* seg = segments_[k].load(std::memory_order_relaxed);
   if (seg == nullptr) {
-    seg = static_cast<evdb_event*>(big_alloc(sizeof(evdb_event) << (kBaseShift + k)));
+    seg = static_cast<evdb_event*>(big_alloc(segment_bytes(k)));
     segments_[k].store(seg, std::memory_order_release);
   }
   return seg + i;
@@ -151,9 +177,11 @@ char* Store::arena_alloc(size_t n) {
   if (n > chunk_left_) {
     // Chunks double with the arena, from 64 KiB up to one huge page.
     size_t size = std::max(n, std::clamp(arena_bytes_, kMinChunk, kHugePage));
-    chunks_.emplace_back(static_cast<char*>(big_alloc(size)));
+    chunks_.reserve(chunks_.size() + 1);  // so that push_back cannot throw
+    char* chunk = static_cast<char*>(big_alloc(size));
+    chunks_.push_back(Chunk{chunk, size});
     arena_bytes_ += size;
-    chunk_pos_ = chunks_.back().get();
+    chunk_pos_ = chunk;
     chunk_left_ = size;
   }
   char* p = chunk_pos_;
