@@ -21,17 +21,58 @@ namespace {
 constexpr size_t kMinChunk = size_t{64} * 1024;
 constexpr size_t kHugePage = size_t{2} * 1024 * 1024;
 
-// Memory for large long-lived blocks (segments, arena chunks), zero-filled
-// or not. Blocks of 2 MiB or more are mapped from the kernel directly,
-// 2 MiB-aligned and advised to use transparent huge pages: filling them then
-// costs one page fault per 2 MiB instead of one per 4 KiB, which is most of
-// the cost of appending on a virtual machine. Mapping them directly (not
-// through malloc) makes a store's memory the same whichever thread grows it
-// (glibc serves each thread from its own arena and unmaps an arena's heap
-// that empties, while the main thread's heap keeps freed memory: a store
-// grown by one thread would reuse pages a store grown by many zeroes anew),
-// and gives it back to the system when the store goes. Freed with big_free
-// and the same size. Throws std::bad_alloc.
+// Blocks of 2 MiB and more that stores gave back, kept for the next store
+// of the process up to kKeptBytes in all (larger ones are unmapped). Such a
+// store then fills pages already in memory instead of pages the kernel must
+// zero first, whichever thread grows it. Process-wide; thread-safe.
+class KeptBlocks {
+ public:
+  static constexpr size_t kKeptBytes = size_t{64} * 1024 * 1024;
+  static KeptBlocks& instance() {
+    static KeptBlocks* kept = new KeptBlocks;  // never destroyed: used until exit
+    return *kept;
+  }
+  // A kept block of exactly `bytes`, or nullptr.
+  void* take(size_t bytes) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      if (blocks_[i].second != bytes) continue;
+      void* p = blocks_[i].first;
+      blocks_[i] = blocks_.back();
+      blocks_.pop_back();
+      kept_ -= bytes;
+      return p;
+    }
+    return nullptr;
+  }
+  // Keeps the block; false when that would exceed kKeptBytes.
+  bool keep(void* p, size_t bytes) noexcept {
+    std::lock_guard lock(mu_);
+    if (kept_ + bytes > kKeptBytes || blocks_.size() == blocks_.capacity()) return false;
+    blocks_.emplace_back(p, bytes);
+    kept_ += bytes;
+    return true;
+  }
+
+ private:
+  // Room for every block that fits in kKeptBytes, reserved once, so that
+  // keep() never allocates.
+  KeptBlocks() { blocks_.reserve(kKeptBytes / kHugePage); }
+  std::mutex mu_;
+  std::vector<std::pair<void*, size_t>> blocks_;
+  size_t kept_ = 0;
+};
+
+// Memory for large long-lived blocks (segments, arena chunks), not zeroed.
+// Blocks of 2 MiB or more come from the kernel directly (or from
+// KeptBlocks), 2 MiB-aligned and advised to use transparent huge pages:
+// filling them then costs one page fault per 2 MiB instead of one per 4 KiB,
+// which is most of the cost of appending on a virtual machine. Not through
+// malloc: glibc serves each thread from its own arena and unmaps an arena's
+// heap that empties, while the main thread's heap keeps freed memory, so a
+// store grown by one thread reused pages that a store grown by many had the
+// kernel zero anew, inside the commit mutex. Freed with big_free and the same
+// size. Throws std::bad_alloc.
 void* big_alloc(size_t bytes) {
   if (bytes < kHugePage) {
     void* p = std::malloc(bytes);
@@ -39,6 +80,7 @@ void* big_alloc(size_t bytes) {
     return p;
   }
   bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  if (void* p = KeptBlocks::instance().take(bytes)) return p;
   // Map one huge page more and cut the ends so that the block is aligned.
   const size_t mapped = bytes + kHugePage;
   void* m = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -60,7 +102,8 @@ void big_free(void* p, size_t bytes) noexcept {
     std::free(p);
     return;
   }
-  ::munmap(p, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+  bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  if (!KeptBlocks::instance().keep(p, bytes)) ::munmap(p, bytes);
 }
 
 }  // namespace
