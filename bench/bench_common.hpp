@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 #include <evdb/evdb.h>
 #include <linux/futex.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,29 +40,56 @@ inline void report_retries(benchmark::State& state, int64_t retries) {
       benchmark::Counter(static_cast<double>(retries), benchmark::Counter::kAvgIterations);
 }
 
+// What the whole process spent between two points (all threads): CPU time,
+// context switches and page faults, from getrusage(RUSAGE_SELF).
+struct ProcessUsage {
+  double cpu_us = 0;          // user + system
+  double vol_switches = 0;    // the thread slept (a lock, a futex, I/O)
+  double invol_switches = 0;  // the thread was preempted
+  double minor_faults = 0;    // pages mapped in (fresh ones zeroed by the kernel)
+  static ProcessUsage now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto us = [](const timeval& t) {
+      return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+    };
+    return ProcessUsage{us(ru.ru_utime) + us(ru.ru_stime), static_cast<double>(ru.ru_nvcsw),
+                        static_cast<double>(ru.ru_nivcsw), static_cast<double>(ru.ru_minflt)};
+  }
+};
+
 // Runs `body` once per iteration of `state` (body returns the lost races of
 // that iteration) and reports, besides Google Benchmark's own figures:
 //   items = committed events (items_per_iteration per iteration);
 //   retries_per_commit (report_retries above);
 //   wall_items_per_s (thread 0 only, so the sum over threads is its value):
 //     items of all threads divided by the wall-clock time from the start of
-//     the timed loops until the LAST thread left its loop.
+//     the timed loops until the LAST thread left its loop;
+//   cpu_us_per_commit, vol_switches_per_commit, invol_switches_per_commit,
+//   faults_per_commit (thread 0 only): what the whole process spent over the
+//     same interval (ProcessUsage) per committed transaction. Unlike the
+//     rates these hardly depend on the machine's load, so they tell where 8
+//     writers spend more than one (sleeping on a lock: voluntary switches;
+//     fresh memory: faults) even when the wall-clock figures cannot.
 // Why the last: Google Benchmark stops each thread's timer when that thread
 // leaves its loop and divides by the threads' mean time, so with threads that
 // finish at different times (racing writers are not served fairly: the lucky
 // ones finish early, the rest then race among fewer) its items_per_second
 // overstates what the writers together committed per second. Queued writers
 // finish together and the two figures agree. Google Benchmark holds every
-// thread at a barrier after its loop, so thread 0's clock read after the loop
+// thread at a barrier before and after its loop, so thread 0's first
+// iteration is the start of every thread's and its clock read after the loop
 // is the end of the slowest thread.
 template <class Body>
 void writers_loop(benchmark::State& state, int64_t items_per_iteration, Body body) {
   using Clock = std::chrono::steady_clock;
   int64_t retries = 0;
   Clock::time_point t0;
+  ProcessUsage u0;
   bool first = true;
   for (auto _ : state) {
     if (first) {
+      if (state.thread_index() == 0) u0 = ProcessUsage::now();
       t0 = Clock::now();
       first = false;
     }
@@ -71,9 +99,15 @@ void writers_loop(benchmark::State& state, int64_t items_per_iteration, Body bod
   state.SetItemsProcessed(state.iterations() * items_per_iteration);
   report_retries(state, retries);
   const double s = std::chrono::duration<double>(t1 - t0).count();
-  if (state.thread_index() == 0 && !first && s > 0)
-    state.counters["wall_items_per_s"] =
-        static_cast<double>(state.iterations() * state.threads() * items_per_iteration) / s;
+  if (state.thread_index() == 0 && !first && s > 0) {
+    const ProcessUsage u1 = ProcessUsage::now();
+    const double commits = static_cast<double>(state.iterations() * state.threads());
+    state.counters["wall_items_per_s"] = commits * static_cast<double>(items_per_iteration) / s;
+    state.counters["cpu_us_per_commit"] = (u1.cpu_us - u0.cpu_us) / commits;
+    state.counters["vol_switches_per_commit"] = (u1.vol_switches - u0.vol_switches) / commits;
+    state.counters["invol_switches_per_commit"] = (u1.invol_switches - u0.invol_switches) / commits;
+    state.counters["faults_per_commit"] = (u1.minor_faults - u0.minor_faults) / commits;
+  }
 }
 
 // The event every benchmark appends, on both sides (raw and driver).

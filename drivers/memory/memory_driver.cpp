@@ -21,22 +21,89 @@ namespace {
 constexpr size_t kMinChunk = size_t{64} * 1024;
 constexpr size_t kHugePage = size_t{2} * 1024 * 1024;
 
-// Memory for large long-lived blocks (segments, arena chunks). Blocks of
-// 2 MiB or more are 2 MiB-aligned and advised to use transparent huge pages:
-// filling them then costs one page fault per 2 MiB instead of one per 4 KiB,
-// which is most of the cost of appending on a virtual machine. Freed with
-// std::free. Throws std::bad_alloc.
-void* big_alloc(size_t bytes) {
-  void* p = nullptr;
-  if (bytes >= kHugePage) {
-    bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    p = std::aligned_alloc(kHugePage, bytes);
-    if (p != nullptr) ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only
-  } else {
-    p = std::malloc(bytes);
+// Blocks of 2 MiB and more that stores gave back, kept for the next store
+// of the process up to kKeptBytes in all (larger ones are unmapped). Such a
+// store then fills pages already in memory instead of pages the kernel must
+// zero first, whichever thread grows it. Process-wide; thread-safe.
+class KeptBlocks {
+ public:
+  static constexpr size_t kKeptBytes = size_t{64} * 1024 * 1024;
+  static KeptBlocks& instance() {
+    static KeptBlocks* kept = new KeptBlocks;  // never destroyed: used until exit
+    return *kept;
   }
-  if (p == nullptr) throw std::bad_alloc();
+  // A kept block of exactly `bytes`, or nullptr.
+  void* take(size_t bytes) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      if (blocks_[i].second != bytes) continue;
+      void* p = blocks_[i].first;
+      blocks_[i] = blocks_.back();
+      blocks_.pop_back();
+      kept_ -= bytes;
+      return p;
+    }
+    return nullptr;
+  }
+  // Keeps the block; false when that would exceed kKeptBytes.
+  bool keep(void* p, size_t bytes) noexcept {
+    std::lock_guard lock(mu_);
+    if (kept_ + bytes > kKeptBytes || blocks_.size() == blocks_.capacity()) return false;
+    blocks_.emplace_back(p, bytes);
+    kept_ += bytes;
+    return true;
+  }
+
+ private:
+  // Room for every block that fits in kKeptBytes, reserved once, so that
+  // keep() never allocates.
+  KeptBlocks() { blocks_.reserve(kKeptBytes / kHugePage); }
+  std::mutex mu_;
+  std::vector<std::pair<void*, size_t>> blocks_;
+  size_t kept_ = 0;
+};
+
+// Memory for large long-lived blocks (segments, arena chunks), not zeroed.
+// Blocks of 2 MiB or more come from the kernel directly (or from
+// KeptBlocks), 2 MiB-aligned and advised to use transparent huge pages:
+// filling them then costs one page fault per 2 MiB instead of one per 4 KiB,
+// which is most of the cost of appending on a virtual machine. Not through
+// malloc: glibc serves each thread from its own arena and unmaps an arena's
+// heap that empties, while the main thread's heap keeps freed memory, so a
+// store grown by one thread reused pages that a store grown by many had the
+// kernel zero anew, inside the commit mutex. Freed with big_free and the same
+// size. Throws std::bad_alloc.
+void* big_alloc(size_t bytes) {
+  if (bytes < kHugePage) {
+    void* p = std::malloc(bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
+  bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  if (void* p = KeptBlocks::instance().take(bytes)) return p;
+  // Map one huge page more and cut the ends so that the block is aligned.
+  const size_t mapped = bytes + kHugePage;
+  void* m = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) throw std::bad_alloc();
+  char* base = static_cast<char*>(m);
+  const uintptr_t addr = reinterpret_cast<uintptr_t>(base);
+  char* p = base + ((kHugePage - addr % kHugePage) % kHugePage);
+  if (p > base) ::munmap(base, static_cast<size_t>(p - base));
+  if (base + mapped > p + bytes)
+    ::munmap(p + bytes, static_cast<size_t>(base + mapped - (p + bytes)));
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only
   return p;
+}
+
+// Gives back a block of big_alloc(bytes).
+void big_free(void* p, size_t bytes) noexcept {
+  if (p == nullptr) return;
+  if (bytes < kHugePage) {
+    std::free(p);
+    return;
+  }
+  bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  if (!KeptBlocks::instance().keep(p, bytes)) ::munmap(p, bytes);
 }
 
 }  // namespace
@@ -98,7 +165,9 @@ Snapshot Store::snapshot() const {
 }
 
 Store::~Store() {
-  for (auto& s : segments_) std::free(s.load(std::memory_order_relaxed));
+  for (size_t k = 0; k < kMaxSegments; ++k)
+    big_free(segments_[k].load(std::memory_order_relaxed), segment_bytes(k));
+  for (const Chunk& c : chunks_) big_free(c.p, c.bytes);
 }
 
 void Store::locate(int64_t version, size_t& k, size_t& i) {
@@ -141,7 +210,7 @@ evdb_event* Store::slot_for_write(int64_t version) {
   if (k >= kMaxSegments) drv::fail(EVDB_INTERNAL, "the memory store is full");
   evdb_event* seg = segments_[k].load(std::memory_order_relaxed);
   if (seg == nullptr) {
-    seg = static_cast<evdb_event*>(big_alloc(sizeof(evdb_event) << (kBaseShift + k)));
+    seg = static_cast<evdb_event*>(big_alloc(segment_bytes(k)));
     segments_[k].store(seg, std::memory_order_release);
   }
   return seg + i;
@@ -151,9 +220,11 @@ char* Store::arena_alloc(size_t n) {
   if (n > chunk_left_) {
     // Chunks double with the arena, from 64 KiB up to one huge page.
     size_t size = std::max(n, std::clamp(arena_bytes_, kMinChunk, kHugePage));
-    chunks_.emplace_back(static_cast<char*>(big_alloc(size)));
+    chunks_.reserve(chunks_.size() + 1);  // so that push_back cannot throw
+    char* chunk = static_cast<char*>(big_alloc(size));
+    chunks_.push_back(Chunk{chunk, size});
     arena_bytes_ += size;
-    chunk_pos_ = chunks_.back().get();
+    chunk_pos_ = chunk;
     chunk_left_ = size;
   }
   char* p = chunk_pos_;

@@ -123,6 +123,8 @@ class Store {
  private:
   // Where version v's record lives: segment k, slot i.
   static void locate(int64_t version, size_t& k, size_t& i);
+  // Bytes of segment k.
+  static size_t segment_bytes(size_t k) { return sizeof(evdb_event) << (kBaseShift + k); }
   evdb_event* slot_for_write(int64_t version);  // under mu_
   char* arena_alloc(size_t n);                  // under mu_
 
@@ -147,10 +149,12 @@ class Store {
   mutable std::mutex mu_;
   std::condition_variable committed_;
   Snapshot current_;  // the committed state, under mu_
-  struct FreeDeleter {
-    void operator()(char* p) const noexcept { std::free(p); }
+  // Arena chunks (big_alloc'd, freed by the destructor).
+  struct Chunk {
+    char* p;
+    size_t bytes;
   };
-  std::vector<std::unique_ptr<char, FreeDeleter>> chunks_;
+  std::vector<Chunk> chunks_;
   size_t arena_bytes_ = 0;
   char* chunk_pos_ = nullptr;
   size_t chunk_left_ = 0;
