@@ -16,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,7 +60,10 @@ class WriteLockTracker {
         t_->retouch(serial_, user);
     }
     // The transaction ended (or gave the lock up): records the lock as free
-    // and wakes wait_for_holder() and one reserve(). Idempotent; never throws.
+    // and wakes wait_for_holder(), and wakes the longest reserve() waiter
+    // unless one woken earlier has not run yet; or, when reserve() waiters
+    // have been outrun for 5 ms, hands the lock to the longest one instead
+    // (see reserve()). Idempotent; never throws.
     void release() noexcept;
 
    private:
@@ -98,22 +102,43 @@ class WriteLockTracker {
   // IMMEDIATE): takes this process's turn first, so that the backend's lock
   // is contended only by other processes. When the lock is free in this
   // process, records the caller as its holder at once; else waits at most
-  // `slice` (0: not at all) for the holder to end. Each release wakes the
-  // waiters and the first to run takes the turn (no FIFO; one that arrives
-  // meanwhile may take it first).
+  // `slice` (0: not at all) for the holder to end. Not in arrival order: a
+  // release wakes the longest waiter (none while one it woke earlier has
+  // not run yet) and keeps nothing for it; whichever thread asks first takes
+  // the turn, most often the releasing thread starting its next transaction.
+  // A woken waiter that finds the turn free first yields its core for up to
+  // 50 µs while the turn stays free, so that this thread (whose core the
+  // wake-up may have taken) can take it back; one that lost waits again. So
+  // a stream of transactions from one thread runs without a hand-over and a
+  // context switch per commit. Waiters are not outrun for ever: a release
+  // 5 ms or more after the last hand-over (or after the first waiter came)
+  // hands the turn to the longest waiter. Beyond that, a waiter's bound is
+  // the time its caller gives it (slices until its deadline or budget).
   // Nothing is recorded unless kReserved. `out` must be empty. The caller
-  // calls again, after looking at its context and budget, on kBusy.
-  Reserve reserve(std::thread::id me, std::chrono::microseconds slice, Hold& out);
+  // calls again, after looking at its context and budget, on kBusy, passing
+  // as `since` when its wait began, which keeps its place among the waiters
+  // (default: now).
+  Reserve reserve(std::thread::id me, std::chrono::microseconds slice, Hold& out,
+                  std::chrono::steady_clock::time_point since = {});
 
  private:
   void retouch(uint64_t serial, std::thread::id user);
 
+  struct Waiter;  // a thread waiting in reserve() (write_lock.cpp)
+  // How long a waiter woken by a release leaves a free turn to the thread
+  // that released it (see reserve()).
+  static constexpr std::chrono::microseconds kGrace{50};
+  // How often at most a release hands the turn to the longest waiter
+  // instead of letting running threads take it back (see reserve()).
+  static constexpr std::chrono::milliseconds kFairEvery{5};
+
   mutable std::mutex mu_;
-  std::condition_variable released_;   // wait_for_holder() waits on it
-  std::condition_variable turn_free_;  // reserve() waits on it
-  int reserve_waiters_ = 0;            // threads waiting in reserve()
-  bool held_ = false;
-  uint64_t serial_ = 0;  // of the current (or last) record
+  std::condition_variable released_;  // wait_for_holder() waits on it
+  std::list<Waiter*> waiters_;        // reserve()'s waiters by when they began to wait
+  std::chrono::steady_clock::time_point fair_at_{};  // a release from then on hands over
+  bool waking_ = false;                              // a release woke a waiter that has not run yet
+  std::atomic<bool> held_{false};  // written under mu_; read without it in reserve()'s grace
+  uint64_t serial_ = 0;            // of the current (or last) record
   std::atomic<std::thread::id> thread_{};
 };
 

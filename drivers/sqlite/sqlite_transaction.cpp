@@ -235,7 +235,7 @@ SqliteTx::Turn SqliteTx::take_turn(Ctx& ctx, std::chrono::steady_clock::time_poi
       auto slice = std::min<steady_clock::duration>(left, milliseconds(10));
       if (int64_t rem = ctx.remaining_us(); rem >= 0)
         slice = std::min<steady_clock::duration>(slice, microseconds(rem));
-      r = lock.reserve(me, std::chrono::ceil<microseconds>(slice), hold_);
+      r = lock.reserve(me, std::chrono::ceil<microseconds>(slice), hold_, since);
     }
   }
   return r == Reserve::kReserved ? Turn::kTaken : Turn::kSelf;

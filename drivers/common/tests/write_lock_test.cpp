@@ -1,7 +1,8 @@
 // Tests of common/write_lock.hpp: the holder's thread follows the
 // transaction, a replaced record is not released by its old holder, waiting
-// for one's own holder is refused, reserve() takes turns one at a time, and
-// shared_per_key shares per key.
+// for one's own holder is refused, reserve() takes turns one at a time, loses
+// no wake-up to a thread taking the turn back, bounds a starved waiter by its
+// slice, and shared_per_key shares per key.
 #include "common/write_lock.hpp"
 
 #include <gtest/gtest.h>
@@ -102,9 +103,9 @@ TEST(WriteLockTracker, ReserveTakesAFreeTurnAndRefusesOnesOwn) {
   EXPECT_TRUE(t.held_by(other));
 }
 
-// Threads that wait in reserve() get the turn one at a time, and every
-// release wakes a waiter: with waits far longer than the test, a lost wake-up
-// would hang it (ctest's timeout).
+// Threads that wait in reserve() get the turn one at a time, and no wake-up
+// is lost: with waits far longer than the test, a lost one would hang it
+// (ctest's timeout).
 TEST(WriteLockTracker, ReleasesHandTheTurnToWaitingThreadsOneAtATime) {
   WriteLockTracker t;
   constexpr int kThreads = 8, kTurns = 200;
@@ -128,6 +129,83 @@ TEST(WriteLockTracker, ReleasesHandTheTurnToWaitingThreadsOneAtATime) {
   EXPECT_EQ(overlaps.load(), 0);
   EXPECT_EQ(turns.load(), kThreads * kTurns);
   EXPECT_FALSE(t.held_by(std::this_thread::get_id()));
+}
+
+// A release keeps nothing for the waiter it wakes: a running thread may take
+// the turn again first, and the woken one waits again. The wake-ups must not
+// be lost for all that: after the barging holder stops, both waiters (with
+// waits far longer than the test) still get the turn.
+TEST(WriteLockTracker, AWaiterThatLostToABargerIsWokenAgainLater) {
+  WriteLockTracker t;
+  const auto me = std::this_thread::get_id();
+  WriteLockTracker::Hold h;
+  ASSERT_EQ(t.reserve(me, 0ms, h), WriteLockTracker::Reserve::kReserved);
+  std::atomic<int> waiting{0}, got{0};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 2; ++i)
+    waiters.emplace_back([&] {
+      const auto id = std::this_thread::get_id();
+      WriteLockTracker::Hold mine;
+      waiting++;
+      while (t.reserve(id, std::chrono::microseconds(600s), mine) !=
+             WriteLockTracker::Reserve::kReserved) {
+      }
+      got++;
+    });  // mine releases
+  while (waiting.load() < 2) std::this_thread::yield();
+  std::this_thread::sleep_for(5ms);  // both asleep in reserve()
+  for (int n = 0; n < 1000; ++n) {   // release and take again at once
+    h.release();
+    if (t.reserve(me, 0ms, h) != WriteLockTracker::Reserve::kReserved) break;
+  }
+  h.release();
+  for (auto& th : waiters) th.join();
+  EXPECT_EQ(got.load(), 2);
+  EXPECT_FALSE(t.held_by(me));
+}
+
+// A waiter that keeps losing to threads taking the turn back to back (not
+// in arrival order) is bounded by its own wait: reserve() returns kBusy when
+// its slice ends (here shorter than the 5 ms after which a release hands the
+// turn to the longest waiter), recording nothing, and never hangs.
+TEST(WriteLockTracker, AStarvedWaiterEndsWhenItsSliceEnds) {
+  WriteLockTracker t;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> bargers;
+  for (int i = 0; i < 2; ++i)
+    bargers.emplace_back([&] {
+      const auto id = std::this_thread::get_id();
+      while (!stop.load()) {
+        WriteLockTracker::Hold h;
+        if (t.reserve(id, 1ms, h) != WriteLockTracker::Reserve::kReserved) continue;
+        const auto end = std::chrono::steady_clock::now() + 20us;  // a short transaction
+        while (std::chrono::steady_clock::now() < end) {
+        }
+      }  // h releases; the next loop asks again at once
+    });
+  const auto me = std::this_thread::get_id();
+  int reserved = 0, busy = 0;
+  for (int n = 0; n < 50; ++n) {
+    WriteLockTracker::Hold h;
+    const auto before = std::chrono::steady_clock::now();
+    switch (t.reserve(me, 2ms, h)) {
+      case WriteLockTracker::Reserve::kReserved:
+        EXPECT_TRUE(h);
+        EXPECT_TRUE(t.held_by(me));
+        reserved++;
+        break;
+      case WriteLockTracker::Reserve::kBusy:
+        EXPECT_FALSE(h) << "a refused reservation records nothing";
+        EXPECT_GE(std::chrono::steady_clock::now() - before, 2ms) << "it waited its slice";
+        busy++;
+        break;
+      case WriteLockTracker::Reserve::kSelf:
+        ADD_FAILURE() << "this thread holds nothing";
+    }
+  }
+  stop = true;
+  for (auto& th : bargers) th.join();
+  EXPECT_EQ(reserved + busy, 50);
 }
 
 struct Named {

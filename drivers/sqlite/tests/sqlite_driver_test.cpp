@@ -442,6 +442,51 @@ TEST_F(SqliteDriverTest, QueuedWriterWithDeadlineLeavesTheQueueInTime) {
   EXPECT_EQ(db.tx_read_only([](evdb::TxRO& t) { return t.read_system_version(); }), 3);
 }
 
+// Writers of a process are not served in order: threads committing back to
+// back may keep taking the turn while another waits (docs/sqlite-driver.md,
+// "Writers queue"). That waiter's bound is its busy_timeout_ms: each attempt
+// commits or, once the budget is spent, fails CONFLICT naming it; none hangs,
+// and every committed event is in the log once, gapless.
+TEST_F(SqliteDriverTest, AWriterOutrunByBackToBackWritersEndsByItsBusyTimeout) {
+  evdb::DB db = evdb::DB::open(tmp_.uri("outrun.db", "synchronous=off&busy_timeout_ms=20"));
+  std::atomic<bool> stop{false};
+  std::atomic<int> committed{0};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 3; ++t)
+    busy.emplace_back([&] {
+      while (!stop.load()) {
+        try {
+          db.tx_rw(
+              [&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), make_event(1)); });
+          committed++;
+        } catch (const evdb::Error& e) {
+          EXPECT_EQ(e.code(), EVDB_CONFLICT) << e.what();  // their budget is 20 ms too
+        }
+      }
+    });
+  int mine = 0, gave_up = 0;
+  for (int n = 0; n < 40; ++n) {
+    try {
+      db.tx_rw([&](evdb::TxRW& tx) { tx.append_event(tx.read_system_version(), make_event(2)); });
+      mine++;
+    } catch (const evdb::Error& e) {
+      EXPECT_EQ(e.code(), EVDB_CONFLICT) << e.what();
+      EXPECT_NE(std::string(e.what()).find("busy_timeout_ms=20"), std::string::npos) << e.what();
+      gave_up++;
+    }
+  }
+  stop = true;
+  for (auto& th : busy) th.join();
+  EXPECT_EQ(mine + gave_up, 40);
+  const int total = committed.load() + mine;
+  db.tx_read_only([&](evdb::TxRO& tx) {
+    ASSERT_EQ(tx.read_system_version(), total);
+    auto all = tx.read_events(1, total + 1);
+    ASSERT_EQ(all.size(), static_cast<size_t>(total));
+    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].version, static_cast<int64_t>(i) + 1);
+  });
+}
+
 TEST_F(SqliteDriverTest, ListenerSeesOtherHandlesInOrderAndNotRollbacks) {
   evdb::DB listening = evdb::DB::open(tmp_.uri("listen.db", "poll_ms=1000"));
   evdb::DB writer = evdb::DB::open(tmp_.uri("listen.db"));
