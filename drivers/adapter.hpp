@@ -102,16 +102,26 @@ class Ctx {
   // EVDB_OK, EVDB_CANCELED or EVDB_DEADLINE_EXCEEDED.
   evdb_status status() const { return (raw_ && host_) ? host_->ctx_status(raw_) : EVDB_OK; }
   // Throws Error(CANCELED / DEADLINE_EXCEEDED) once the context is done.
-  void check(std::string_view doing) const {
-    evdb_status s = status();
-    if (s != EVDB_OK)
-      fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") + " while " +
-                  std::string(doing));
+  // Always inlined, the message built out of line: a caller passing a text
+  // chosen at run time (`read_only ? "…" : "…"`) then measures it only on
+  // failure. Left to the compiler, whether this was inlined changed with
+  // unrelated code in the same file, and with it a strlen on every call.
+#if defined(__GNUC__)
+  [[gnu::always_inline]]
+#endif
+  void
+  check(std::string_view doing) const {
+    if (evdb_status s = status(); s != EVDB_OK) [[unlikely]]
+      ended(s, doing);
   }
   // Microseconds before the deadline; -1 none; 0 passed.
-  int64_t remaining_us() const { return (raw_ && host_) ? host_->ctx_remaining_us(raw_) : -1; }
+  int64_t remaining_us() const {
+    return (raw_ && host_) ? host_->ctx_remaining_us(raw_) : -1;
+  }
   // Readable once cancelled; -1 for no context.
-  int cancel_fd() const { return (raw_ && host_) ? host_->ctx_cancel_fd(raw_) : -1; }
+  int cancel_fd() const {
+    return (raw_ && host_) ? host_->ctx_cancel_fd(raw_) : -1;
+  }
   // Sleeps up to timeout_us, less if the context ends; returns status().
   evdb_status sleep_us(int64_t timeout_us) const;
   // Milliseconds to pass to poll(): min(cap_ms, time left), -1 for "forever"
@@ -125,6 +135,16 @@ class Ctx {
   }
 
  private:
+  // check() failed: throws its Error.
+#if defined(__GNUC__)
+  [[gnu::cold, gnu::noinline]]
+#endif
+  [[noreturn]] static void
+  ended(evdb_status s, std::string_view doing) {
+    fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") + " while " +
+                std::string(doing));
+  }
+
   evdb_ctx* raw_;
   const evdb_host_api* host_;
 };
