@@ -182,7 +182,9 @@ constinit thread_local bool tx_pool_gone = false;  // the thread is exiting
 // preserves every register but rax, which glibc before 2.40 breaks on the
 // dynamic-TLS path (it does not save the vector registers: glibc bug 31372,
 // Debian 12 has 2.36). Here the sequence declares those registers clobbered,
-// and it realigns the stack and steps over the red zone, as a call needs.
+// and it realigns the stack and steps over the red zone, as a call needs (a
+// debugger or profiler stopping inside its few instructions sees a wrong
+// frame for evdb_begin; nothing can throw there).
 inline TxPool* current_pool() noexcept {
 #if EVDB_TLSDESC_ASM
   TxPool* p;
