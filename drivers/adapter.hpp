@@ -102,16 +102,26 @@ class Ctx {
   // EVDB_OK, EVDB_CANCELED or EVDB_DEADLINE_EXCEEDED.
   evdb_status status() const { return (raw_ && host_) ? host_->ctx_status(raw_) : EVDB_OK; }
   // Throws Error(CANCELED / DEADLINE_EXCEEDED) once the context is done.
-  void check(std::string_view doing) const {
-    evdb_status s = status();
-    if (s != EVDB_OK)
-      fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") + " while " +
-                  std::string(doing));
+  // Always inlined, the message built out of line: a caller passing a text
+  // chosen at run time (`read_only ? "…" : "…"`) then measures it only on
+  // failure. Left to the compiler, whether this was inlined changed with
+  // unrelated code in the same file, and with it a strlen on every call.
+#if defined(__GNUC__)
+  [[gnu::always_inline]]
+#endif
+  void
+  check(std::string_view doing) const {
+    if (evdb_status s = status(); s != EVDB_OK) [[unlikely]]
+      ended(s, doing);
   }
   // Microseconds before the deadline; -1 none; 0 passed.
-  int64_t remaining_us() const { return (raw_ && host_) ? host_->ctx_remaining_us(raw_) : -1; }
+  int64_t remaining_us() const {
+    return (raw_ && host_) ? host_->ctx_remaining_us(raw_) : -1;
+  }
   // Readable once cancelled; -1 for no context.
-  int cancel_fd() const { return (raw_ && host_) ? host_->ctx_cancel_fd(raw_) : -1; }
+  int cancel_fd() const {
+    return (raw_ && host_) ? host_->ctx_cancel_fd(raw_) : -1;
+  }
   // Sleeps up to timeout_us, less if the context ends; returns status().
   evdb_status sleep_us(int64_t timeout_us) const;
   // Milliseconds to pass to poll(): min(cap_ms, time left), -1 for "forever"
@@ -125,6 +135,16 @@ class Ctx {
   }
 
  private:
+  // check() failed: throws its Error.
+#if defined(__GNUC__)
+  [[gnu::cold, gnu::noinline]]
+#endif
+  [[noreturn]] static void
+  ended(evdb_status s, std::string_view doing) {
+    fail(s, std::string(s == EVDB_CANCELED ? "canceled" : "deadline exceeded") + " while " +
+                std::string(doing));
+  }
+
   evdb_ctx* raw_;
   const evdb_host_api* host_;
 };
@@ -283,17 +303,19 @@ inline std::atomic<const evdb_host_api*>& host_slot() {
   return h;
 }
 
-// Inlined into each entry of the table (GCC, clang): one call per entry
-// instead of two on every operation (docs/benchmarks.md, "Validation without
-// a DOM").
+// The status of the exception being handled, its message (prefixed with
+// "<driver>: <op>: ") put into err. Called from the catch (...) of an entry,
+// it rethrows to tell the kinds apart: the entries keep one small handler
+// each and no frame for strings, and this runs only on failure
+// (docs/benchmarks.md, "Validation without a DOM").
 template <class Traits>
 #if defined(__GNUC__)
-[[gnu::always_inline]]
+[[gnu::cold, gnu::noinline]]
 #endif
-inline evdb_status guard(const char* op, evdb_error* err, auto&& body) noexcept {
+evdb_status
+current_error(const char* op, evdb_error* err) noexcept {
   try {
-    body();
-    return EVDB_OK;
+    throw;
   } catch (const CallbackStop& s) {
     return s.code();
   } catch (const Error& e) {
@@ -308,6 +330,21 @@ inline evdb_status guard(const char* op, evdb_error* err, auto&& body) noexcept 
   } catch (...) {
     set_error(err, EVDB_INTERNAL, std::string(Traits::name) + ": " + op + ": unknown exception");
     return EVDB_INTERNAL;
+  }
+}
+
+// Runs body, turning any exception into a status (current_error).
+template <class Traits>
+#if defined(__GNUC__)
+[[gnu::always_inline]]
+#endif
+inline evdb_status
+guard(const char* op, evdb_error* err, auto&& body) noexcept {
+  try {
+    body();
+    return EVDB_OK;
+  } catch (...) {
+    return current_error<Traits>(op, err);
   }
 }
 
@@ -382,24 +419,33 @@ const evdb_driver* build_table() {
     };
     t.close = [](evdb_driver_db* d) { delete db_of(d); };
     t.db_capabilities = [](evdb_driver_db* d) -> uint64_t { return db_of(d)->capabilities(); };
+    // begin and commit, the entries of every transaction, name the
+    // operation and end the transaction only on failure.
     t.begin = [](evdb_driver_db* d, evdb_ctx* c, evdb_tx_kind kind, evdb_driver_tx** out,
-                 evdb_error* err) -> evdb_status {
-      const bool read_only = kind == EVDB_TX_READ_ONLY;
-      return guard<Traits>(read_only ? "begin read-only" : "begin read-write", err, [&] {
+                 evdb_error* err) noexcept -> evdb_status {
+      try {
         Ctx ctx = ctx_of(c);
-        *out = reinterpret_cast<evdb_driver_tx*>(db_of(d)->begin(ctx, read_only).release());
-      });
+        *out = reinterpret_cast<evdb_driver_tx*>(
+            db_of(d)->begin(ctx, kind == EVDB_TX_READ_ONLY).release());
+        return EVDB_OK;
+      } catch (...) {
+        return current_error<Traits>(
+            kind == EVDB_TX_READ_ONLY ? "begin read-only" : "begin read-write", err);
+      }
     };
-    t.commit = [](evdb_driver_tx* x, evdb_ctx* c, evdb_error* err) -> evdb_status {
-      std::unique_ptr<Tx> tx(tx_of(x));
-      bool committed = false;
-      evdb_status s = guard<Traits>("commit", err, [&] {
+    t.commit = [](evdb_driver_tx* x, evdb_ctx* c, evdb_error* err) noexcept -> evdb_status {
+      Tx* tx = tx_of(x);
+      try {
         Ctx ctx = ctx_of(c);
         tx->commit(ctx);
-        committed = true;
-      });
-      if (!committed) tx->rollback();
-      return s;
+      } catch (...) {
+        evdb_status s = current_error<Traits>("commit", err);
+        tx->rollback();
+        delete tx;
+        return s;
+      }
+      delete tx;
+      return EVDB_OK;
     };
     t.rollback = [](evdb_driver_tx* x) {
       std::unique_ptr<Tx> tx(tx_of(x));

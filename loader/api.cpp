@@ -31,6 +31,18 @@ namespace {
 #define EVDB_COLD
 #define EVDB_NOINLINE
 #endif
+#if defined(__GNUC__) && defined(__ELF__)
+#define EVDB_HIDDEN [[gnu::visibility("hidden")]]
+#else
+#define EVDB_HIDDEN
+#endif
+// The thread's wrapper pool is read through a TLS descriptor written out in
+// assembly (current_pool() below) on x86-64 ELF with GCC or clang.
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__ELF__) && !defined(__ILP32__)
+#define EVDB_TLSDESC_ASM 1
+#else
+#define EVDB_TLSDESC_ASM 0
+#endif
 
 EVDB_COLD evdb_status null_arg(evdb_error* err, const char* op, const char* what) {
   return fail(err, EVDB_INVALID_ARGUMENT, std::string(op) + ": " + what + " is NULL");
@@ -145,10 +157,61 @@ struct TxPool {
   TxPool* next_free = nullptr;  // in the list of pools without a thread
 };
 
+}  // namespace
+
 // The calling thread's pool; NULL before its first transaction and after its
-// exit began.
-constinit thread_local TxPool* tx_pool = nullptr;
+// exit began. C linkage (hidden, not exported: loader/libevdb.map) so that
+// current_pool() below can name it.
+extern "C" {
+EVDB_HIDDEN constinit thread_local TxPool* loader_tx_pool = nullptr;
+}
+
+namespace {
+
 constinit thread_local bool tx_pool_gone = false;  // the thread is exiting
+
+// Reads loader_tx_pool. On x86-64 ELF (GCC, clang) through a TLS descriptor
+// written out here, instead of the __tls_get_addr call the compiler emits for
+// the default (dlopen-safe, global-dynamic) model: for libevdb loaded at start
+// or given static TLS by dlopen, the descriptor's function is two
+// instructions, and the sequence changes no register but rax, so evdb_begin
+// keeps its arguments in registers across it (docs/decisions.md, "Transaction
+// wrappers"). Still dlopen-safe (ABI-16): a TLS descriptor is a general
+// dynamic access resolved by the dynamic linker, no initial-exec relocation.
+// Not -mtls-dialect=gnu2: with it the compiler assumes the descriptor call
+// preserves every register but rax, which glibc before 2.40 breaks on the
+// dynamic-TLS path (it does not save the vector registers: glibc bug 31372,
+// Debian 12 has 2.36). Here the sequence declares those registers clobbered,
+// and it realigns the stack and steps over the red zone, as a call needs (a
+// debugger or profiler stopping inside its few instructions sees a wrong
+// frame for evdb_begin; nothing can throw there).
+inline TxPool* current_pool() noexcept {
+#if EVDB_TLSDESC_ASM
+  TxPool* p;
+  asm volatile(
+      "mov %%rsp, %%r11\n\t"
+      "lea -128(%%rsp), %%rsp\n\t"
+      "and $-16, %%rsp\n\t"
+      "lea loader_tx_pool@TLSDESC(%%rip), %%rax\n\t"
+      "call *loader_tx_pool@TLSCALL(%%rax)\n\t"
+      "mov %%r11, %%rsp\n\t"
+      "mov %%fs:(%%rax), %%rax"
+      : "=a"(p)
+      :
+      : "r11", "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",
+        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#if defined(__AVX512F__)
+        ,
+        "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25",
+        "xmm26", "xmm27", "xmm28", "xmm29", "xmm30", "xmm31", "k1", "k2", "k3", "k4", "k5", "k6",
+        "k7"
+#endif
+  );
+  return p;
+#else
+  return loader_tx_pool;
+#endif
+}
 
 // Pools whose thread exited. std::mutex is constant-initialised: usable from
 // thread_local destructors at exit.
@@ -158,9 +221,9 @@ constinit TxPool* free_pools = nullptr;
 struct TxPoolRelease {
   ~TxPoolRelease() {
     std::lock_guard lock(free_pools_mu);
-    tx_pool->next_free = free_pools;
-    free_pools = tx_pool;
-    tx_pool = nullptr;
+    loader_tx_pool->next_free = free_pools;
+    free_pools = loader_tx_pool;
+    loader_tx_pool = nullptr;
     tx_pool_gone = true;
   }
 };
@@ -191,7 +254,7 @@ EVDB_COLD evdb_tx* first_tx() {
   }
   thread_local TxPoolRelease release;  // hands the pool on at thread exit
   (void)release;
-  tx_pool = p;
+  loader_tx_pool = p;
   for (int i = 0; i < TxPool::kPoolSize; ++i) {
     evdb_tx& w = p->wrappers[i];
     if (!w.busy.load(std::memory_order_acquire)) {
@@ -217,17 +280,12 @@ EVDB_COLD evdb_tx* scan_tx(TxPool* p) {
   return heap_tx();
 }
 
-// A free wrapper for a transaction beginning on this thread; NULL when out
-// of memory. Its fields other than busy and pooled are the caller's to set.
-inline evdb_tx* take_tx() {
-  TxPool* p = tx_pool;
-  if (p == nullptr) [[unlikely]]
-    return first_tx();
-  evdb_tx* w = p->hint;
-  if (w->busy.load(std::memory_order_acquire)) [[unlikely]]
-    return scan_tx(p);
-  w->busy.store(true, std::memory_order_relaxed);
-  return w;
+// A free wrapper for a transaction beginning on this thread, when the hinted
+// one of its pool is not (out of line); NULL when out of memory. Its fields
+// other than busy and pooled are the caller's to set.
+EVDB_COLD evdb_tx* take_tx_slow() {
+  TxPool* p = loader_tx_pool;
+  return p == nullptr ? first_tx() : scan_tx(p);
 }
 
 // Ends the use of `tx` (on any thread). The caller read what it needs first.
@@ -245,36 +303,61 @@ inline bool ctx_to_check(const evdb_ctx* ctx) {
                             ctx->deadline_ns.load(std::memory_order_acquire) != 0);
 }
 
-// The body of evdb_begin once its arguments and context passed. The driver
-// begins first, into a local copy of the wrapper's fields (in memory: only
-// `out` and `err` then live in registers across the driver's call and the
-// TLS lookup, fewer registers to save), then the wrapper is taken.
+// evdb_begin after the driver's begin failed: the wrapper goes back.
+EVDB_COLD evdb_status begin_failed(evdb_tx** out, evdb_status s) {
+  give_back_tx(*out);
+  *out = nullptr;
+  return s;
+}
+
+// The driver's begin into the wrapper `tx` (taken, not yet filled). The
+// driver writes its handle straight into the wrapper; across its call only
+// `out` is kept, to undo on failure.
+#if defined(__GNUC__)
+[[gnu::always_inline]]
+#endif
+inline evdb_status
+begin_into(evdb_tx* tx, evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out,
+           evdb_error* err) {
+  const evdb_driver* t = &db->driver->table;
+  tx->table = t;
+  tx->kind = kind;
+  *out = tx;
+  evdb_status s = t->begin(db->handle, ctx, kind, &tx->handle, err);
+  if (s != EVDB_OK) [[unlikely]]
+    return begin_failed(out, s);
+  return EVDB_OK;
+}
+
+// begin_checked when the thread has no pool yet or its hinted wrapper is in
+// use: a wrapper from take_tx_slow().
+EVDB_COLD evdb_status begin_other_wrapper(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind,
+                                          evdb_tx** out, evdb_error* err) {
+  evdb_tx* tx = take_tx_slow();
+  if (tx == nullptr) {
+    *out = nullptr;
+    return out_of_memory(err, "begin");
+  }
+  return begin_into(tx, db, ctx, kind, out, err);
+}
+
+// The body of evdb_begin once its arguments and context passed. The wrapper
+// is taken first: current_pool() changes no argument register, and whatever
+// needs a call goes to begin_other_wrapper() whole, so the only call here is
+// the driver's begin.
 #if defined(__GNUC__)
 [[gnu::always_inline]]
 #endif
 inline evdb_status
 begin_checked(evdb_db* db, evdb_ctx* ctx, evdb_tx_kind kind, evdb_tx** out, evdb_error* err) {
-  struct {
-    const evdb_driver* table;
-    evdb_driver_tx* handle;
-    evdb_tx_kind kind;
-  } b{&db->driver->table, nullptr, kind};
-  if (evdb_status s = b.table->begin(db->handle, ctx, kind, &b.handle, err); s != EVDB_OK)
-      [[unlikely]] {
-    *out = nullptr;
-    return s;
-  }
-  evdb_tx* tx = take_tx();
-  if (tx == nullptr) [[unlikely]] {
-    b.table->rollback(b.handle);
-    *out = nullptr;
-    return out_of_memory(err, "begin");
-  }
-  tx->table = b.table;
-  tx->handle = b.handle;
-  tx->kind = b.kind;
-  *out = tx;
-  return EVDB_OK;
+  TxPool* p = current_pool();
+  if (p == nullptr) [[unlikely]]
+    return begin_other_wrapper(db, ctx, kind, out, err);
+  evdb_tx* tx = p->hint;
+  if (tx->busy.load(std::memory_order_acquire)) [[unlikely]]
+    return begin_other_wrapper(db, ctx, kind, out, err);
+  tx->busy.store(true, std::memory_order_relaxed);
+  return begin_into(tx, db, ctx, kind, out, err);
 }
 
 // evdb_begin with a bad argument or a context to check: says which, or

@@ -17,6 +17,7 @@
 
 extern "C" const evdb_driver* td_inprocess_entry(uint32_t, const evdb_host_api*);
 extern "C" long td_append_calls(void);
+extern "C" void td_fail_begin(int fail);
 
 namespace {
 
@@ -595,6 +596,33 @@ TEST(Transactions, CommitWithEndedContextRollsBackAndSaysWhy) {
   evdb_ctx_free(live);
   evdb_ctx_free(expired);
   evdb_ctx_free(cancelled);
+  evdb_error_release(&err);
+  evdb_close(db);
+}
+
+// A driver whose begin fails: evdb_begin returns its status and message
+// untouched and leaves *out NULL, as often as it fails (more times than the
+// thread's pool holds wrappers: each failure gives its wrapper back), and
+// transactions begin again once the driver does.
+TEST(Transactions, FailedDriverBeginLeavesNoHandleAndPassesItsError) {
+  evdb_error err = EVDB_ERROR_INIT;
+  ASSERT_EQ(evdb_register_driver(td_inprocess_entry, &err), EVDB_OK);
+  evdb_db* db = nullptr;
+  ASSERT_EQ(evdb_open("tinproc:", nullptr, &db, &err), EVDB_OK);
+  td_fail_begin(1);
+  for (int i = 0; i < 40; ++i) {
+    evdb_tx* tx = reinterpret_cast<evdb_tx*>(&err);  // anything but NULL
+    ASSERT_EQ(evdb_begin(db, nullptr, i % 2 ? EVDB_TX_READ_ONLY : EVDB_TX_READ_WRITE, &tx, &err),
+              EVDB_CONNECTION);
+    EXPECT_EQ(tx, nullptr);
+    ASSERT_NE(err.message, nullptr);
+    EXPECT_STREQ(err.message, "begin refused (td_fail_begin)");
+  }
+  td_fail_begin(0);
+  evdb_tx* tx = nullptr;
+  ASSERT_EQ(evdb_begin(db, nullptr, EVDB_TX_READ_WRITE, &tx, &err), EVDB_OK);
+  EXPECT_EQ(evdb_tx_get_kind(tx), EVDB_TX_READ_WRITE);
+  EXPECT_EQ(evdb_commit(tx, nullptr, &err), EVDB_OK);
   evdb_error_release(&err);
   evdb_close(db);
 }

@@ -49,6 +49,7 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static td_event* g_log;
 static int64_t g_head, g_cap;
 static long g_append_calls;
+static int g_fail_begin;
 static const evdb_host_api* g_host;
 
 #ifdef TD_NEXT
@@ -66,6 +67,14 @@ EVDB_API long td_append_calls(void) {
   n = g_append_calls;
   pthread_mutex_unlock(&g_mu);
   return n;
+}
+
+/* While `fail` is non-zero, begin fails with EVDB_CONNECTION (tests of a
+ * failing driver begin). */
+EVDB_API void td_fail_begin(int fail) {
+  pthread_mutex_lock(&g_mu);
+  g_fail_begin = fail;
+  pthread_mutex_unlock(&g_mu);
 }
 
 typedef struct td_tx {
@@ -124,10 +133,15 @@ static uint64_t td_caps(evdb_driver_db* db) {
 
 static evdb_status td_begin(evdb_driver_db* db, evdb_ctx* ctx, evdb_tx_kind kind,
                             evdb_driver_tx** out, evdb_error* err) {
-  td_tx* tx = calloc(1, sizeof *tx);
+  td_tx* tx;
+  int fail_now;
   (void)db;
   (void)ctx;
-  (void)err;
+  pthread_mutex_lock(&g_mu);
+  fail_now = g_fail_begin;
+  pthread_mutex_unlock(&g_mu);
+  if (fail_now) return fail(err, EVDB_CONNECTION, "begin refused (td_fail_begin)");
+  tx = calloc(1, sizeof *tx);
   tx->read_only = kind == EVDB_TX_READ_ONLY;
   tx->assumed = -1;
   pthread_mutex_lock(&g_mu);
