@@ -60,10 +60,10 @@ class WriteLockTracker {
         t_->retouch(serial_, user);
     }
     // The transaction ended (or gave the lock up): records the lock as free
-    // and wakes wait_for_holder(), and wakes the longest reserve() waiter
-    // unless one woken earlier has not run yet; or, when reserve() waiters
-    // have been outrun for 5 ms, hands the lock to the longest one instead
-    // (see reserve()). Idempotent; never throws.
+    // and wakes wait_for_holder() (reserve() waiters are not woken: the
+    // longest one polls); or, when reserve() waiters have been outrun for
+    // 5 ms, hands the lock to the longest one instead (see reserve()).
+    // Idempotent; never throws.
     void release() noexcept;
 
    private:
@@ -103,17 +103,17 @@ class WriteLockTracker {
   // is contended only by other processes. When the lock is free in this
   // process, records the caller as its holder at once; else waits at most
   // `slice` (0: not at all) for the holder to end. Not in arrival order: a
-  // release wakes the longest waiter (none while one it woke earlier has
-  // not run yet) and keeps nothing for it; whichever thread asks first takes
-  // the turn, most often the releasing thread starting its next transaction.
-  // A woken waiter that finds the turn free first yields its core for up to
-  // 50 µs while the turn stays free, so that this thread (whose core the
-  // wake-up may have taken) can take it back; one that lost waits again. So
-  // a stream of transactions from one thread runs without a hand-over and a
-  // context switch per commit. Waiters are not outrun for ever: a release
-  // 5 ms or more after the last hand-over (or after the first waiter came)
-  // hands the turn to the longest waiter. Beyond that, a waiter's bound is
-  // the time its caller gives it (slices until its deadline or budget).
+  // release wakes no one and keeps nothing for the waiters; whichever thread
+  // asks first while the turn is free takes it, most often the releasing
+  // thread starting its next transaction, so a stream of transactions from
+  // one thread runs without a wake-up or a context switch per commit (as
+  // SQLite's own sleeping busy handler lets it). The longest waiter polls
+  // (after 50 µs, then twice as long each time it finds the turn taken, up
+  // to 1 ms), so a free turn is taken within 1 ms; the others sleep until it
+  // leaves. Waiters are not outrun for ever: a release 5 ms or more after
+  // the last hand-over (or after the first waiter came) hands the turn to
+  // the longest waiter. Beyond that, a waiter's bound is the time its caller
+  // gives it (slices until its deadline or budget).
   // Nothing is recorded unless kReserved. `out` must be empty. The caller
   // calls again, after looking at its context and budget, on kBusy, passing
   // as `since` when its wait began, which keeps its place among the waiters
@@ -125,9 +125,10 @@ class WriteLockTracker {
   void retouch(uint64_t serial, std::thread::id user);
 
   struct Waiter;  // a thread waiting in reserve() (write_lock.cpp)
-  // How long a waiter woken by a release leaves a free turn to the thread
-  // that released it (see reserve()).
-  static constexpr std::chrono::microseconds kGrace{50};
+  // How soon the longest waiter first looks whether the turn is free, and
+  // how long at most it sleeps between two looks (see reserve()).
+  static constexpr std::chrono::microseconds kPollFirst{50};
+  static constexpr std::chrono::microseconds kPollMax{1000};
   // How often at most a release hands the turn to the longest waiter
   // instead of letting running threads take it back (see reserve()).
   static constexpr std::chrono::milliseconds kFairEvery{5};
@@ -136,9 +137,8 @@ class WriteLockTracker {
   std::condition_variable released_;  // wait_for_holder() waits on it
   std::list<Waiter*> waiters_;        // reserve()'s waiters by when they began to wait
   std::chrono::steady_clock::time_point fair_at_{};  // a release from then on hands over
-  bool waking_ = false;                              // a release woke a waiter that has not run yet
-  std::atomic<bool> held_{false};  // written under mu_; read without it in reserve()'s grace
-  uint64_t serial_ = 0;            // of the current (or last) record
+  bool held_ = false;
+  uint64_t serial_ = 0;  // of the current (or last) record
   std::atomic<std::thread::id> thread_{};
 };
 
